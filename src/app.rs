@@ -1,0 +1,247 @@
+//! The application: shared state, the one router builder, and `serve`. `main` and every
+//! test go through these, so tests exercise exactly what production runs.
+
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::http::{header, HeaderName, HeaderValue, Request};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::keys::KeyStore;
+use crate::oidc;
+use crate::password::Passwords;
+use crate::storage::Storage;
+use crate::telemetry::{self, Metrics};
+use crate::web::{self, cookies::CookiePolicy};
+
+/// Absolute URLs of our endpoints, derived from the issuer once.
+pub struct Endpoints {
+    pub authorization: String,
+    pub token: String,
+    pub userinfo: String,
+    pub jwks: String,
+    pub revocation: String,
+    pub introspection: String,
+    pub end_session: String,
+}
+
+impl Endpoints {
+    fn new(issuer: &str) -> Self {
+        let u = |p: &str| format!("{issuer}{p}");
+        Self {
+            authorization: u("/authorize"),
+            token: u("/token"),
+            userinfo: u("/userinfo"),
+            jwks: u("/jwks"),
+            revocation: u("/revoke"),
+            introspection: u("/introspect"),
+            end_session: u("/logout"),
+        }
+    }
+}
+
+pub struct Inner {
+    pub config: Config,
+    pub storage: Storage,
+    pub keys: Arc<KeyStore>,
+    pub passwords: Passwords,
+    pub metrics: Metrics,
+    pub cookies: CookiePolicy,
+    pub endpoints: Endpoints,
+    /// Outgoing HTTP (back-channel logout), with short timeouts and no redirects.
+    pub http: reqwest::Client,
+    /// The discovery document, rendered once.
+    pub discovery: String,
+}
+
+/// Cheap to clone; handed to every handler.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens the database (applying migrations) and the key folder.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let storage = Storage::connect(&config.database_url, config.db_max_connections)
+            .await
+            .context("connecting to the database")?;
+        storage.migrate().await.context("applying migrations")?;
+        let dir = config.key_dir.clone();
+        let max = config.max_signed_lifetime();
+        let keys = tokio::task::spawn_blocking(move || KeyStore::open(&dir, max))
+            .await
+            .context("key loading task")?
+            .context("opening the key folder")?;
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let passwords = Passwords::new(cores).context("password hasher")?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("HTTP client")?;
+        let endpoints = Endpoints::new(&config.issuer);
+        let discovery = oidc::discovery::document(&config.issuer, &endpoints).to_string();
+        Ok(Self(Arc::new(Inner {
+            cookies: CookiePolicy {
+                secure: config.secure_cookies(),
+            },
+            metrics: Metrics::new().context("metrics registry")?,
+            storage,
+            keys: Arc::new(keys),
+            passwords,
+            http,
+            endpoints,
+            discovery,
+            config,
+        })))
+    }
+}
+
+/// The one router: every endpoint, the middleware stack, and the security headers.
+pub fn build_router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+        let id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        // The path only: query strings can carry personal data or secrets.
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    });
+    let router = Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(oidc::discovery::handler),
+        )
+        .route("/jwks", get(oidc::jwks::handler))
+        .route(
+            "/authorize",
+            get(oidc::authorize::get).post(oidc::authorize::post),
+        )
+        .route("/login", get(web::login::show).post(web::login::submit))
+        .route("/token", post(oidc::token::handler))
+        .route(
+            "/userinfo",
+            get(oidc::userinfo::get).post(oidc::userinfo::post),
+        )
+        .route("/revoke", post(oidc::revoke::handler))
+        .route("/introspect", post(oidc::introspect::handler))
+        .route("/logout", get(oidc::logout::get).post(oidc::logout::post))
+        .route("/logout/confirm", post(oidc::logout::confirm))
+        .route("/healthz", get(health))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(telemetry::metrics))
+        .route("/static/style.css", get(web::statics::style))
+        .route("/static/form_post.js", get(web::statics::form_post_js))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::track,
+        ));
+    security_headers(router)
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Security headers for every response (OWASP HTTP Headers Cheat Sheet). Handlers that need a
+/// different CSP (the form_post page) set their own; these apply only where none is set.
+fn security_headers(router: Router<AppState>) -> Router<AppState> {
+    let headers = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ];
+    headers.into_iter().fold(router, |r, (name, value)| {
+        r.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ))
+    })
+}
+
+/// `GET /healthz`: the process is up.
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: the database answers and a signing key is available.
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (axum::http::StatusCode, &'static str) {
+    let keys_ok = state
+        .keys
+        .current(crate::domain::client::SigningAlg::RS256)
+        .is_some();
+    match state.storage.ping().await {
+        Ok(()) if keys_ok => (axum::http::StatusCode::OK, "ready"),
+        _ => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "not ready"),
+    }
+}
+
+async fn not_found() -> axum::response::Response {
+    web::pages::error_page(
+        axum::http::StatusCode::NOT_FOUND,
+        "error.not_found",
+        "",
+        web::i18n::Lang::Cs,
+    )
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests. Background upkeep
+/// (re-reading keys, purging expired rows) runs alongside.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let upkeep = tokio::spawn(upkeep(state.clone()));
+    let router = build_router(state.clone());
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("HTTP server");
+    upkeep.abort();
+    result
+}
+
+async fn upkeep(state: AppState) {
+    let period = Duration::from_secs(state.config.keys.reload_interval.max(1));
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        let keys = Arc::clone(&state.keys);
+        match tokio::task::spawn_blocking(move || keys.reload()).await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "reloading keys failed; keeping the old set"),
+            Err(e) => tracing::warn!(error = %e, "key reload task failed"),
+            Ok(Ok(())) => {}
+        }
+        if let Err(e) = state.storage.purge_expired(crate::secrets::now()).await {
+            tracing::warn!(error = %e, "purging expired rows failed");
+        }
+    }
+}

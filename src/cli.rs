@@ -1,0 +1,396 @@
+//! The command line: `serve`, `migrate`, `keys`, `client`, `user`. Every command loads the
+//! same configuration as the server and talks to the same storage layer.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+
+use crate::app::{self, AppState};
+use crate::config::Config;
+use crate::domain::account::{Account, AccountStatus, Username};
+use crate::domain::client::{
+    Application, AuthMethod, Client, ClientId, GrantType, RedirectUri, SigningAlg,
+};
+use crate::domain::scope::Scopes;
+use crate::keys::KeyStore;
+use crate::secrets::{now, PlainToken};
+use crate::storage::Storage;
+
+#[derive(Parser, Debug)]
+#[command(name = "mpsv-idp", version, about = "OpenID Connect identity provider for MPSV OKslužby")]
+pub struct Cli {
+    /// Configuration file (TOML); `MPSV_IDP_*` environment variables override it.
+    #[arg(long, global = true, env = "MPSV_IDP_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve {
+        /// Create a demo client and demo user (if missing) and print how to use them.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// OAuth clients (relying parties).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Accounts (temporary: replaced by the consent-gated flow of the domain issue).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Pre-publish a new key; it starts signing after the rotation delay.
+    Rotate {
+        /// Only this algorithm (default: all).
+        #[arg(long)]
+        alg: Option<String>,
+        /// Seconds until the new key signs (default: `keys.rotation_delay`).
+        #[arg(long)]
+        delay: Option<i64>,
+    },
+    /// List keys and their state.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Register a client; prints its secret once.
+    Add(ClientArgs),
+    /// List registered clients.
+    List,
+    /// Remove a client.
+    Remove { client_id: String },
+    /// Issue a new secret (the old one stops working at once); prints it once.
+    RotateSecret { client_id: String },
+}
+
+#[derive(Args, Debug)]
+pub struct ClientArgs {
+    #[arg(long = "id")]
+    pub client_id: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
+    /// client_secret_basic (default), client_secret_post, private_key_jwt, none.
+    #[arg(long, default_value = "client_secret_basic")]
+    pub auth_method: String,
+    /// Repeatable; default authorization_code and refresh_token.
+    #[arg(long = "grant-type")]
+    pub grant_types: Vec<String>,
+    /// Repeatable; default openid, profile, email.
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// poskytovatel or rodina.
+    #[arg(long)]
+    pub application: Option<String>,
+    #[arg(long, default_value = "RS256")]
+    pub id_token_alg: String,
+    #[arg(long, default_value = "RS256")]
+    pub access_token_alg: String,
+    /// JWK Set file with the client's public keys (private_key_jwt).
+    #[arg(long)]
+    pub jwks_file: Option<PathBuf>,
+    /// Do not require PKCE from this confidential client (public clients always need it).
+    #[arg(long)]
+    pub no_pkce: bool,
+    #[arg(long)]
+    pub access_token_ttl: Option<i64>,
+    #[arg(long)]
+    pub refresh_token_ttl: Option<i64>,
+    /// Use this secret instead of generating one (for tests and migrations).
+    #[arg(long, env = "MPSV_IDP_CLIENT_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account; the password is read from standard input.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        given_name: String,
+        #[arg(long)]
+        family_name: String,
+        #[arg(long)]
+        email: Option<String>,
+    },
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::telemetry::init_tracing();
+    let config = Config::load(cli.config.as_deref())?;
+    let workers = config.workers;
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if workers > 0 {
+        rt.worker_threads(workers);
+    }
+    let rt = rt.build().context("starting the async runtime")?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Serve { demo } => serve(config, demo).await,
+            Command::Migrate => {
+                let storage = open_storage(&config).await?;
+                println!("migrations applied ({:?})", storage.backend());
+                Ok(())
+            }
+            Command::Keys(k) => keys(config, k),
+            Command::Client(c) => client(config, c).await,
+            Command::User(u) => user(config, u).await,
+        }
+    })
+}
+
+async fn open_storage(config: &Config) -> anyhow::Result<Storage> {
+    let storage = Storage::connect(&config.database_url, 2).await?;
+    storage.migrate().await?;
+    Ok(storage)
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.bind)
+        .await
+        .with_context(|| format!("binding {}", config.bind))?;
+    let state = AppState::build(config).await?;
+    if demo {
+        crate::demo::seed(&state).await?;
+    }
+    tracing::info!(issuer = %state.config.issuer, bind = %state.config.bind, "mpsv-idp listening");
+    app::serve(listener, state, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+fn keys(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
+    let store = KeyStore::open(&config.key_dir, config.max_signed_lifetime())?;
+    match cmd {
+        KeysCommand::Rotate { alg, delay } => {
+            let algs: Vec<SigningAlg> = match alg {
+                Some(a) => vec![a.parse().map_err(|e| anyhow::anyhow!("{e}"))?],
+                None => SigningAlg::ALL.to_vec(),
+            };
+            let delay = delay.unwrap_or(config.keys.rotation_delay);
+            for alg in algs {
+                let meta = store.rotate(alg, delay)?;
+                println!(
+                    "{alg}: new key {} published now, signs from {} (in {delay} s)",
+                    meta.kid, meta.active_from
+                );
+            }
+        }
+        KeysCommand::List => {
+            println!("{:<45} {:<6} {:<8} {:>12}", "kid", "alg", "state", "active_from");
+            for (key, state) in store.states(now()) {
+                println!(
+                    "{:<45} {:<6} {:<8} {:>12}",
+                    key.meta.kid,
+                    key.meta.alg,
+                    state.label(),
+                    key.meta.active_from
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Builds a client registration from command-line arguments; returns it with its secret.
+pub fn client_from_args(a: ClientArgs) -> anyhow::Result<(Client, Option<PlainToken>)> {
+    let err = |e: crate::domain::ParseError| anyhow::anyhow!("{e}");
+    let auth_method: AuthMethod = a.auth_method.parse().map_err(err)?;
+    let secret = match auth_method {
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => Some(
+            a.secret
+                .map(|s| PlainToken::from_received(&s))
+                .unwrap_or_else(PlainToken::generate),
+        ),
+        _ => None,
+    };
+    let grant_types = if a.grant_types.is_empty() {
+        vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+    } else {
+        a.grant_types
+            .iter()
+            .map(|g| g.parse())
+            .collect::<Result<_, _>>()
+            .map_err(err)?
+    };
+    let scopes = if a.scopes.is_empty() {
+        Scopes::from_list(["openid", "profile", "email"])
+    } else {
+        Scopes::parse(&a.scopes.join(" ")).map_err(err)?
+    };
+    let uris = |list: &[String]| -> anyhow::Result<Vec<RedirectUri>> {
+        list.iter()
+            .map(|u| RedirectUri::parse(u).map_err(err))
+            .collect()
+    };
+    let jwks = match a.jwks_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            josekit::jwk::JwkSet::from_bytes(text.as_bytes())
+                .map_err(|e| anyhow::anyhow!("{}: not a JWK Set: {e}", path.display()))?;
+            Some(text)
+        }
+        None => None,
+    };
+    let client = Client {
+        client_id: ClientId::parse(&a.client_id).map_err(err)?,
+        name: a.name,
+        secret_hash: secret.as_ref().map(PlainToken::hashed),
+        auth_method,
+        redirect_uris: uris(&a.redirect_uris)?,
+        post_logout_redirect_uris: uris(&a.post_logout_redirect_uris)?,
+        backchannel_logout_uri: a
+            .backchannel_logout_uri
+            .as_deref()
+            .map(RedirectUri::parse)
+            .transpose()
+            .map_err(err)?,
+        grant_types,
+        scopes,
+        id_token_alg: a.id_token_alg.parse().map_err(err)?,
+        access_token_alg: a.access_token_alg.parse().map_err(err)?,
+        jwks,
+        application: a
+            .application
+            .as_deref()
+            .map(str::parse::<Application>)
+            .transpose()
+            .map_err(err)?,
+        require_pkce: !a.no_pkce,
+        access_token_ttl: a.access_token_ttl,
+        refresh_token_ttl: a.refresh_token_ttl,
+        enabled: true,
+    };
+    client.validate().map_err(err)?;
+    Ok((client, secret))
+}
+
+async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
+    let storage = open_storage(&config).await?;
+    match cmd {
+        ClientCommand::Add(args) => {
+            let (client, secret) = client_from_args(args)?;
+            storage.insert_client(&client).await?;
+            println!("client {} registered", client.client_id);
+            if let Some(s) = secret {
+                println!("client_secret: {}", s.expose());
+                println!("(shown once; only its hash is stored)");
+            }
+        }
+        ClientCommand::List => {
+            for c in storage.clients().await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    c.client_id,
+                    c.auth_method,
+                    c.application.map(|a| a.as_str()).unwrap_or("-"),
+                    if c.enabled { "enabled" } else { "disabled" },
+                    c.redirect_uris
+                        .iter()
+                        .map(|u| u.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+            }
+        }
+        ClientCommand::Remove { client_id } => {
+            if !storage.delete_client(&client_id).await? {
+                bail!("no client {client_id}");
+            }
+            println!("client {client_id} removed");
+        }
+        ClientCommand::RotateSecret { client_id } => {
+            let mut c = storage
+                .client(&client_id)
+                .await?
+                .with_context(|| format!("no client {client_id}"))?;
+            if !matches!(
+                c.auth_method,
+                AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+            ) {
+                bail!("client {client_id} does not authenticate with a secret");
+            }
+            let secret = PlainToken::generate();
+            c.secret_hash = Some(secret.hashed());
+            storage.update_client(&c).await?;
+            println!("client_secret: {}", secret.expose());
+        }
+    }
+    Ok(())
+}
+
+async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
+    let storage = open_storage(&config).await?;
+    match cmd {
+        UserCommand::Add {
+            username,
+            given_name,
+            family_name,
+            email,
+        } => {
+            let username = Username::parse(&username).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            if password.chars().count() < 12 {
+                bail!("the password must have at least 12 characters");
+            }
+            let hash = crate::password::hash_now(&password)?;
+            drop(SecretString::from(password));
+            let account = Account {
+                sub: uuid::Uuid::new_v4().to_string(),
+                username: username.as_str().to_owned(),
+                given_name,
+                family_name,
+                email,
+                email_verified: false,
+                locale: "cs".into(),
+                status: AccountStatus::Active,
+                password_hash: hash,
+            };
+            storage.insert_account(&account).await?;
+            println!("account {} created (sub {})", account.username, account.sub);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! Typed configuration: defaults, then an optional TOML file, then `MPSV_IDP_*` environment
+//! variables. Validated once at start and passed explicitly; there is no global configuration.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use url::Url;
+
+/// The whole configuration of one node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The issuer identifier (OIDC Discovery §3): every endpoint URL is derived from it.
+    pub issuer: String,
+    /// Address the HTTP server binds to.
+    pub bind: String,
+    /// `sqlite://path?mode=rwc` (embedded default) or `postgres://…`.
+    pub database_url: String,
+    /// Folder holding the signing keys.
+    pub key_dir: PathBuf,
+    /// Number of tokio worker threads (0 = one per core).
+    pub workers: usize,
+    /// Maximum number of pooled database connections.
+    pub db_max_connections: u32,
+    pub tokens: TokenLifetimes,
+    pub session: SessionConfig,
+    pub keys: KeyConfig,
+}
+
+/// Token lifetimes in seconds; a client may override the access and refresh lifetimes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenLifetimes {
+    pub authorization_code: i64,
+    pub access_token: i64,
+    pub id_token: i64,
+    pub refresh_token: i64,
+    /// How long a pending login (an authorization request waiting for the form) stays valid.
+    pub login_request: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Absolute lifetime of the single sign-on session, in seconds.
+    pub absolute_timeout: i64,
+    /// Force the `Secure` flag and the `__Host-` cookie prefix even on plain HTTP issuers.
+    pub secure_cookies: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeyConfig {
+    /// Seconds between pre-publishing a rotated key in JWKS and signing with it. Relying
+    /// parties cache JWKS; the delay must exceed their cache lifetime.
+    pub rotation_delay: i64,
+    /// How often a running server re-reads the key folder, in seconds.
+    pub reload_interval: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            bind: "127.0.0.1:8080".into(),
+            database_url: "sqlite://data/mpsv-idp.db?mode=rwc".into(),
+            key_dir: PathBuf::from("keys"),
+            workers: 0,
+            db_max_connections: 8,
+            tokens: TokenLifetimes::default(),
+            session: SessionConfig::default(),
+            keys: KeyConfig::default(),
+        }
+    }
+}
+
+impl Default for TokenLifetimes {
+    fn default() -> Self {
+        Self {
+            authorization_code: 60,
+            access_token: 300,
+            id_token: 300,
+            refresh_token: 8 * 3600,
+            login_request: 1800,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            absolute_timeout: 10 * 3600,
+            secure_cookies: None,
+        }
+    }
+}
+
+impl Default for KeyConfig {
+    fn default() -> Self {
+        Self {
+            rotation_delay: 24 * 3600,
+            reload_interval: 30,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then the file (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading configuration {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("parsing configuration {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Environment overrides, one variable per setting (`MPSV_IDP_ISSUER`, …).
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        fn int<T: std::str::FromStr>(name: &str, value: String) -> anyhow::Result<T> {
+            value
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{name} must be a whole number, got {value:?}"))
+        }
+        if let Some(v) = var("MPSV_IDP_ISSUER") {
+            self.issuer = v;
+        }
+        if let Some(v) = var("MPSV_IDP_BIND") {
+            self.bind = v;
+        }
+        if let Some(v) = var("MPSV_IDP_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = var("MPSV_IDP_KEY_DIR") {
+            self.key_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("MPSV_IDP_WORKERS") {
+            self.workers = int("MPSV_IDP_WORKERS", v)?;
+        }
+        if let Some(v) = var("MPSV_IDP_DB_MAX_CONNECTIONS") {
+            self.db_max_connections = int("MPSV_IDP_DB_MAX_CONNECTIONS", v)?;
+        }
+        let lifetimes: [(&str, &mut i64); 6] = [
+            ("MPSV_IDP_ACCESS_TOKEN_TTL", &mut self.tokens.access_token),
+            ("MPSV_IDP_ID_TOKEN_TTL", &mut self.tokens.id_token),
+            ("MPSV_IDP_REFRESH_TOKEN_TTL", &mut self.tokens.refresh_token),
+            ("MPSV_IDP_CODE_TTL", &mut self.tokens.authorization_code),
+            ("MPSV_IDP_SESSION_TTL", &mut self.session.absolute_timeout),
+            ("MPSV_IDP_KEY_ROTATION_DELAY", &mut self.keys.rotation_delay),
+        ];
+        for (name, slot) in lifetimes {
+            if let Some(v) = var(name) {
+                *slot = int(name, v)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let issuer = Url::parse(&self.issuer).context("issuer must be an absolute URL")?;
+        // OIDC Discovery §3: https, no query or fragment. Plain http is allowed for loopback
+        // development only.
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            bail!("issuer must not have a query or fragment");
+        }
+        if issuer.scheme() != "https" && !is_loopback(&issuer) {
+            bail!("issuer must use https unless it is a loopback address");
+        }
+        if self.issuer.ends_with('/') {
+            bail!("issuer must not end with '/'");
+        }
+        for (name, v) in [
+            ("authorization_code", self.tokens.authorization_code),
+            ("access_token", self.tokens.access_token),
+            ("id_token", self.tokens.id_token),
+            ("refresh_token", self.tokens.refresh_token),
+            ("login_request", self.tokens.login_request),
+            ("session.absolute_timeout", self.session.absolute_timeout),
+        ] {
+            if v <= 0 {
+                bail!("{name} lifetime must be positive");
+            }
+        }
+        if self.keys.rotation_delay < 0 {
+            bail!("keys.rotation_delay must not be negative");
+        }
+        Ok(())
+    }
+
+    /// Whether cookies get `Secure` and the `__Host-` prefix (RFC 6265bis §4.1.3.2).
+    pub fn secure_cookies(&self) -> bool {
+        self.session
+            .secure_cookies
+            .unwrap_or_else(|| self.issuer.starts_with("https://"))
+    }
+
+    /// The longest lifetime of anything we sign: a retired key stays in JWKS this long.
+    pub fn max_signed_lifetime(&self) -> i64 {
+        self.tokens.access_token.max(self.tokens.id_token)
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn environment_overrides_the_file_values() {
+        let mut c = Config::default();
+        c.apply_env(|n| match n {
+            "MPSV_IDP_ISSUER" => Some("https://idp.example.cz".into()),
+            "MPSV_IDP_ACCESS_TOKEN_TTL" => Some("120".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.issuer, "https://idp.example.cz");
+        assert_eq!(c.tokens.access_token, 120);
+        assert!(c.secure_cookies());
+    }
+
+    #[test]
+    fn a_public_http_issuer_is_refused() {
+        let c = Config {
+            issuer: "http://idp.example.cz".into(),
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn a_bad_number_in_the_environment_is_an_error() {
+        let mut c = Config::default();
+        assert!(c
+            .apply_env(|n| (n == "MPSV_IDP_WORKERS").then(|| "many".into()))
+            .is_err());
+    }
+}

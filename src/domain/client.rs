@@ -1,0 +1,246 @@
+//! OAuth clients (relying parties) and the protocol values that describe them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use url::Url;
+
+use super::scope::Scopes;
+use super::ParseError;
+use crate::secrets::HashedToken;
+
+/// A client identifier: 1–100 characters of `[A-Za-z0-9._-]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        if s.is_empty()
+            || s.len() > 100
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return Err(ParseError::new(
+                "client_id must be 1-100 characters of letters, digits, '.', '_' or '-'",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A registered redirect (or post-logout redirect, or back-channel logout) URI. Matching is by
+/// exact string comparison (RFC 9700 §4.1.3; OIDC Core §3.1.2.1), so the registered text is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectUri(String);
+
+impl RedirectUri {
+    /// An absolute `https` URI without fragment; `http` only for loopback hosts (RFC 8252 §7.3).
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let url = Url::parse(s).map_err(|_| ParseError(format!("{s:?} is not an absolute URI")))?;
+        if url.fragment().is_some() {
+            return Err(ParseError(format!("{s:?} must not contain a fragment")));
+        }
+        let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            _ => {
+                return Err(ParseError(format!(
+                    "{s:?} must use https (http only for localhost)"
+                )))
+            }
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(ParseError(format!("{s:?} must not contain credentials")));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ParseError;
+            fn from_str(s: &str) -> Result<Self, ParseError> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(ParseError(format!(
+                        concat!("unknown ", stringify!($name), " {:?}"), s))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Token endpoint client authentication (OIDC Core §9).
+    AuthMethod {
+        ClientSecretBasic = "client_secret_basic",
+        ClientSecretPost = "client_secret_post",
+        PrivateKeyJwt = "private_key_jwt",
+        None = "none",
+    }
+);
+
+string_enum!(
+    /// Grant types the token endpoint serves.
+    GrantType {
+        AuthorizationCode = "authorization_code",
+        RefreshToken = "refresh_token",
+        ClientCredentials = "client_credentials",
+    }
+);
+
+string_enum!(
+    /// The MPSV application a client represents; it selects the entitlement check at login.
+    Application {
+        Poskytovatel = "poskytovatel",
+        Rodina = "rodina",
+    }
+);
+
+string_enum!(
+    /// JWS algorithms we sign with. RS256 is the OIDC default (Core §15.1).
+    SigningAlg {
+        RS256 = "RS256",
+        ES256 = "ES256",
+    }
+);
+
+/// A registered client as the protocol layer sees it.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub client_id: ClientId,
+    pub name: String,
+    pub secret_hash: Option<HashedToken>,
+    pub auth_method: AuthMethod,
+    pub redirect_uris: Vec<RedirectUri>,
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    pub backchannel_logout_uri: Option<RedirectUri>,
+    pub grant_types: Vec<GrantType>,
+    pub scopes: Scopes,
+    pub id_token_alg: SigningAlg,
+    pub access_token_alg: SigningAlg,
+    /// The client's public keys (a JWK Set as JSON) for `private_key_jwt`.
+    pub jwks: Option<String>,
+    pub application: Option<Application>,
+    pub require_pkce: bool,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+    pub enabled: bool,
+}
+
+impl Client {
+    /// A public client holds no credentials (RFC 6749 §2.1).
+    pub fn is_public(&self) -> bool {
+        self.auth_method == AuthMethod::None
+    }
+
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// Exact string match against the registered redirect URIs.
+    pub fn redirect_uri(&self, candidate: &str) -> Option<&RedirectUri> {
+        self.redirect_uris.iter().find(|u| u.as_str() == candidate)
+    }
+
+    pub fn post_logout_redirect_uri(&self, candidate: &str) -> Option<&RedirectUri> {
+        self.post_logout_redirect_uris
+            .iter()
+            .find(|u| u.as_str() == candidate)
+    }
+
+    /// PKCE is mandatory for public clients and on by default for the rest.
+    pub fn pkce_required(&self) -> bool {
+        self.is_public() || self.require_pkce
+    }
+
+    /// Checks the combination of settings a registration must satisfy.
+    pub fn validate(&self) -> Result<(), ParseError> {
+        if self.is_public() && self.allows_grant(GrantType::ClientCredentials) {
+            return Err(ParseError::new(
+                "a public client cannot use the client_credentials grant",
+            ));
+        }
+        if self.allows_grant(GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
+            return Err(ParseError::new(
+                "the authorization_code grant needs at least one redirect URI",
+            ));
+        }
+        if self.auth_method == AuthMethod::PrivateKeyJwt && self.jwks.is_none() {
+            return Err(ParseError::new("private_key_jwt needs the client's JWK Set"));
+        }
+        let needs_secret = matches!(
+            self.auth_method,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+        );
+        if needs_secret && self.secret_hash.is_none() {
+            return Err(ParseError::new("this authentication method needs a secret"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_must_be_https_except_on_loopback() {
+        assert!(RedirectUri::parse("https://app.mpsv.cz/cb").is_ok());
+        assert!(RedirectUri::parse("http://127.0.0.1:3000/cb").is_ok());
+        assert!(RedirectUri::parse("http://localhost/cb").is_ok());
+        assert!(RedirectUri::parse("http://app.mpsv.cz/cb").is_err());
+        assert!(RedirectUri::parse("https://app.mpsv.cz/cb#x").is_err());
+        assert!(RedirectUri::parse("/relative").is_err());
+        assert!(RedirectUri::parse("javascript:alert(1)").is_err());
+    }
+
+    #[test]
+    fn string_enums_round_trip() {
+        for m in AuthMethod::ALL {
+            assert_eq!(m.as_str().parse::<AuthMethod>().unwrap(), *m);
+        }
+        assert!("bogus".parse::<GrantType>().is_err());
+    }
+
+    #[test]
+    fn client_ids_are_restricted() {
+        assert!(ClientId::parse("okstuzby-rodina_1.0").is_ok());
+        assert!(ClientId::parse("").is_err());
+        assert!(ClientId::parse("a b").is_err());
+    }
+}

@@ -1,0 +1,252 @@
+//! The error types of the HTTP edge. Domain and storage layers have their own small enums;
+//! here they become either an OAuth error response (RFC 6749 §5.2 JSON, or a redirect built by
+//! the authorization endpoint), a bearer-token error (RFC 6750 §3), or an HTML error page.
+//! Internal failures are logged once, here, and answered without detail.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::keys::SignError;
+use crate::password::PasswordError;
+use crate::storage::StorageError;
+
+/// Something went wrong on our side; never caused by the request's content.
+#[derive(Debug, thiserror::Error)]
+pub enum Internal {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("template: {0}")]
+    Template(#[from] askama::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Internal {
+    fn log(&self) {
+        tracing::error!(error = %self, "internal error");
+    }
+}
+
+/// An OAuth 2.0 error answered as JSON (token, revocation, introspection endpoints).
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    #[error("{error}: {description}")]
+    Protocol {
+        error: &'static str,
+        description: String,
+    },
+    /// RFC 6749 §5.2: 401 with `WWW-Authenticate` when the client tried HTTP Basic.
+    #[error("invalid_client: {description}")]
+    InvalidClient { description: String, basic: bool },
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl OAuthError {
+    pub fn invalid_request(d: impl Into<String>) -> Self {
+        Self::protocol("invalid_request", d)
+    }
+    pub fn invalid_grant(d: impl Into<String>) -> Self {
+        Self::protocol("invalid_grant", d)
+    }
+    pub fn invalid_scope(d: impl Into<String>) -> Self {
+        Self::protocol("invalid_scope", d)
+    }
+    pub fn unauthorized_client(d: impl Into<String>) -> Self {
+        Self::protocol("unauthorized_client", d)
+    }
+    pub fn unsupported_grant_type(d: impl Into<String>) -> Self {
+        Self::protocol("unsupported_grant_type", d)
+    }
+    pub fn invalid_client(d: impl Into<String>, basic: bool) -> Self {
+        Self::InvalidClient {
+            description: d.into(),
+            basic,
+        }
+    }
+    pub fn protocol(error: &'static str, d: impl Into<String>) -> Self {
+        Self::Protocol {
+            error,
+            description: d.into(),
+        }
+    }
+}
+
+macro_rules! internal_from {
+    ($($t:ty),+) => {$(
+        impl From<$t> for OAuthError {
+            fn from(e: $t) -> Self { OAuthError::Internal(Internal::from(e)) }
+        }
+        impl From<$t> for PageError {
+            fn from(e: $t) -> Self { PageError::Internal(Internal::from(e)) }
+        }
+        impl From<$t> for BearerError {
+            fn from(e: $t) -> Self { BearerError::Internal(Internal::from(e)) }
+        }
+    )+};
+}
+internal_from!(StorageError, SignError, PasswordError, askama::Error);
+
+/// Responses carrying tokens or token errors must not be cached (RFC 6749 §5.1).
+pub fn no_store(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+fn error_body(error: &str, description: &str) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "error": error, "error_description": description }))
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let r = match self {
+            OAuthError::Protocol { error, description } => {
+                (StatusCode::BAD_REQUEST, error_body(error, &description)).into_response()
+            }
+            OAuthError::InvalidClient { description, basic } => {
+                let mut r = (
+                    StatusCode::UNAUTHORIZED,
+                    error_body("invalid_client", &description),
+                )
+                    .into_response();
+                if basic {
+                    r.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"mpsv-idp\""),
+                    );
+                }
+                r
+            }
+            OAuthError::Internal(e) => {
+                e.log();
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    error_body("server_error", "internal error"),
+                )
+                    .into_response()
+            }
+        };
+        no_store(r)
+    }
+}
+
+/// A protected-resource error (RFC 6750 §3.1), e.g. at userinfo.
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    /// No token at all: 401 with a bare challenge (RFC 6750 §3.1, no error code).
+    #[error("no access token")]
+    Missing,
+    #[error("invalid_token: {0}")]
+    InvalidToken(&'static str),
+    #[error("invalid_request: {0}")]
+    InvalidRequest(&'static str),
+    #[error("insufficient_scope: {0}")]
+    InsufficientScope(&'static str),
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl IntoResponse for BearerError {
+    fn into_response(self) -> Response {
+        let (status, challenge, body) = match &self {
+            BearerError::Missing => (
+                StatusCode::UNAUTHORIZED,
+                "Bearer realm=\"mpsv-idp\"".to_owned(),
+                None,
+            ),
+            BearerError::InvalidToken(d) => (
+                StatusCode::UNAUTHORIZED,
+                format!("Bearer realm=\"mpsv-idp\", error=\"invalid_token\", error_description=\"{d}\""),
+                Some(error_body("invalid_token", d)),
+            ),
+            BearerError::InvalidRequest(d) => (
+                StatusCode::BAD_REQUEST,
+                format!("Bearer realm=\"mpsv-idp\", error=\"invalid_request\", error_description=\"{d}\""),
+                Some(error_body("invalid_request", d)),
+            ),
+            BearerError::InsufficientScope(d) => (
+                StatusCode::FORBIDDEN,
+                format!("Bearer realm=\"mpsv-idp\", error=\"insufficient_scope\", error_description=\"{d}\""),
+                Some(error_body("insufficient_scope", d)),
+            ),
+            BearerError::Internal(e) => {
+                e.log();
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Bearer realm=\"mpsv-idp\"".to_owned(),
+                    Some(error_body("server_error", "internal error")),
+                )
+            }
+        };
+        let mut r = match body {
+            Some(b) => (status, b).into_response(),
+            None => status.into_response(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        no_store(r)
+    }
+}
+
+/// An error shown to a person as an HTML page (unknown client, unregistered redirect URI,
+/// expired login, …). Never a redirect: RFC 6749 §4.1.2.1 forbids redirecting to an
+/// unverified URI.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("{key}")]
+    Shown {
+        status: StatusCode,
+        /// Translation key of the explanation (see `locales/`).
+        key: &'static str,
+        /// Technical detail shown under the explanation (never secrets).
+        detail: String,
+        lang: crate::web::i18n::Lang,
+    },
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl PageError {
+    pub fn bad_request(
+        key: &'static str,
+        detail: impl Into<String>,
+        lang: crate::web::i18n::Lang,
+    ) -> Self {
+        Self::Shown {
+            status: StatusCode::BAD_REQUEST,
+            key,
+            detail: detail.into(),
+            lang,
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::Shown {
+                status,
+                key,
+                detail,
+                lang,
+            } => crate::web::pages::error_page(status, key, &detail, lang),
+            PageError::Internal(e) => {
+                e.log();
+                crate::web::pages::error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "error.internal",
+                    "",
+                    crate::web::i18n::Lang::Cs,
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! Signing keys: files in `keys/`, the published JWK Set, signing and verification.
+//!
+//! Life cycle of a key (per algorithm):
+//! - **next**: created by `keys rotate` with `active_from` in the future; already published in
+//!   JWKS so relying parties can cache it before it signs anything;
+//! - **current**: the key with the latest `active_from` that is not in the future; it signs;
+//! - **retired**: superseded by a newer current key; still published until every token it
+//!   signed has expired (`superseded + max token lifetime`), then pruned by the next rotation.
+
+mod files;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use josekit::jws::{JwsHeader, JwsSigner, JwsVerifier, ES256, RS256};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::client::SigningAlg;
+use crate::secrets::now;
+
+pub use files::KeyFileError;
+
+/// Metadata kept beside each private key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyMeta {
+    pub kid: String,
+    pub alg: String,
+    pub created_at: i64,
+    /// From when this key signs (until a newer key's `active_from`).
+    pub active_from: i64,
+}
+
+/// A key ready for use.
+pub struct LoadedKey {
+    pub meta: KeyMeta,
+    pub alg: SigningAlg,
+    signer: Box<dyn JwsSigner>,
+    verifier: Box<dyn JwsVerifier>,
+    /// The public JWK with `kid`, `alg` and `use`.
+    pub public_jwk: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Where a key stands in its life cycle at a given moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    Next,
+    Current,
+    /// Retired at the given time, still published.
+    Retired(i64),
+    /// Retired long enough that nothing it signed is still valid.
+    Expired,
+}
+
+impl KeyState {
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyState::Next => "next",
+            KeyState::Current => "current",
+            KeyState::Retired(_) => "retired",
+            KeyState::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("no current signing key for {0}")]
+    NoKey(SigningAlg),
+    #[error("signing failed: {0}")]
+    Jose(#[from] josekit::JoseError),
+}
+
+/// The keys of this node, reloaded from the folder periodically so that a rotation made by
+/// the CLI (or another node) takes effect without a restart.
+pub struct KeyStore {
+    dir: PathBuf,
+    max_lifetime: i64,
+    keys: RwLock<Arc<Vec<Arc<LoadedKey>>>>,
+}
+
+impl KeyStore {
+    /// Loads the folder, generating a first RS256 and ES256 key if there are none.
+    pub fn open(dir: &Path, max_lifetime: i64) -> Result<Self, KeyFileError> {
+        files::ensure_initial_keys(dir)?;
+        let keys = files::load_all(dir)?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            max_lifetime,
+            keys: RwLock::new(Arc::new(keys)),
+        })
+    }
+
+    pub fn reload(&self) -> Result<(), KeyFileError> {
+        let keys = files::load_all(&self.dir)?;
+        if let Ok(mut slot) = self.keys.write() {
+            *slot = Arc::new(keys);
+        }
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Arc<Vec<Arc<LoadedKey>>> {
+        match self.keys.read() {
+            Ok(k) => Arc::clone(&k),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// The state of every key at time `t`.
+    pub fn states(&self, t: i64) -> Vec<(Arc<LoadedKey>, KeyState)> {
+        let keys = self.snapshot();
+        keys.iter()
+            .map(|k| (Arc::clone(k), state_of(&keys, k, t, self.max_lifetime)))
+            .collect()
+    }
+
+    /// The key that signs for `alg` now.
+    pub fn current(&self, alg: SigningAlg) -> Option<Arc<LoadedKey>> {
+        let t = now();
+        let keys = self.snapshot();
+        current_of(&keys, alg, t).cloned()
+    }
+
+    /// Signs `payload` (JSON bytes) as a compact JWS with the given `typ` header.
+    pub fn sign(&self, alg: SigningAlg, typ: &str, payload: &[u8]) -> Result<String, SignError> {
+        let key = self.current(alg).ok_or(SignError::NoKey(alg))?;
+        let mut header = JwsHeader::new();
+        header.set_token_type(typ);
+        header.set_key_id(key.meta.kid.clone());
+        Ok(josekit::jws::serialize_compact(payload, &header, &*key.signer)?)
+    }
+
+    /// Verifies a JWS signed by one of our published keys; returns the payload and header.
+    pub fn verify(&self, token: &str) -> Option<(Vec<u8>, JwsHeader)> {
+        let t = now();
+        let keys = self.snapshot();
+        let published: Vec<&Arc<LoadedKey>> = keys
+            .iter()
+            .filter(|k| state_of(&keys, k, t, self.max_lifetime) != KeyState::Expired)
+            .collect();
+        josekit::jws::deserialize_compact_with_selector(token, |header| {
+            Ok(header.key_id().and_then(|kid| {
+                published
+                    .iter()
+                    .find(|k| k.meta.kid == kid)
+                    .map(|k| &*k.verifier as &dyn JwsVerifier)
+            }))
+        })
+        .ok()
+    }
+
+    /// The JWK Set document (RFC 7517 §5): next, current and retired-but-valid keys.
+    pub fn jwks(&self) -> serde_json::Value {
+        let t = now();
+        let keys = self.snapshot();
+        let list: Vec<serde_json::Value> = keys
+            .iter()
+            .filter(|k| state_of(&keys, k, t, self.max_lifetime) != KeyState::Expired)
+            .map(|k| serde_json::Value::Object(k.public_jwk.clone()))
+            .collect();
+        serde_json::json!({ "keys": list })
+    }
+
+    /// Pre-publishes a new key for `alg`, signing from `now + delay`; prunes expired keys.
+    pub fn rotate(&self, alg: SigningAlg, delay: i64) -> Result<KeyMeta, KeyFileError> {
+        let t = now();
+        for (key, state) in self.states(t) {
+            if state == KeyState::Expired {
+                files::remove(&self.dir, &key.meta.kid)?;
+            }
+        }
+        let meta = files::generate(&self.dir, alg, t + delay.max(0))?;
+        self.reload()?;
+        Ok(meta)
+    }
+}
+
+fn current_of(keys: &[Arc<LoadedKey>], alg: SigningAlg, t: i64) -> Option<&Arc<LoadedKey>> {
+    keys.iter()
+        .filter(|k| k.alg == alg && k.meta.active_from <= t)
+        .max_by_key(|k| (k.meta.active_from, k.meta.created_at))
+}
+
+fn state_of(keys: &[Arc<LoadedKey>], key: &LoadedKey, t: i64, max_lifetime: i64) -> KeyState {
+    if key.meta.active_from > t {
+        return KeyState::Next;
+    }
+    match current_of(keys, key.alg, t) {
+        Some(c) if c.meta.kid == key.meta.kid => KeyState::Current,
+        _ => {
+            // Superseded when the next newer key of its algorithm became active.
+            let superseded = keys
+                .iter()
+                .filter(|k| {
+                    k.alg == key.alg
+                        && k.meta.kid != key.meta.kid
+                        && (k.meta.active_from, k.meta.created_at)
+                            > (key.meta.active_from, key.meta.created_at)
+                        && k.meta.active_from <= t
+                })
+                .map(|k| k.meta.active_from)
+                .min()
+                .unwrap_or(t);
+            if superseded + max_lifetime > t {
+                KeyState::Retired(superseded)
+            } else {
+                KeyState::Expired
+            }
+        }
+    }
+}
+
+impl LoadedKey {
+    fn new(meta: KeyMeta, pem: &[u8]) -> Result<Self, KeyFileError> {
+        let alg: SigningAlg = meta
+            .alg
+            .parse()
+            .map_err(|_| KeyFileError::Invalid(format!("{}: unknown alg", meta.kid)))?;
+        let (signer, public): (Box<dyn JwsSigner>, josekit::jwk::Jwk) = match alg {
+            SigningAlg::RS256 => {
+                let pair = josekit::jwk::alg::rsa::RsaKeyPair::from_pem(pem)?;
+                (Box::new(RS256.signer_from_pem(pem)?), pair.to_jwk_public_key())
+            }
+            SigningAlg::ES256 => {
+                let pair = josekit::jwk::alg::ec::EcKeyPair::from_pem(
+                    pem,
+                    Some(josekit::jwk::alg::ec::EcCurve::P256),
+                )?;
+                (Box::new(ES256.signer_from_pem(pem)?), pair.to_jwk_public_key())
+            }
+        };
+        let verifier: Box<dyn JwsVerifier> = match alg {
+            SigningAlg::RS256 => Box::new(RS256.verifier_from_jwk(&public)?),
+            SigningAlg::ES256 => Box::new(ES256.verifier_from_jwk(&public)?),
+        };
+        let mut public_jwk: serde_json::Map<String, serde_json::Value> = public.as_ref().clone();
+        public_jwk.insert("kid".into(), meta.kid.clone().into());
+        public_jwk.insert("alg".into(), alg.as_str().into());
+        public_jwk.insert("use".into(), "sig".into());
+        Ok(Self {
+            meta,
+            alg,
+            signer,
+            verifier,
+            public_jwk,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempdir::Dir, KeyStore) {
+        let dir = tempdir::Dir::new();
+        let ks = KeyStore::open(dir.path(), 300).unwrap();
+        (dir, ks)
+    }
+
+    /// A tiny self-cleaning temporary folder, to avoid a dependency for two tests.
+    mod tempdir {
+        pub struct Dir(std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Self {
+                let p = std::env::temp_dir().join(format!("mpsv-keys-{}", uuid::Uuid::new_v4()));
+                std::fs::create_dir_all(&p).unwrap();
+                Self(p)
+            }
+            pub fn path(&self) -> &std::path::Path {
+                &self.0
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn first_start_generates_one_current_key_per_algorithm_with_private_files() {
+        let (dir, ks) = store();
+        let states = ks.states(now());
+        assert_eq!(states.len(), 2);
+        assert!(states.iter().all(|(_, s)| *s == KeyState::Current));
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let entry = entry.unwrap();
+            if entry.path().extension().is_some_and(|e| e == "pem") {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600);
+            }
+        }
+    }
+
+    #[test]
+    fn a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_after() {
+        let (_dir, ks) = store();
+        let old = ks.current(SigningAlg::ES256).unwrap().meta.kid.clone();
+        let next = ks.rotate(SigningAlg::ES256, 100).unwrap();
+        assert_eq!(ks.current(SigningAlg::ES256).unwrap().meta.kid, old);
+        let jwks = ks.jwks().to_string();
+        assert!(jwks.contains(&next.kid) && jwks.contains(&old));
+        // Once the delay has passed the new key signs and the old one is retired, still published.
+        let later = now() + 150;
+        let states = ks.states(later);
+        let state = |kid: &str| states.iter().find(|(k, _)| k.meta.kid == kid).unwrap().1;
+        assert_eq!(state(&next.kid), KeyState::Current);
+        assert!(matches!(state(&old), KeyState::Retired(_)));
+        // After the longest token lifetime it is no longer published.
+        let states = ks.states(later + 400);
+        let state = |kid: &str| states.iter().find(|(k, _)| k.meta.kid == kid).unwrap().1;
+        assert_eq!(state(&old), KeyState::Expired);
+    }
+
+    #[test]
+    fn signatures_verify_and_tampering_is_detected() {
+        let (_dir, ks) = store();
+        for alg in [SigningAlg::RS256, SigningAlg::ES256] {
+            let jws = ks.sign(alg, "JWT", br#"{"a":1}"#).unwrap();
+            let (payload, header) = ks.verify(&jws).unwrap();
+            assert_eq!(payload, br#"{"a":1}"#);
+            assert_eq!(header.algorithm(), Some(alg.as_str()));
+            let mut parts: Vec<&str> = jws.split('.').collect();
+            parts[1] = "eyJhIjoyfQ";
+            assert!(ks.verify(&parts.join(".")).is_none());
+        }
+        // An unsigned token is never accepted.
+        assert!(ks.verify("eyJhbGciOiJub25lIn0.eyJhIjoxfQ.").is_none());
+    }
+}

@@ -1,0 +1,15 @@
+//! mpsv-idp: the OpenID Connect identity provider of the MPSV OKslužby applications.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod keys;
+pub mod oidc;
+pub mod password;
+pub mod secrets;
+pub mod storage;
+pub mod telemetry;
+pub mod web;

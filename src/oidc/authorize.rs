@@ -1,0 +1,460 @@
+//! The authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2): validates the request,
+//! reuses the SSO session when it can, or parks the request and sends the person to the login
+//! form; finally issues a code to the registered redirect URI (RFC 9207 adds `iss`).
+//!
+//! Errors before the client and its redirect URI are verified are shown as a page; after that
+//! they go back to the client (§4.1.2.1).
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::params::{is_form, Params};
+use crate::app::AppState;
+use crate::domain::client::{Client, GrantType};
+use crate::domain::pkce::CodeChallenge;
+use crate::domain::prompt::Prompt;
+use crate::domain::scope::Scopes;
+use crate::error::{Internal, PageError};
+use crate::secrets::{now, PlainToken};
+use crate::storage::codes::AuthorizationCode;
+use crate::storage::sessions::Session;
+use crate::web::cookies;
+use crate::web::i18n::Lang;
+use crate::web::pages::{html, Chrome, FormPostPage};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+/// A validated authorization request; stored as JSON while the person signs in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub response_mode: ResponseMode,
+    pub prompt_login: bool,
+    pub prompt_none: bool,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    pub lang: Lang,
+    /// `sub` of a verified `id_token_hint`: the person the client expects.
+    pub expected_sub: Option<String>,
+}
+
+/// Where an authorization response (success or error) goes.
+pub struct Target<'a> {
+    pub redirect_uri: &'a str,
+    pub mode: ResponseMode,
+    pub state: Option<&'a str>,
+    pub lang: Lang,
+}
+
+/// Why validation stopped.
+enum Failure {
+    Page(PageError),
+    Redirect {
+        redirect_uri: String,
+        mode: ResponseMode,
+        state: Option<String>,
+        lang: Lang,
+        error: &'static str,
+        description: String,
+    },
+}
+
+/// `GET /authorize`
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    handle(state, headers, query.unwrap_or_default().as_bytes()).await
+}
+
+/// `POST /authorize` (OIDC Core §3.1.2.1: form-encoded parameters).
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !is_form(&headers) {
+        return PageError::bad_request(
+            "error.bad_request",
+            "expected application/x-www-form-urlencoded",
+            Lang::Cs,
+        )
+        .into_response();
+    }
+    handle(state, headers, &body).await
+}
+
+async fn handle(state: AppState, headers: HeaderMap, raw: &[u8]) -> Response {
+    let (client, req) = match validate(&state, raw).await {
+        Ok(v) => v,
+        Err(Failure::Page(e)) => return e.into_response(),
+        Err(Failure::Redirect {
+            redirect_uri,
+            mode,
+            state: st,
+            lang,
+            error,
+            description,
+        }) => {
+            let target = Target {
+                redirect_uri: &redirect_uri,
+                mode,
+                state: st.as_deref(),
+                lang,
+            };
+            return error_response(&state, &target, error, &description);
+        }
+    };
+    match proceed(&state, &headers, &client, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn validate(state: &AppState, raw: &[u8]) -> Result<(Client, AuthRequest), Failure> {
+    let page = |key: &'static str, detail: String, lang| {
+        Failure::Page(PageError::bad_request(key, detail, lang))
+    };
+    let p = Params::parse(raw).map_err(|d| {
+        page(
+            "error.bad_request",
+            format!("parameter {} appears more than once", d.0),
+            Lang::Cs,
+        )
+    })?;
+    let lang = Lang::parse(p.get("ui_locales"));
+    let client_id = p
+        .get("client_id")
+        .ok_or_else(|| page("error.bad_request", "client_id is missing".into(), lang))?;
+    let client = state
+        .storage
+        .client(client_id)
+        .await
+        .map_err(|e| Failure::Page(PageError::Internal(Internal::from(e))))?
+        .ok_or_else(|| page("error.unknown_client", format!("client_id={client_id}"), lang))?;
+    if !client.enabled {
+        return Err(page("error.client_disabled", String::new(), lang));
+    }
+    let redirect_uri = p
+        .get("redirect_uri")
+        .ok_or_else(|| page("error.bad_redirect_uri", "redirect_uri is missing".into(), lang))?;
+    let redirect_uri = client
+        .redirect_uri(redirect_uri)
+        .ok_or_else(|| page("error.bad_redirect_uri", format!("redirect_uri={redirect_uri}"), lang))?
+        .as_str()
+        .to_owned();
+
+    // From here on, errors are returned to the verified redirect URI.
+    let st = p.get("state").map(str::to_owned);
+    let mode = match p.get("response_mode") {
+        None | Some("query") => Ok(ResponseMode::Query),
+        Some("form_post") => Ok(ResponseMode::FormPost),
+        Some(_) => Err("unsupported response_mode"),
+    };
+    let redirect = |mode, error: &'static str, description: &str| Failure::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        mode,
+        state: st.clone(),
+        lang,
+        error,
+        description: description.to_owned(),
+    };
+    let mode = mode.map_err(|d| redirect(ResponseMode::Query, "invalid_request", d))?;
+    let fail = |error: &'static str, d: &str| redirect(mode, error, d);
+
+    if p.get("request").is_some() {
+        return Err(fail("request_not_supported", "request objects are not supported"));
+    }
+    if p.get("request_uri").is_some() {
+        return Err(fail("request_uri_not_supported", "request_uri is not supported"));
+    }
+    match p.get("response_type") {
+        None => return Err(fail("invalid_request", "response_type is missing")),
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            ))
+        }
+    }
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(fail(
+            "unauthorized_client",
+            "the client may not use the authorization code grant",
+        ));
+    }
+    let scope = Scopes::parse(p.get("scope").unwrap_or(""))
+        .map_err(|e| fail("invalid_scope", &e.0))?;
+    if scope.is_empty() {
+        return Err(fail("invalid_scope", "scope is missing"));
+    }
+    if let Some(bad) = scope.not_in(&client.scopes).next() {
+        return Err(fail(
+            "invalid_scope",
+            &format!("scope {bad} is not allowed for this client"),
+        ));
+    }
+    let prompt = Prompt::parse(p.get("prompt")).map_err(|e| fail("invalid_request", &e.0))?;
+    let max_age = p
+        .get("max_age")
+        .map(|v| v.parse::<i64>().ok().filter(|n| *n >= 0))
+        .map(|v| v.ok_or_else(|| fail("invalid_request", "max_age must be a non-negative integer")))
+        .transpose()?;
+    let challenge = match (p.get("code_challenge"), p.get("code_challenge_method")) {
+        (Some(c), m) => Some(CodeChallenge::parse(c, m).map_err(|e| fail("invalid_request", &e.0))?),
+        (None, Some(_)) => {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            ))
+        }
+        (None, None) if client.pkce_required() => {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge (PKCE, S256) is required",
+            ))
+        }
+        (None, None) => None,
+    };
+    for (name, max) in [("state", 2048), ("nonce", 512), ("login_hint", 256)] {
+        if p.get(name).is_some_and(|v| v.len() > max) {
+            return Err(fail("invalid_request", &format!("{name} is too long")));
+        }
+    }
+    let expected_sub = match p.get("id_token_hint") {
+        None => None,
+        Some(hint) => {
+            let claims = super::jwt::verify_id_token_hint(state, hint)
+                .ok_or_else(|| fail("invalid_request", "id_token_hint is not valid"))?;
+            claims
+                .get("sub")
+                .and_then(|s| s.as_str())
+                .map(str::to_owned)
+        }
+    };
+    let req = AuthRequest {
+        client_id: client.client_id.as_str().to_owned(),
+        redirect_uri: redirect_uri.clone(),
+        scope: scope.to_string(),
+        state: st.clone(),
+        nonce: p.get("nonce").map(str::to_owned),
+        code_challenge: challenge.map(|c| c.as_str().to_owned()),
+        response_mode: mode,
+        prompt_login: prompt.login,
+        prompt_none: prompt.none,
+        max_age,
+        login_hint: p.get("login_hint").map(str::to_owned),
+        lang,
+        expected_sub,
+    };
+    Ok((client, req))
+}
+
+/// Does the existing session satisfy the request, or must the person sign in?
+fn needs_login(req: &AuthRequest, session: Option<&Session>) -> bool {
+    let Some(s) = session else { return true };
+    if req.prompt_login {
+        return true;
+    }
+    if let Some(max_age) = req.max_age {
+        // OIDC Core §3.1.2.1: re-authenticate when the last authentication is older.
+        if now() - s.auth_time > max_age {
+            return true;
+        }
+    }
+    req.expected_sub.as_ref().is_some_and(|sub| *sub != s.sub)
+}
+
+/// The live session of this browser whose account may still sign in.
+pub async fn current_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, Internal> {
+    let Some(cookie) = state.cookies.get(headers, cookies::SESSION) else {
+        return Ok(None);
+    };
+    let token = PlainToken::from_received(&cookie);
+    let Some(session) = state.storage.session_by_cookie(&token.hashed()).await? else {
+        return Ok(None);
+    };
+    let active = state
+        .storage
+        .account(&session.sub)
+        .await?
+        .is_some_and(|a| a.status == crate::domain::account::AccountStatus::Active);
+    Ok(active.then_some(session))
+}
+
+async fn proceed(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &Client,
+    req: AuthRequest,
+) -> Result<Response, PageError> {
+    let session = current_session(state, headers).await?;
+    let target = Target {
+        redirect_uri: &req.redirect_uri,
+        mode: req.response_mode,
+        state: req.state.as_deref(),
+        lang: req.lang,
+    };
+    if !needs_login(&req, session.as_ref()) {
+        if let Some(session) = &session {
+            return complete(state, client, &req, session).await;
+        }
+    }
+    if req.prompt_none {
+        // OIDC Core §3.1.2.6: no UI may be shown.
+        return Ok(error_response(
+            state,
+            &target,
+            "login_required",
+            "the end-user is not signed in",
+        ));
+    }
+    // Park the request; the login page binds it to this browser with a CSRF cookie.
+    let id = PlainToken::generate();
+    let params = serde_json::to_string(&req).map_err(|e| Internal::Other(e.to_string()))?;
+    state
+        .storage
+        .insert_login_request(
+            id.expose(),
+            &PlainToken::generate().hashed(),
+            client.client_id.as_str(),
+            &params,
+            now() + state.config.tokens.login_request,
+        )
+        .await?;
+    let location = format!("/login?id={}&lang={}", id.expose(), req.lang.code());
+    Ok(see_other(&location))
+}
+
+/// Issues a code for `session` and sends it to the client (RFC 6749 §4.1.2).
+pub async fn complete(
+    state: &AppState,
+    client: &Client,
+    req: &AuthRequest,
+    session: &Session,
+) -> Result<Response, PageError> {
+    let code = PlainToken::generate();
+    state
+        .storage
+        .insert_code(
+            &code.hashed(),
+            &AuthorizationCode {
+                client_id: client.client_id.as_str().to_owned(),
+                sub: session.sub.clone(),
+                sid: session.sid.clone(),
+                redirect_uri: req.redirect_uri.clone(),
+                scope: req.scope.clone(),
+                nonce: req.nonce.clone(),
+                code_challenge: req.code_challenge.clone(),
+                auth_time: session.auth_time,
+                amr: session.amr.clone(),
+                expires_at: now() + state.config.tokens.authorization_code,
+            },
+        )
+        .await?;
+    state
+        .storage
+        .add_session_client(&session.sid, client.client_id.as_str())
+        .await?;
+    let target = Target {
+        redirect_uri: &req.redirect_uri,
+        mode: req.response_mode,
+        state: req.state.as_deref(),
+        lang: req.lang,
+    };
+    Ok(respond(state, &target, vec![("code", code.expose())]))
+}
+
+/// An error authorization response (RFC 6749 §4.1.2.1).
+pub fn error_response<'a>(
+    state: &'a AppState,
+    target: &Target<'a>,
+    error: &'a str,
+    description: &'a str,
+) -> Response {
+    respond(
+        state,
+        target,
+        vec![("error", error), ("error_description", description)],
+    )
+}
+
+/// Sends `fields` plus `state` and `iss` (RFC 9207) by the requested response mode.
+fn respond<'a>(
+    state: &'a AppState,
+    target: &Target<'a>,
+    mut fields: Vec<(&'a str, &'a str)>,
+) -> Response {
+    if let Some(s) = target.state {
+        fields.push(("state", s));
+    }
+    fields.push(("iss", &state.config.issuer));
+    match target.mode {
+        ResponseMode::Query => {
+            let mut url = match url::Url::parse(target.redirect_uri) {
+                Ok(u) => u,
+                // Registered URIs are validated; an unparsable one is a corrupt registration.
+                Err(_) => {
+                    return PageError::bad_request("error.bad_redirect_uri", "", target.lang)
+                        .into_response()
+                }
+            };
+            url.query_pairs_mut().extend_pairs(fields);
+            see_other(url.as_str())
+        }
+        ResponseMode::FormPost => form_post(target, &fields),
+    }
+}
+
+/// OAuth 2.0 Form Post Response Mode: an auto-submitting form (script served as a file).
+fn form_post(target: &Target<'_>, fields: &[(&str, &str)]) -> Response {
+    let c = Chrome::new(target.lang, String::new());
+    let page = FormPostPage {
+        lang: c.lang,
+        other_lang: c.other_lang,
+        switch_url: c.switch_url,
+        t: c.t,
+        action: target.redirect_uri,
+        fields: fields.to_vec(),
+    };
+    let mut r = html(StatusCode::OK, page.render());
+    let origin = url::Url::parse(target.redirect_uri)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; form-action {origin}; \
+         frame-ancestors 'none'; base-uri 'none'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    r
+}
+
+/// 303 See Other to `location`.
+pub fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            let mut r = StatusCode::SEE_OTHER.into_response();
+            r.headers_mut().insert(header::LOCATION, v);
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(_) => StatusCode::BAD_REQUEST.into_response(),
+    }
+}

@@ -1,0 +1,103 @@
+//! Token introspection (RFC 7662). Only authenticated confidential clients may ask. Access
+//! tokens are answered for any such client (resource servers check tokens of others); refresh
+//! tokens only for the client they were issued to. Anything else is `{"active": false}`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::client_auth::authenticate;
+use super::params::{is_form, Params};
+use crate::app::AppState;
+use crate::error::{no_store, OAuthError};
+use crate::secrets::PlainToken;
+
+/// `POST /introspect`
+pub async fn handler(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match introspect(&state, &headers, &body).await {
+        Ok(v) => no_store(Json(v).into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn introspect(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Value, OAuthError> {
+    if !is_form(headers) {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let p = Params::parse(body)
+        .map_err(|d| OAuthError::invalid_request(format!("parameter {} appears more than once", d.0)))?;
+    let client = authenticate(state, headers, &p).await?;
+    if client.is_public() {
+        return Err(OAuthError::invalid_client(
+            "public clients may not introspect tokens",
+            false,
+        ));
+    }
+    let token = p
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+    let inactive = json!({ "active": false });
+
+    if token.matches('.').count() == 2 {
+        let Some(c) = super::jwt::live_access_token(state, token).await? else {
+            return Ok(inactive);
+        };
+        let mut v = json!({
+            "active": true,
+            "token_type": "Bearer",
+            "scope": c.scope,
+            "client_id": c.client_id,
+            "sub": c.sub,
+            "aud": c.aud,
+            "iss": c.iss,
+            "iat": c.iat,
+            "exp": c.exp,
+            "jti": c.jti,
+        });
+        if c.sid.is_some() {
+            let Some(account) = state
+                .storage
+                .account(&c.sub)
+                .await?
+                .filter(|a| a.status == crate::domain::account::AccountStatus::Active)
+            else {
+                return Ok(inactive);
+            };
+            v["username"] = account.username.into();
+            v["sid"] = c.sid.into();
+            v["auth_time"] = c.auth_time.into();
+            v["acr"] = c.acr.into();
+            v["amr"] = c.amr.into();
+        }
+        return Ok(v);
+    }
+
+    let hash = PlainToken::from_received(token).hashed();
+    match state.storage.family_of_refresh_token(&hash).await? {
+        Some((family, expires_at))
+            if family.client_id == client.client_id.as_str()
+                && family.is_active(crate::secrets::now()) =>
+        {
+            Ok(json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "scope": family.scope,
+                "client_id": family.client_id,
+                "sub": family.sub,
+                "iss": state.config.issuer,
+                "exp": expires_at,
+                "sid": family.sid,
+            }))
+        }
+        _ => Ok(inactive),
+    }
+}

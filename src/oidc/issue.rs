@@ -1,0 +1,154 @@
+//! Minting tokens: JWT access tokens, ID tokens, and the token response (RFC 6749 §5.1).
+//! Claims are evaluated from the database at every issue, never copied from an older token.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use super::jwt::{self, AccessTokenClaims};
+use crate::app::AppState;
+use crate::domain::account::Account;
+use crate::domain::client::Client;
+use crate::domain::scope::Scopes;
+use crate::error::{no_store, Internal};
+use crate::secrets::{now, PlainToken};
+
+/// Who a user token is for, and how they authenticated.
+pub struct UserContext<'a> {
+    pub account: &'a Account,
+    pub sid: &'a str,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub family_id: &'a str,
+}
+
+impl UserContext<'_> {
+    pub fn acr(&self) -> &'static str {
+        if self.amr.iter().any(|m| m == "otp") {
+            super::ACR_MFA
+        } else {
+            super::ACR_PASSWORD
+        }
+    }
+}
+
+/// A signed access token and its lifetime in seconds.
+pub struct AccessToken {
+    pub token: String,
+    pub expires_in: i64,
+}
+
+pub fn access_token(
+    state: &AppState,
+    client: &Client,
+    scope: &Scopes,
+    user: Option<&UserContext<'_>>,
+) -> Result<AccessToken, Internal> {
+    let ttl = client
+        .access_token_ttl
+        .unwrap_or(state.config.tokens.access_token);
+    let iat = now();
+    let random = PlainToken::generate_with_bytes(16);
+    let claims = AccessTokenClaims {
+        iss: state.config.issuer.clone(),
+        sub: user.map_or_else(
+            || client.client_id.as_str().to_owned(),
+            |u| u.account.sub.clone(),
+        ),
+        aud: client.client_id.as_str().to_owned(),
+        client_id: client.client_id.as_str().to_owned(),
+        iat,
+        exp: iat + ttl,
+        jti: match user {
+            Some(u) => format!("{}.{}", u.family_id, random.expose()),
+            None => random.expose().to_owned(),
+        },
+        scope: scope.to_string(),
+        auth_time: user.map(|u| u.auth_time),
+        acr: user.map(|u| u.acr().to_owned()),
+        amr: user.map(|u| u.amr.clone()),
+        sid: user.map(|u| u.sid.to_owned()),
+    };
+    let payload = serde_json::to_vec(&claims).map_err(|e| Internal::Other(e.to_string()))?;
+    let token = state
+        .keys
+        .sign(client.access_token_alg, jwt::TYP_ACCESS, &payload)?;
+    Ok(AccessToken {
+        token,
+        expires_in: ttl,
+    })
+}
+
+/// The claims a person's scopes release (OIDC Core §5.4), from the current account record.
+pub fn user_claims(account: &Account, scope: &Scopes) -> Map<String, Value> {
+    let mut c = Map::new();
+    c.insert("sub".into(), account.sub.clone().into());
+    if scope.contains("profile") {
+        c.insert("name".into(), account.name().into());
+        c.insert("given_name".into(), account.given_name.clone().into());
+        c.insert("family_name".into(), account.family_name.clone().into());
+        c.insert(
+            "preferred_username".into(),
+            account.username.clone().into(),
+        );
+        c.insert("locale".into(), account.locale.clone().into());
+    }
+    if scope.contains("email") {
+        if let Some(email) = &account.email {
+            c.insert("email".into(), email.clone().into());
+            c.insert("email_verified".into(), account.email_verified.into());
+        }
+    }
+    c
+}
+
+/// An ID token (OIDC Core §2, §3.1.3.6) for `client`, bound to `access_token` by `at_hash`.
+pub fn id_token(
+    state: &AppState,
+    client: &Client,
+    user: &UserContext<'_>,
+    scope: &Scopes,
+    nonce: Option<&str>,
+    access_token: &str,
+) -> Result<String, Internal> {
+    let iat = now();
+    let mut c = user_claims(user.account, scope);
+    c.insert("iss".into(), state.config.issuer.clone().into());
+    c.insert("aud".into(), client.client_id.as_str().into());
+    c.insert("azp".into(), client.client_id.as_str().into());
+    c.insert("iat".into(), iat.into());
+    c.insert("exp".into(), (iat + state.config.tokens.id_token).into());
+    c.insert("auth_time".into(), user.auth_time.into());
+    c.insert("sid".into(), user.sid.into());
+    c.insert("amr".into(), json!(user.amr));
+    c.insert("acr".into(), user.acr().into());
+    c.insert("at_hash".into(), jwt::at_hash(access_token).into());
+    if let Some(n) = nonce {
+        c.insert("nonce".into(), n.into());
+    }
+    let payload = serde_json::to_vec(&c).map_err(|e| Internal::Other(e.to_string()))?;
+    Ok(state.keys.sign(client.id_token_alg, jwt::TYP_ID, &payload)?)
+}
+
+/// RFC 6749 §5.1 successful token response, never cached.
+pub fn token_response(
+    access: AccessToken,
+    scope: &Scopes,
+    id_token: Option<String>,
+    refresh_token: Option<PlainToken>,
+) -> Response {
+    let mut body = json!({
+        "access_token": access.token,
+        "token_type": "Bearer",
+        "expires_in": access.expires_in,
+        "scope": scope.to_string(),
+    });
+    if let Some(id) = id_token {
+        body["id_token"] = id.into();
+    }
+    if let Some(rt) = refresh_token {
+        body["refresh_token"] = rt.expose().into();
+    }
+    no_store((StatusCode::OK, Json(body)).into_response())
+}

@@ -1,0 +1,116 @@
+//! The JWTs we sign and read back: access tokens (RFC 9068), ID tokens (OIDC Core §2) and
+//! logout tokens (OIDC Back-Channel Logout §2.4).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::app::AppState;
+use crate::secrets::now;
+
+/// `typ` of JWT access tokens (RFC 9068 §2.1).
+pub const TYP_ACCESS: &str = "at+jwt";
+pub const TYP_ID: &str = "JWT";
+/// `typ` of logout tokens (Back-Channel Logout §2.4, recommended).
+pub const TYP_LOGOUT: &str = "logout+jwt";
+
+/// RFC 9068 §2.2 claims, plus the session context of user tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub acr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub amr: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sid: Option<String>,
+}
+
+impl AccessTokenClaims {
+    /// User tokens carry their token family in the `jti` (`<family>.<random>`), so that a
+    /// revoked family (code reuse, refresh reuse, logout) invalidates its access tokens.
+    pub fn family_id(&self) -> Option<&str> {
+        self.sid.as_ref()?;
+        self.jti.split_once('.').map(|(f, _)| f)
+    }
+}
+
+/// Verifies signature, `typ`, issuer and expiry of an access token we issued.
+pub fn verify_access_token(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
+    let (payload, header) = state.keys.verify(token)?;
+    if header.token_type() != Some(TYP_ACCESS) {
+        return None;
+    }
+    let claims: AccessTokenClaims = serde_json::from_slice(&payload).ok()?;
+    (claims.iss == state.config.issuer && claims.exp > now()).then_some(claims)
+}
+
+/// The claims of an ID token we issued, checking signature and issuer but not expiry (an
+/// expired ID token is still a valid `id_token_hint`, OIDC RP-Initiated Logout §2).
+pub fn verify_id_token_hint(
+    state: &AppState,
+    token: &str,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let (payload, header) = state.keys.verify(token)?;
+    if header.token_type() == Some(TYP_ACCESS) || header.token_type() == Some(TYP_LOGOUT) {
+        return None;
+    }
+    let claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&payload).ok()?;
+    (claims.get("iss").and_then(|v| v.as_str()) == Some(state.config.issuer.as_str()))
+        .then_some(claims)
+}
+
+/// `at_hash` (OIDC Core §3.1.3.6): left half of SHA-256 of the access token, base64url. Both
+/// RS256 and ES256 use SHA-256.
+pub fn at_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_matches_the_oidc_core_example() {
+        // OIDC Core Appendix A.3 (RS256): access token and its at_hash.
+        assert_eq!(at_hash("jHkWEdUXMU1BwAsC4vtUsZwnKjBGpNzJYlRVR8AyrdS"), "77QmUPtjPfzWtF2AnpK9RQ");
+    }
+}
+
+/// An access token that verifies and has not been revoked, directly (RFC 7009) or through its
+/// family (code reuse, refresh reuse, logout).
+pub async fn live_access_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<AccessTokenClaims>, crate::error::Internal> {
+    let Some(claims) = verify_access_token(state, token) else {
+        return Ok(None);
+    };
+    if state.storage.is_jti_revoked(&claims.jti).await? {
+        return Ok(None);
+    }
+    if let Some(family) = claims.family_id() {
+        let t = now();
+        let live = state
+            .storage
+            .family(family)
+            .await?
+            .is_some_and(|f| f.revoked_at.is_none() && f.expires_at > t);
+        if !live {
+            return Ok(None);
+        }
+    }
+    Ok(Some(claims))
+}

@@ -1,0 +1,91 @@
+//! The token endpoint (RFC 6749 §3.2): authenticates the client, then hands the request to
+//! the file of its grant type.
+
+mod authorization_code;
+mod client_credentials;
+mod refresh_token;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+
+use super::client_auth::authenticate;
+use super::params::{is_form, Params};
+use crate::app::AppState;
+use crate::domain::client::{Client, GrantType};
+use crate::domain::scope::Scopes;
+use crate::error::OAuthError;
+
+/// `POST /token`
+pub async fn handler(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match token(&state, &headers, &body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+    if !is_form(headers) {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let p = Params::parse(body).map_err(|d| {
+        OAuthError::invalid_request(format!("parameter {} appears more than once", d.0))
+    })?;
+    let grant: GrantType = match p.get("grant_type") {
+        None => return Err(OAuthError::invalid_request("grant_type is missing")),
+        Some(g) => g
+            .parse()
+            .map_err(|_| OAuthError::unsupported_grant_type(format!("grant_type {g} is not supported")))?,
+    };
+    let client = authenticate(state, headers, &p).await?;
+    if !client.allows_grant(grant) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "the client may not use the {grant} grant"
+        )));
+    }
+    let response = match grant {
+        GrantType::AuthorizationCode => authorization_code::grant(state, &client, &p).await?,
+        GrantType::RefreshToken => refresh_token::grant(state, &client, &p).await?,
+        GrantType::ClientCredentials => client_credentials::grant(state, &client, &p).await?,
+    };
+    state.metrics.token_issued(grant.as_str());
+    Ok(response)
+}
+
+/// A requested `scope` narrowed to what is allowed (RFC 6749 §3.3); absent means `granted`.
+fn requested_scope(p: &Params, granted: &Scopes) -> Result<Scopes, OAuthError> {
+    match p.get("scope") {
+        None => Ok(granted.clone()),
+        Some(s) => {
+            let requested = Scopes::parse(s).map_err(|e| OAuthError::invalid_scope(e.0))?;
+            if let Some(bad) = requested.not_in(granted).next() {
+                return Err(OAuthError::invalid_scope(format!(
+                    "scope {bad} exceeds what was granted"
+                )));
+            }
+            Ok(requested)
+        }
+    }
+}
+
+/// The account behind a user grant, which must still be active.
+async fn active_account(
+    state: &AppState,
+    sub: &str,
+) -> Result<crate::domain::account::Account, OAuthError> {
+    state
+        .storage
+        .account(sub)
+        .await?
+        .filter(|a| a.status == crate::domain::account::AccountStatus::Active)
+        .ok_or_else(|| OAuthError::invalid_grant("the account is not active"))
+}
+
+fn refresh_ttl(state: &AppState, client: &Client) -> i64 {
+    client
+        .refresh_token_ttl
+        .unwrap_or(state.config.tokens.refresh_token)
+}

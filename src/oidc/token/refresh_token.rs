@@ -1,0 +1,66 @@
+//! `grant_type=refresh_token` (RFC 6749 §6) with rotation: every use spends the token and
+//! returns a new one; presenting a spent token revokes the whole family (RFC 9700 §4.14.2).
+
+use axum::response::Response;
+
+use super::{active_account, refresh_ttl, requested_scope, Params};
+use crate::app::AppState;
+use crate::domain::client::Client;
+use crate::domain::scope::Scopes;
+use crate::error::OAuthError;
+use crate::oidc::issue::{self, UserContext};
+use crate::secrets::PlainToken;
+use crate::storage::tokens::Rotation;
+
+pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Response, OAuthError> {
+    let presented = p
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    let old = PlainToken::from_received(presented).hashed();
+    let new = PlainToken::generate();
+    let mut scope = Ok(Scopes::default());
+    // The token must belong to this client (RFC 6749 §6) and the scope may only narrow
+    // (§3.3); both are checked before the rotation commits, so a refused request spends nothing.
+    let rotation = state
+        .storage
+        .rotate_refresh_token(&old, &new.hashed(), refresh_ttl(state, client), |f| {
+            let granted = Scopes::from_list(f.scope.split(' ').filter(|s| !s.is_empty()));
+            scope = requested_scope(p, &granted);
+            f.client_id == client.client_id.as_str() && scope.is_ok()
+        })
+        .await?;
+    let family = match rotation {
+        Rotation::Rotated(f) => f,
+        Rotation::Reused => {
+            tracing::warn!(client_id = %client.client_id, "refresh token reused; family revoked");
+            return Err(OAuthError::invalid_grant("the refresh token was already used"));
+        }
+        Rotation::Refused(f) if f.client_id != client.client_id.as_str() => {
+            return Err(OAuthError::invalid_grant("invalid refresh token"))
+        }
+        Rotation::Refused(_) => return Err(scope.err().unwrap_or_else(|| OAuthError::invalid_scope("invalid scope"))),
+        Rotation::Invalid => return Err(OAuthError::invalid_grant("invalid refresh token")),
+    };
+    let scope = scope?;
+    let account = active_account(state, &family.sub).await?;
+    let user = UserContext {
+        account: &account,
+        sid: &family.sid,
+        auth_time: family.auth_time,
+        amr: family
+            .amr
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        family_id: &family.id,
+    };
+    let access = issue::access_token(state, client, &scope, Some(&user))?;
+    // OIDC Core §12.2: an ID token may be returned; it carries no nonce.
+    let id_token = if scope.contains("openid") {
+        Some(issue::id_token(state, client, &user, &scope, None, &access.token)?)
+    } else {
+        None
+    };
+    Ok(issue::token_response(access, &scope, id_token, Some(new)))
+}

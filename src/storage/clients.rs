@@ -1,0 +1,150 @@
+//! OAuth client registrations.
+
+use sqlx::FromRow;
+
+use super::{conflict_on_unique, from_json_list, parse_stored, to_json_list, Result, Storage};
+use crate::domain::client::{Client, ClientId, RedirectUri};
+use crate::domain::scope::Scopes;
+use crate::secrets::{now, HashedToken};
+
+#[derive(FromRow)]
+struct ClientRow {
+    client_id: String,
+    name: String,
+    secret_hash: Option<String>,
+    auth_method: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    backchannel_logout_uri: Option<String>,
+    grant_types: String,
+    scopes: String,
+    id_token_alg: String,
+    access_token_alg: String,
+    jwks: Option<String>,
+    application: Option<String>,
+    require_pkce: i64,
+    access_token_ttl: Option<i64>,
+    refresh_token_ttl: Option<i64>,
+    enabled: i64,
+}
+
+macro_rules! columns {
+    () => {
+        "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
+         backchannel_logout_uri, grant_types, scopes, id_token_alg, access_token_alg, jwks, \
+         application, require_pkce, access_token_ttl, refresh_token_ttl, enabled"
+    };
+}
+
+impl ClientRow {
+    fn into_client(self) -> Result<Client> {
+        let uris = |s: &str| -> Result<Vec<RedirectUri>> {
+            from_json_list(s)?
+                .iter()
+                .map(|u| RedirectUri::parse(u).map_err(|e| super::StorageError::Corrupt(e.0)))
+                .collect()
+        };
+        Ok(Client {
+            client_id: ClientId::parse(&self.client_id)
+                .map_err(|e| super::StorageError::Corrupt(e.0))?,
+            name: self.name,
+            secret_hash: self.secret_hash.map(HashedToken::from_stored),
+            auth_method: parse_stored(&self.auth_method)?,
+            redirect_uris: uris(&self.redirect_uris)?,
+            post_logout_redirect_uris: uris(&self.post_logout_redirect_uris)?,
+            backchannel_logout_uri: self
+                .backchannel_logout_uri
+                .as_deref()
+                .map(RedirectUri::parse)
+                .transpose()
+                .map_err(|e| super::StorageError::Corrupt(e.0))?,
+            grant_types: from_json_list(&self.grant_types)?
+                .iter()
+                .map(|g| parse_stored(g))
+                .collect::<Result<_>>()?,
+            scopes: Scopes::from_list(from_json_list(&self.scopes)?),
+            id_token_alg: parse_stored(&self.id_token_alg)?,
+            access_token_alg: parse_stored(&self.access_token_alg)?,
+            jwks: self.jwks,
+            application: self.application.as_deref().map(parse_stored).transpose()?,
+            require_pkce: self.require_pkce != 0,
+            access_token_ttl: self.access_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            enabled: self.enabled != 0,
+        })
+    }
+}
+
+impl Storage {
+    pub async fn insert_client(&self, c: &Client) -> Result<()> {
+        let sql = concat!(
+            "INSERT INTO clients (",
+            columns!(),
+            ", created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
+        );
+        let r = bind_client(sqlx::query(sql), c)
+            .bind(now())
+            .execute(self.pool())
+            .await;
+        conflict_on_unique(r, "client")?;
+        Ok(())
+    }
+
+    /// Replaces every setting of an existing client; returns false when it does not exist.
+    pub async fn update_client(&self, c: &Client) -> Result<bool> {
+        let sql = "UPDATE clients SET name=$2, secret_hash=$3, auth_method=$4, redirect_uris=$5, \
+             post_logout_redirect_uris=$6, backchannel_logout_uri=$7, grant_types=$8, scopes=$9, \
+             id_token_alg=$10, access_token_alg=$11, jwks=$12, application=$13, require_pkce=$14, \
+             access_token_ttl=$15, refresh_token_ttl=$16, enabled=$17 WHERE client_id=$1";
+        let r = bind_client(sqlx::query(sql), c).execute(self.pool()).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn client(&self, client_id: &str) -> Result<Option<Client>> {
+        let sql = concat!("SELECT ", columns!(), " FROM clients WHERE client_id = $1");
+        let row: Option<ClientRow> = sqlx::query_as(sql)
+            .bind(client_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(ClientRow::into_client).transpose()
+    }
+
+    pub async fn clients(&self) -> Result<Vec<Client>> {
+        let sql = concat!("SELECT ", columns!(), " FROM clients ORDER BY client_id");
+        let rows: Vec<ClientRow> = sqlx::query_as(sql).fetch_all(self.pool()).await?;
+        rows.into_iter().map(ClientRow::into_client).collect()
+    }
+
+    pub async fn delete_client(&self, client_id: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+            .bind(client_id)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+}
+
+fn bind_client<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    c: &Client,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(c.client_id.as_str().to_owned())
+        .bind(c.name.clone())
+        .bind(c.secret_hash.as_ref().map(|h| h.as_str().to_owned()))
+        .bind(c.auth_method.as_str())
+        .bind(to_json_list(c.redirect_uris.iter().map(|u| u.as_str())))
+        .bind(to_json_list(
+            c.post_logout_redirect_uris.iter().map(|u| u.as_str()),
+        ))
+        .bind(c.backchannel_logout_uri.as_ref().map(|u| u.as_str().to_owned()))
+        .bind(to_json_list(c.grant_types.iter().map(|g| g.as_str())))
+        .bind(to_json_list(c.scopes.iter()))
+        .bind(c.id_token_alg.as_str())
+        .bind(c.access_token_alg.as_str())
+        .bind(c.jwks.clone())
+        .bind(c.application.map(|a| a.as_str()))
+        .bind(i64::from(c.require_pkce))
+        .bind(c.access_token_ttl)
+        .bind(c.refresh_token_ttl)
+        .bind(i64::from(c.enabled))
+}

@@ -1,0 +1,90 @@
+//! Authorization codes (RFC 6749 §4.1.2): short-lived, single-use, stored only as hashes.
+
+use sqlx::FromRow;
+
+use super::{Result, Storage};
+use crate::secrets::{now, HashedToken};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AuthorizationCode {
+    pub client_id: String,
+    pub sub: String,
+    pub sid: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub amr: String,
+    pub expires_at: i64,
+}
+
+/// What redeeming a code found.
+#[derive(Debug)]
+pub enum Redemption {
+    /// First use: the code is now spent.
+    Fresh(AuthorizationCode),
+    /// The code was already redeemed: every token issued from it has just been revoked
+    /// (RFC 6749 §4.1.2, RFC 9700 §4.5.3).
+    Reused,
+    /// No such code.
+    Unknown,
+}
+
+impl Storage {
+    pub async fn insert_code(&self, hash: &HashedToken, c: &AuthorizationCode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, client_id, sub, sid, redirect_uri, scope, \
+             nonce, code_challenge, auth_time, amr, created_at, expires_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+        )
+        .bind(hash.as_str())
+        .bind(c.client_id.clone())
+        .bind(c.sub.clone())
+        .bind(c.sid.clone())
+        .bind(c.redirect_uri.clone())
+        .bind(c.scope.clone())
+        .bind(c.nonce.clone())
+        .bind(c.code_challenge.clone())
+        .bind(c.auth_time)
+        .bind(c.amr.clone())
+        .bind(now())
+        .bind(c.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the code used, atomically: of two concurrent redemptions exactly one wins.
+    pub async fn redeem_code(&self, hash: &HashedToken) -> Result<Redemption> {
+        let t = now();
+        let won: Option<AuthorizationCode> = sqlx::query_as(
+            "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
+             RETURNING client_id, sub, sid, redirect_uri, scope, nonce, code_challenge, auth_time, \
+             amr, expires_at",
+        )
+        .bind(t)
+        .bind(hash.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some(code) = won {
+            return Ok(Redemption::Fresh(code));
+        }
+        let exists: Option<(String,)> =
+            sqlx::query_as("SELECT code_hash FROM authorization_codes WHERE code_hash = $1")
+                .bind(hash.as_str())
+                .fetch_optional(self.pool())
+                .await?;
+        if exists.is_none() {
+            return Ok(Redemption::Unknown);
+        }
+        sqlx::query(
+            "UPDATE token_families SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(t)
+        .bind(hash.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(Redemption::Reused)
+    }
+}

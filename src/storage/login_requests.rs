@@ -1,0 +1,74 @@
+//! Pending logins: an authorization request parked while the person fills in the form.
+//! The browser holds the CSRF token in a cookie; only its hash is stored here.
+
+use sqlx::FromRow;
+
+use super::{Result, Storage};
+use crate::secrets::{now, HashedToken};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct LoginRequest {
+    pub id: String,
+    pub csrf_hash: String,
+    pub client_id: String,
+    /// The validated authorization request, as JSON.
+    pub params: String,
+    pub expires_at: i64,
+}
+
+impl Storage {
+    pub async fn insert_login_request(
+        &self,
+        id: &str,
+        csrf: &HashedToken,
+        client_id: &str,
+        params: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO login_requests (id, csrf_hash, client_id, params, created_at, expires_at) \
+             VALUES ($1,$2,$3,$4,$5,$6)",
+        )
+        .bind(id)
+        .bind(csrf.as_str())
+        .bind(client_id)
+        .bind(params)
+        .bind(now())
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A pending login that has not expired.
+    pub async fn login_request(&self, id: &str) -> Result<Option<LoginRequest>> {
+        Ok(sqlx::query_as(
+            "SELECT id, csrf_hash, client_id, params, expires_at FROM login_requests \
+             WHERE id = $1 AND expires_at >= $2",
+        )
+        .bind(id)
+        .bind(now())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn delete_login_request(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_requests WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
+
+impl Storage {
+    /// Binds a pending login to the CSRF token of the browser that shows its form.
+    pub async fn set_login_request_csrf(&self, id: &str, csrf: &HashedToken) -> Result<()> {
+        sqlx::query("UPDATE login_requests SET csrf_hash = $1 WHERE id = $2")
+            .bind(csrf.as_str())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

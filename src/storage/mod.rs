@@ -1,0 +1,175 @@
+//! All SQL lives here. One storage layer speaks both databases through sqlx's `Any` driver:
+//! the same SQL text with `$N` placeholders (which SQLite also understands) and only portable
+//! types (`BIGINT`/`INTEGER` as `i64`, `TEXT`). Migrations are per dialect.
+
+pub mod accounts;
+pub mod clients;
+pub mod codes;
+pub mod login_requests;
+pub mod sessions;
+pub mod tokens;
+
+use std::str::FromStr;
+
+use sqlx::any::{AnyPoolOptions, AnyQueryResult};
+use sqlx::{AnyPool, Executor};
+
+/// Which database the pool talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("stored value is invalid: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL (use sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// The database handle shared by every request.
+#[derive(Clone)]
+pub struct Storage {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Storage {
+    /// Opens the pool. SQLite gets WAL, `synchronous=NORMAL` (durable across application
+    /// crashes; the WAL survives) and a busy timeout so concurrent writers wait instead of failing.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StorageError::UnsupportedUrl);
+        };
+        if backend == Backend::Sqlite {
+            create_sqlite_parent_dir(url);
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = NORMAL",
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA busy_timeout = 5000",
+                        ] {
+                            conn.execute(pragma).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies the migrations of this backend's dialect.
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// A trivial query, for `/readyz`.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Deletes rows that can no longer matter (expired codes, login requests, revoked-token
+    /// markers). Run periodically by the server.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64> {
+        let mut n = 0;
+        for sql in [
+            "DELETE FROM authorization_codes WHERE expires_at < $1",
+            "DELETE FROM login_requests WHERE expires_at < $1",
+            "DELETE FROM revoked_tokens WHERE expires_at < $1",
+            "DELETE FROM used_assertions WHERE expires_at < $1",
+        ] {
+            n += sqlx::query(sql)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn create_sqlite_parent_dir(url: &str) {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        return;
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+    }
+}
+
+/// Maps a unique-key violation to a client-facing conflict, right where the query runs.
+pub(crate) fn conflict_on_unique(
+    result: std::result::Result<AnyQueryResult, sqlx::Error>,
+    what: &'static str,
+) -> Result<AnyQueryResult> {
+    match result {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(StorageError::Conflict(what))
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Parses a stored string into a domain value; a failure means the row is corrupt.
+pub(crate) fn parse_stored<T: FromStr>(s: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse()
+        .map_err(|e: T::Err| StorageError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn to_json_list(items: impl IntoIterator<Item = impl Into<String>>) -> String {
+    let v: Vec<String> = items.into_iter().map(Into::into).collect();
+    serde_json::Value::from(v).to_string()
+}
+
+pub(crate) fn from_json_list(s: &str) -> Result<Vec<String>> {
+    serde_json::from_str(s).map_err(|e| StorageError::Corrupt(e.to_string()))
+}

@@ -1,0 +1,133 @@
+//! Single sign-on sessions. The cookie carries a random id; the table holds its hash and a
+//! separate public `sid` (OIDC Front/Back-Channel Logout) that may appear in tokens.
+
+use sqlx::FromRow;
+
+use super::{Result, Storage};
+use crate::secrets::{now, HashedToken};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Session {
+    pub sid: String,
+    pub sub: String,
+    pub auth_time: i64,
+    /// Space-separated authentication methods (`pwd`, `otp`).
+    pub amr: String,
+    pub expires_at: i64,
+}
+
+impl Session {
+    pub fn amr_list(&self) -> Vec<String> {
+        self.amr.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    }
+}
+
+impl Storage {
+    pub async fn insert_session(&self, id: &HashedToken, s: &Session) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, sid, sub, auth_time, amr, created_at, expires_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7)",
+        )
+        .bind(id.as_str())
+        .bind(s.sid.clone())
+        .bind(s.sub.clone())
+        .bind(s.auth_time)
+        .bind(s.amr.clone())
+        .bind(now())
+        .bind(s.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The live session a cookie points at, if any.
+    pub async fn session_by_cookie(&self, id: &HashedToken) -> Result<Option<Session>> {
+        Ok(sqlx::query_as(
+            "SELECT sid, sub, auth_time, amr, expires_at FROM sessions \
+             WHERE id_hash = $1 AND ended_at IS NULL AND expires_at > $2",
+        )
+        .bind(id.as_str())
+        .bind(now())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// A live session by its public id.
+    pub async fn session_by_sid(&self, sid: &str) -> Result<Option<Session>> {
+        Ok(sqlx::query_as(
+            "SELECT sid, sub, auth_time, amr, expires_at FROM sessions \
+             WHERE sid = $1 AND ended_at IS NULL AND expires_at > $2",
+        )
+        .bind(sid)
+        .bind(now())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Remembers that `client_id` received tokens in this session (for back-channel logout).
+    pub async fn add_session_client(&self, sid: &str, client_id: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO session_clients (sid, client_id, created_at) VALUES ($1,$2,$3) \
+             ON CONFLICT (sid, client_id) DO NOTHING",
+        )
+        .bind(sid)
+        .bind(client_id)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Ends a session and revokes every token family bound to it. Returns the clients that
+    /// took part in it, or `None` when it had already ended (so logout is sent only once).
+    pub async fn end_session(&self, sid: &str) -> Result<Option<(String, Vec<String>)>> {
+        let t = now();
+        let mut tx = self.pool().begin().await?;
+        let sub: Option<(String,)> = sqlx::query_as(
+            "UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL RETURNING sub",
+        )
+        .bind(t)
+        .bind(sid)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((sub,)) = sub else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE token_families SET revoked_at = $1 WHERE sid = $2 AND revoked_at IS NULL",
+        )
+        .bind(t)
+        .bind(sid)
+        .execute(&mut *tx)
+        .await?;
+        let clients: Vec<(String,)> =
+            sqlx::query_as("SELECT client_id FROM session_clients WHERE sid = $1 ORDER BY client_id")
+                .bind(sid)
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(Some((sub, clients.into_iter().map(|(c,)| c).collect())))
+    }
+}
+
+impl Storage {
+    /// Re-authentication of the same person (e.g. `prompt=login`): a new cookie value (the
+    /// session id is rotated at every login) and a new `auth_time`, same `sid`.
+    pub async fn reauthenticate_session(
+        &self,
+        sid: &str,
+        new_id: &HashedToken,
+        auth_time: i64,
+        amr: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE sessions SET id_hash = $1, auth_time = $2, amr = $3 WHERE sid = $4")
+            .bind(new_id.as_str())
+            .bind(auth_time)
+            .bind(amr)
+            .bind(sid)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
