@@ -268,8 +268,9 @@ fn needs_login(req: &AuthRequest, session: Option<&Session>) -> bool {
         return true;
     }
     if let Some(max_age) = req.max_age {
-        // OIDC Core §3.1.2.1: re-authenticate when the last authentication is older.
-        if now() - s.auth_time > max_age {
+        // OIDC Core §3.1.2.1: re-authenticate when the last authentication is older;
+        // `max_age=0` always asks (times have one-second resolution).
+        if max_age == 0 || now() - s.auth_time > max_age {
             return true;
         }
     }

@@ -103,7 +103,7 @@ async fn logout(
             !form.is_empty() && constant_time_eq(form, &cookie)
         };
         if !hint_matches && !csrf_ok {
-            return Ok(confirmation_page(state, lang, &client_id, &redirect, p.get("state")));
+            return Ok(confirmation_page(state, headers, lang, &client_id, &redirect, p.get("state")));
         }
         end_session(state, &s.sid).await?;
     }
@@ -140,12 +140,19 @@ async fn logout(
 
 fn confirmation_page(
     state: &AppState,
+    headers: &HeaderMap,
     lang: Lang,
     client_id: &Option<String>,
     redirect: &Option<String>,
     st: Option<&str>,
 ) -> Response {
-    let csrf = PlainToken::generate();
+    // One token per browser, as on the login page.
+    let csrf = state
+        .cookies
+        .get(headers, cookies::CSRF)
+        .filter(|c| c.len() == 43)
+        .map(|c| PlainToken::from_received(&c))
+        .unwrap_or_else(PlainToken::generate);
     let c = Chrome::new(lang, String::new());
     let page = LogoutPage {
         lang: c.lang,

@@ -62,9 +62,9 @@ pub async fn submit(
         && constant_time_eq(form_csrf, &cookie_csrf)
         && crate::secrets::HashedToken::from_stored(pending.csrf_hash.clone()).matches(form_csrf);
     if !csrf_ok {
+        // Not re-rendered: that would re-bind the pending login to the sender's browser.
         tracing::warn!("login form with a bad CSRF token");
-        return render(&state, &headers, &pending, lang, &username, "login.csrf", StatusCode::BAD_REQUEST)
-            .await;
+        return Err(PageError::bad_request("login.csrf", "", lang));
     }
 
     let password = SecretString::from(form.get("password").unwrap_or("").to_owned());

@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# Throughput, memory and start-up benchmark of mpsv-idp on ONE core.
+#
+#   bench/run.sh
+#
+# Builds the release binary and the seeding tool, sets up a temporary folder with a fresh
+# SQLite database and fresh keys, then measures with the server pinned to core 0
+# (MPSV_IDP_WORKERS=1) and the load generator (wrk) pinned to core 1:
+#   1. client_credentials grants/s, RS256 access token, against `openssl speed rsa2048` sign/s
+#      on the same core in the same run;
+#   2. client_credentials grants/s, ES256 access token;
+#   3. refresh_token grants/s on SQLite, ES256 and RS256 (access token + ID token);
+#   4. discovery and JWKS requests/s;
+#   5. idle RSS and start-to-first-answer time.
+# Prints a markdown table (also saved under bench/results/, which git ignores).
+#
+# Every load run targets 127.0.0.1 only and is bounded in time (wrk -d). Knobs (environment):
+#   BENCH_DURATION      seconds per wrk run (default 10)
+#   BENCH_REPEAT        runs per measurement, the best is reported (default 3)
+#   BENCH_CONNECTIONS   concurrent HTTP connections of wrk (default 32)
+#   BENCH_PORT          server port on 127.0.0.1 (default 18080)
+#   BENCH_RT_ES_TOKENS  refresh tokens seeded for the ES256 refresh runs (default 120000)
+#   BENCH_RT_RS_TOKENS  refresh tokens seeded for the RS256 refresh runs (default 60000)
+#   BENCH_KEEP=1        keep the temporary folder (database, keys, server log)
+#   BENCH_SKIP_BUILD=1  use the binaries already built
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH="$ROOT/bench"
+DURATION=${BENCH_DURATION:-10}
+REPEAT=${BENCH_REPEAT:-3}
+CONNS=${BENCH_CONNECTIONS:-32}
+PORT=${BENCH_PORT:-18080}
+RT_ES_TOKENS=${BENCH_RT_ES_TOKENS:-120000}
+RT_RS_TOKENS=${BENCH_RT_RS_TOKENS:-60000}
+SERVER_CORE=0
+LOAD_CORE=1
+SECRET="bench-secret-0123456789abcdef0123456789abcdef"
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[ "$(nproc)" -ge 2 ] || die "needs at least 2 cores (server on core $SERVER_CORE, load on core $LOAD_CORE)"
+
+# --- tools -----------------------------------------------------------------------------------
+need_apt=()
+command -v wrk >/dev/null || need_apt+=(wrk)
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v curl >/dev/null || need_apt+=(curl)
+command -v taskset >/dev/null || need_apt+=(util-linux)
+command -v python3 >/dev/null || need_apt+=(python3)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing with apt-get: ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# --- build -----------------------------------------------------------------------------------
+if [ "${BENCH_SKIP_BUILD:-}" != 1 ]; then
+  log "cargo build --release"
+  (cd "$ROOT" && cargo build --release)
+  log "building bench/seed (shares target/ and Cargo.lock with the main crate)"
+  cp "$ROOT/Cargo.lock" "$BENCH/seed/Cargo.lock"
+  CARGO_TARGET_DIR="$ROOT/target" cargo build --release --manifest-path "$BENCH/seed/Cargo.toml"
+fi
+BIN="$ROOT/target/release/mpsv-idp"
+SEED="$ROOT/target/release/mpsv-idp-bench-seed"
+[ -x "$BIN" ] && [ -x "$SEED" ] || die "binaries missing (build first)"
+
+# --- temporary setup -------------------------------------------------------------------------
+WORK=$(mktemp -d /tmp/mpsv-idp-bench.XXXXXX)
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ "${BENCH_KEEP:-}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+export MPSV_IDP_BIND="127.0.0.1:$PORT"
+export MPSV_IDP_ISSUER="http://127.0.0.1:$PORT"
+export MPSV_IDP_DATABASE_URL="sqlite://$WORK/idp.db?mode=rwc"
+export MPSV_IDP_KEY_DIR="$WORK/keys"
+export MPSV_IDP_WORKERS=1
+export BENCH_DIR="$BENCH"
+BASE="http://127.0.0.1:$PORT"
+SERVER_LOG="$WORK/server.log"
+
+if curl -s -o /dev/null --max-time 1 "$BASE/healthz"; then
+  die "something already answers on $BASE; set BENCH_PORT"
+fi
+
+# --- 5. start-up time and idle memory ----------------------------------------------------------
+# The first start creates the database and generates the keys (RSA-2048 generation dominates);
+# reported for information. The target applies to an ordinary (re)start with existing keys.
+log "cold start (fresh database, key generation)"
+COLD=$(taskset -c $LOAD_CORE python3 "$BENCH/startup.py" --bin "$BIN" --port "$PORT" \
+  --core $SERVER_CORE --runs 1 --idle 0.5 --log "$SERVER_LOG")
+echo "$COLD" >&2
+
+# --- clients and refresh tokens --------------------------------------------------------------
+log "registering clients"
+add_client() { "$BIN" client add --secret "$SECRET" "$@" >/dev/null; }
+add_client --id bench-cc-rs256 --name "bench cc RS256" --grant-type client_credentials --access-token-alg RS256
+add_client --id bench-cc-es256 --name "bench cc ES256" --grant-type client_credentials --access-token-alg ES256
+add_client --id bench-rt-es256 --name "bench rt ES256" --grant-type refresh_token \
+  --access-token-alg ES256 --id-token-alg ES256
+add_client --id bench-rt-rs256 --name "bench rt RS256" --grant-type refresh_token \
+  --access-token-alg RS256 --id-token-alg RS256
+
+log "seeding $RT_ES_TOKENS + $RT_RS_TOKENS refresh tokens (account, session, family each)"
+"$SEED" "$MPSV_IDP_DATABASE_URL" bench-rt-es256 "$RT_ES_TOKENS" "$WORK/rt-es256.txt"
+"$SEED" "$MPSV_IDP_DATABASE_URL" bench-rt-rs256 "$RT_RS_TOKENS" "$WORK/rt-rs256.txt"
+# One token of each kind for the sanity check; the rest split evenly between the runs.
+for kind in es256 rs256; do
+  head -n 1 "$WORK/rt-$kind.txt" >"$WORK/rt-$kind.check"
+  tail -n +2 "$WORK/rt-$kind.txt" >"$WORK/rt-$kind.rest"
+  per_run=$(( ($(wc -l <"$WORK/rt-$kind.rest") + REPEAT - 1) / REPEAT ))
+  split -l "$per_run" -d -a 2 "$WORK/rt-$kind.rest" "$WORK/rt-$kind.run."
+done
+
+log "warm starts (existing database and keys) x5"
+WARM=$(taskset -c $LOAD_CORE python3 "$BENCH/startup.py" --bin "$BIN" --port "$PORT" \
+  --core $SERVER_CORE --runs 5 --idle 2 --log "$SERVER_LOG")
+echo "$WARM" >&2
+
+# --- the server under load -------------------------------------------------------------------
+log "starting the server on core $SERVER_CORE"
+taskset -c $SERVER_CORE "$BIN" serve >>"$SERVER_LOG" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 200); do
+  curl -s -o /dev/null --max-time 1 "$BASE/healthz" && break
+  sleep 0.05
+done
+curl -sf -o /dev/null "$BASE/readyz" || die "server not ready; see $SERVER_LOG"
+RSS_BEFORE_LOAD_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status")
+
+basic() { printf 'Basic %s' "$(printf '%s:%s' "$1" "$SECRET" | base64 -w0)"; }
+
+# Sanity: every grant answers 200 with a token signed with the expected algorithm.
+jwt_alg() { python3 -c '
+import base64, json, sys
+body = json.load(sys.stdin)
+tok = body[sys.argv[1]]
+h = tok.split(".")[0]; h += "=" * (-len(h) % 4)
+print(json.loads(base64.urlsafe_b64decode(h))["alg"])' "$1"; }
+check_grant() { # client expected_alg field body
+  local out alg
+  out=$(curl -sf -H "Authorization: $(basic "$1")" -d "$4" "$BASE/token") \
+    || die "token request for $1 failed: $(curl -s -H "Authorization: $(basic "$1")" -d "$4" "$BASE/token")"
+  alg=$(printf '%s' "$out" | jwt_alg "$3")
+  [ "$alg" = "$2" ] || die "$1: $3 signed with $alg, expected $2"
+}
+check_grant bench-cc-rs256 RS256 access_token "grant_type=client_credentials"
+check_grant bench-cc-es256 ES256 access_token "grant_type=client_credentials"
+check_grant bench-rt-es256 ES256 id_token "grant_type=refresh_token&refresh_token=$(cat "$WORK/rt-es256.check")"
+check_grant bench-rt-rs256 RS256 id_token "grant_type=refresh_token&refresh_token=$(cat "$WORK/rt-rs256.check")"
+log "sanity checks passed"
+
+# --- 1. the RSA limit of core 0, in the same run ---------------------------------------------
+log "openssl speed -seconds 5 rsa2048 (core $SERVER_CORE, server idle)"
+taskset -c $SERVER_CORE openssl speed -seconds 5 rsa2048 >"$WORK/openssl-rsa.txt" 2>/dev/null
+RSA_SIGN=$(awk '/^rsa +2048 bits/ {print $(NF-1)}' "$WORK/openssl-rsa.txt")
+log "openssl speed -seconds 5 ecdsap256 (for reference)"
+taskset -c $SERVER_CORE openssl speed -seconds 5 ecdsap256 >"$WORK/openssl-ec.txt" 2>/dev/null
+EC_SIGN=$(awk '/ecdsa \(nistp256\)/ {print $(NF-1)}' "$WORK/openssl-ec.txt")
+log "RSA-2048 sign/s: $RSA_SIGN   ECDSA P-256 sign/s: $EC_SIGN"
+
+# --- load runs -------------------------------------------------------------------------------
+# Each run: wrk on core 1 for DURATION seconds; the rate counts 2xx answers only. Also records
+# how much CPU the server got and how much of core 0 other processes took (noise).
+proc_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+cpu0_busy() { awk -v c="cpu$SERVER_CORE" '$1 == c {print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+declare -A BEST BEST_LINE
+run_wrk() { # name url script [tokens-file]
+  local name=$1 url=$2 script=$3 tokens=${4:-} out t0 b0 t1 b1 line
+  export BENCH_TOKENS="$tokens"
+  t0=$(proc_ticks); b0=$(cpu0_busy)
+  out=$(taskset -c $LOAD_CORE wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$BENCH/$script" "$url")
+  t1=$(proc_ticks); b1=$(cpu0_busy)
+  echo "$out" >>"$WORK/wrk.log"
+  line=$(echo "$out" | grep '^BENCH ') || die "$name: no summary from wrk: $out"
+  eval "$(echo "$line" | sed 's/^BENCH //')" # requests non2xx sockerr duration_us p50_us p99_us
+  local ok=$((requests - non2xx))
+  local rate=$(awk -v ok="$ok" -v d="$duration_us" 'BEGIN {printf "%.0f", ok / (d / 1e6)}')
+  local srv=$(awk -v a="$t0" -v b="$t1" -v d="$duration_us" 'BEGIN {printf "%.0f", (b - a) / 100 / (d / 1e6) * 100}')
+  local other=$(awk -v a="$t0" -v b="$t1" -v x="$b0" -v y="$b1" -v d="$duration_us" \
+    'BEGIN {o = ((y - x) - (b - a)) / 100 / (d / 1e6) * 100; if (o < 0) o = 0; printf "%.0f", o}')
+  log "$name: $rate/s ok=$ok non2xx=$non2xx sockerr=$sockerr p50=${p50_us}us p99=${p99_us}us server_cpu=${srv}% other_on_core0=${other}%"
+  [ "$non2xx" -eq 0 ] || log "WARNING $name: $non2xx answers were not 2xx (see $WORK/wrk.log)"
+  if [ -z "${BEST[$name]:-}" ] || [ "$rate" -gt "${BEST[$name]}" ]; then
+    BEST[$name]=$rate
+    BEST_LINE[$name]="$p50_us $p99_us $srv $other $non2xx"
+  fi
+}
+
+export BENCH_AUTH
+for i in $(seq 0 $((REPEAT - 1))); do
+  log "round $((i + 1))/$REPEAT"
+  BENCH_AUTH=$(basic bench-cc-rs256); run_wrk cc_rs256 "$BASE/token" client_credentials.lua
+  BENCH_AUTH=$(basic bench-cc-es256); run_wrk cc_es256 "$BASE/token" client_credentials.lua
+  BENCH_AUTH=$(basic bench-rt-es256)
+  run_wrk rt_es256 "$BASE/token" refresh_token.lua "$(printf '%s/rt-es256.run.%02d' "$WORK" "$i")"
+  BENCH_AUTH=$(basic bench-rt-rs256)
+  run_wrk rt_rs256 "$BASE/token" refresh_token.lua "$(printf '%s/rt-rs256.run.%02d' "$WORK" "$i")"
+  run_wrk discovery "$BASE/.well-known/openid-configuration" get.lua
+  run_wrk jwks "$BASE/jwks" get.lua
+done
+RSS_AFTER_LOAD_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status")
+
+# --- report ----------------------------------------------------------------------------------
+median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
+START_MS=$(echo "$WARM" | field first_answer_ms | median)
+START_MAX=$(echo "$WARM" | field first_answer_ms | sort -n | tail -1)
+COLD_MS=$(echo "$COLD" | field first_answer_ms)
+IDLE_KB=$(echo "$WARM" | field rss_kb_idle | median)
+FIRST_KB=$(echo "$WARM" | field rss_kb_first | median)
+
+pf() { awk -v ok="$1" 'BEGIN {print ok ? "PASS" : "FAIL"}'; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN {print (a >= b) ? 1 : 0}'; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN {print (a < b) ? 1 : 0}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+fmt() { printf "%'d" "$1" 2>/dev/null || printf "%d" "$1"; }
+lat() { set -- ${BEST_LINE[$1]}; awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f / %.2f", a / 1000, b / 1000}'; }
+cpu() { set -- ${BEST_LINE[$1]}; printf '%s%% / %s%%' "$3" "$4"; }
+
+R_CC=$(ratio "${BEST[cc_rs256]}" "$RSA_SIGN")
+R_RT=$(ratio "${BEST[rt_rs256]}" "$(awk -v s="$RSA_SIGN" 'BEGIN {print s / 2}')")
+MB() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+
+REPORT=$(cat <<EOF
+Server on core $SERVER_CORE (MPSV_IDP_WORKERS=1), wrk on core $LOAD_CORE: -t1 -c$CONNS -d${DURATION}s, best of $REPEAT runs; SQLite (WAL), default logging.
+CPU: $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), nproc $(nproc). openssl speed rsa2048 on core $SERVER_CORE: $(fmt "${RSA_SIGN%.*}") sign/s; ecdsap256: $(fmt "${EC_SIGN%.*}") sign/s.
+
+| Measurement | Result | Target | Pass | p50 / p99 latency (ms) | server CPU / others on core $SERVER_CORE |
+|---|---|---|---|---|---|
+| client_credentials, RS256 access token | $(fmt "${BEST[cc_rs256]}") grants/s = **$R_CC** × RSA-2048 sign/s | ratio ≥ 0.75 | $(pf "$(ge "$R_CC" 0.75)") | $(lat cc_rs256) | $(cpu cc_rs256) |
+| client_credentials, ES256 access token | **$(fmt "${BEST[cc_es256]}")** grants/s | ≥ 10,000/s | $(pf "$(ge "${BEST[cc_es256]}" 10000)") | $(lat cc_es256) | $(cpu cc_es256) |
+| refresh_token, ES256 (access + ID token), SQLite | **$(fmt "${BEST[rt_es256]}")** grants/s | ≥ 1,000/s | $(pf "$(ge "${BEST[rt_es256]}" 1000)") | $(lat rt_es256) | $(cpu rt_es256) |
+| refresh_token, RS256 (access + ID token), SQLite | $(fmt "${BEST[rt_rs256]}") grants/s = **$R_RT** × (RSA-2048 sign/s ÷ 2) | reported (2 signatures per grant) | — | $(lat rt_rs256) | $(cpu rt_rs256) |
+| GET /.well-known/openid-configuration | **$(fmt "${BEST[discovery]}")** req/s | ≥ 20,000/s | $(pf "$(ge "${BEST[discovery]}" 20000)") | $(lat discovery) | $(cpu discovery) |
+| GET /jwks | $(fmt "${BEST[jwks]}") req/s | reported | — | $(lat jwks) | $(cpu jwks) |
+| idle RSS (VmRSS, 2 s after start, median of 5) | **$(MB "$IDLE_KB") MB** (at first answer $(MB "$FIRST_KB") MB; after all load $(MB "$RSS_AFTER_LOAD_KB") MB) | < 30 MB | $(pf "$(lt "$IDLE_KB" 30720)") | | |
+| start → first 200 from /healthz (existing keys, median of 5) | **$START_MS ms** (max $START_MAX ms; first start with key generation $COLD_MS ms) | < 200 ms | $(pf "$(lt "$START_MS" 200)") | | |
+EOF
+)
+mkdir -p "$BENCH/results"
+STAMP=$(date +%Y%m%d-%H%M%S)
+printf '%s\n' "$REPORT" | tee "$BENCH/results/$STAMP.md"
+cp "$WORK/wrk.log" "$BENCH/results/$STAMP-wrk.log"
+log "saved bench/results/$STAMP.md"

@@ -1,0 +1,84 @@
+//! Client authentication methods at the token endpoint (OIDC Core §9).
+
+use josekit::jwk::alg::ec::{EcCurve, EcKeyPair};
+use josekit::jwk::KeyPair;
+use josekit::jws::{JwsHeader, ES256};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::db_test;
+use crate::helpers::*;
+
+db_test!(client_secret_post_works, private_key_jwt_works_once_per_assertion);
+
+async fn client_secret_post_works(db: Db) {
+    let app = spawn_app(db).await;
+    let mut spec = ClientSpec::confidential("robot");
+    spec.auth_method = "client_secret_post";
+    spec.grant_types = vec!["client_credentials"];
+    let s = app.register(spec).await.unwrap();
+    let r = reqwest::Client::new()
+        .post(app.url("/token"))
+        .form(&[("grant_type", "client_credentials"), ("client_id", "robot"), ("client_secret", s.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // Basic is not this client's method.
+    let r = app.post_basic("/token", "robot", &s, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+fn assertion(key: &EcKeyPair, client_id: &str, aud: &str, jti: &str, exp_in: i64) -> String {
+    let now = mpsv_idp::secrets::now();
+    let claims = json!({"iss": client_id, "sub": client_id, "aud": aud, "jti": jti, "iat": now, "exp": now + exp_in});
+    let mut header = JwsHeader::new();
+    header.set_token_type("JWT");
+    header.set_key_id("k1");
+    let signer = ES256.signer_from_jwk(&key.to_jwk_private_key()).unwrap();
+    josekit::jws::serialize_compact(claims.to_string().as_bytes(), &header, &signer).unwrap()
+}
+
+async fn private_key_jwt_works_once_per_assertion(db: Db) {
+    let app = spawn_app(db).await;
+    let key = EcKeyPair::generate(EcCurve::P256).unwrap();
+    let mut jwk = key.to_jwk_public_key();
+    jwk.set_key_id("k1");
+    jwk.set_algorithm("ES256");
+    let jwks = json!({ "keys": [serde_json::Value::Object(jwk.as_ref().clone())] }).to_string();
+    let mut spec = ClientSpec::confidential("robot-jwt");
+    spec.auth_method = "private_key_jwt";
+    spec.grant_types = vec!["client_credentials"];
+    spec.jwks = Some(jwks);
+    app.register(spec).await;
+    let token_url = app.url("/token");
+    let post = |a: String| {
+        let url = token_url.clone();
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    ("client_assertion", a.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let a = assertion(&key, "robot-jwt", &token_url, "jti-1", 60);
+    let r = post(a.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    // The same assertion again is a replay.
+    assert_eq!(post(a).await.status(), StatusCode::UNAUTHORIZED);
+    // Wrong audience, expired, or signed by another key: refused.
+    assert_eq!(post(assertion(&key, "robot-jwt", "https://elsewhere", "jti-2", 60)).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(post(assertion(&key, "robot-jwt", &token_url, "jti-3", -120)).await.status(), StatusCode::UNAUTHORIZED);
+    let other = EcKeyPair::generate(EcCurve::P256).unwrap();
+    let r = post(assertion(&other, "robot-jwt", &token_url, "jti-4", 60)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    // The issuer is an accepted audience too (OIDC Core §9).
+    assert_eq!(post(assertion(&key, "robot-jwt", &app.base, "jti-5", 60)).await.status(), StatusCode::OK);
+}

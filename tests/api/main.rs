@@ -1,0 +1,11 @@
+//! One integration-test binary: every test spawns the real server on a random port with a
+//! fresh database and talks HTTP to it, with the `openidconnect` crate as the relying party.
+
+mod helpers;
+
+mod client_auth;
+mod code_flow;
+mod errors;
+mod logout;
+mod operations;
+mod tokens;
