@@ -20,7 +20,11 @@ use crate::secrets::{now, PlainToken};
 use crate::storage::Storage;
 
 #[derive(Parser, Debug)]
-#[command(name = "mpsv-idp", version, about = "OpenID Connect identity provider for MPSV OKslužby")]
+#[command(
+    name = "mpsv-idp",
+    version,
+    about = "OpenID Connect identity provider for MPSV OKslužby"
+)]
 pub struct Cli {
     /// Configuration file (TOML); `MPSV_IDP_*` environment variables override it.
     #[arg(long, global = true, env = "MPSV_IDP_CONFIG")]
@@ -29,6 +33,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process; boxing the larger variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server.
@@ -65,6 +71,7 @@ pub enum KeysCommand {
     List,
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ClientCommand {
     /// Register a client; prints its secret once.
@@ -184,8 +191,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         {
             s.recv().await;
         }
@@ -214,7 +220,10 @@ fn keys(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
             }
         }
         KeysCommand::List => {
-            println!("{:<45} {:<6} {:<8} {:>12}", "kid", "alg", "state", "active_from");
+            println!(
+                "{:<45} {:<6} {:<8} {:>12}",
+                "kid", "alg", "state", "active_from"
+            );
             for (key, state) in store.states(now()) {
                 println!(
                     "{:<45} {:<6} {:<8} {:>12}",

@@ -1,5 +1,8 @@
 //! mpsv-idp: the OpenID Connect identity provider of the MPSV OKslužby applications.
 
+// No panics on paths a request or bad input can reach (tests may unwrap).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod app;
 pub mod cli;
 pub mod config;

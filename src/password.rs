@@ -36,7 +36,7 @@ pub enum Verified {
 
 impl Passwords {
     pub fn new(concurrency: usize) -> Result<Self, PasswordError> {
-        let dummy = hash_now(&crate::secrets::PlainToken::generate().expose().to_owned())?;
+        let dummy = hash_now(crate::secrets::PlainToken::generate().expose())?;
         Ok(Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             dummy_hash: Arc::new(dummy),
@@ -70,7 +70,11 @@ impl Passwords {
         let ok = tokio::task::spawn_blocking(move || verify_now(password.expose_secret(), &hash))
             .await
             .map_err(|_| PasswordError::Pool)?;
-        Ok(if ok && known { Verified::Yes } else { Verified::No })
+        Ok(if ok && known {
+            Verified::Yes
+        } else {
+            Verified::No
+        })
     }
 }
 
@@ -107,7 +111,10 @@ mod tests {
     #[tokio::test]
     async fn unknown_accounts_never_verify() {
         let p = Passwords::new(1).unwrap();
-        let r = p.verify(SecretString::from("anything"), None).await.unwrap();
+        let r = p
+            .verify(SecretString::from("anything"), None)
+            .await
+            .unwrap();
         assert_eq!(r, Verified::No);
     }
 }

@@ -8,7 +8,9 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 use crate::app::AppState;
 
@@ -40,7 +42,10 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("mpsv_idp_http_requests_total", "HTTP requests by endpoint and status"),
+            Opts::new(
+                "mpsv_idp_http_requests_total",
+                "HTTP requests by endpoint and status",
+            ),
             &["endpoint", "method", "status"],
         )?;
         let latency = HistogramVec::new(
@@ -54,7 +59,10 @@ impl Metrics {
             &["endpoint"],
         )?;
         let tokens = IntCounterVec::new(
-            Opts::new("mpsv_idp_tokens_issued_total", "Token responses by grant type"),
+            Opts::new(
+                "mpsv_idp_tokens_issued_total",
+                "Token responses by grant type",
+            ),
             &["grant_type"],
         )?;
         registry.register(Box::new(requests.clone()))?;

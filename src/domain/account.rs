@@ -82,7 +82,10 @@ mod tests {
 
     #[test]
     fn usernames_are_lower_cased_and_checked() {
-        assert_eq!(Username::parse(" Jana.Novakova ").unwrap().as_str(), "jana.novakova");
+        assert_eq!(
+            Username::parse(" Jana.Novakova ").unwrap().as_str(),
+            "jana.novakova"
+        );
         assert!(Username::parse("ab").is_err());
         assert!(Username::parse("with space").is_err());
         assert_eq!(Username::parse("Šťastná").unwrap().as_str(), "šťastná");

@@ -201,7 +201,9 @@ impl Client {
             ));
         }
         if self.auth_method == AuthMethod::PrivateKeyJwt && self.jwks.is_none() {
-            return Err(ParseError::new("private_key_jwt needs the client's JWK Set"));
+            return Err(ParseError::new(
+                "private_key_jwt needs the client's JWK Set",
+            ));
         }
         let needs_secret = matches!(
             self.auth_method,

@@ -30,7 +30,9 @@ impl CodeChallenge {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
-            return Err(ParseError::new("code_challenge is not a valid S256 challenge"));
+            return Err(ParseError::new(
+                "code_challenge is not a valid S256 challenge",
+            ));
         }
         Ok(Self(challenge.to_owned()))
     }
@@ -56,8 +58,7 @@ impl CodeChallenge {
 /// RFC 7636 §4.1: 43–128 characters of `[A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"`.
 pub fn valid_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len())
-        && v
-            .bytes()
+        && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 

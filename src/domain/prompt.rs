@@ -25,7 +25,9 @@ impl Prompt {
         }
         // §3.1.2.1: "If this parameter contains none with any other value, an error is returned."
         if p.none && (p.login || p.consent || p.select_account) {
-            return Err(ParseError::new("prompt=none cannot be combined with other values"));
+            return Err(ParseError::new(
+                "prompt=none cannot be combined with other values",
+            ));
         }
         Ok(p)
     }

@@ -118,9 +118,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
 }
 
 /// RFC 7638 JWK thumbprint: SHA-256 over the required members in lexicographic order.
-fn thumbprint(
-    jwk: &serde_json::Map<String, serde_json::Value>,
-) -> Result<String, KeyFileError> {
+fn thumbprint(jwk: &serde_json::Map<String, serde_json::Value>) -> Result<String, KeyFileError> {
     let members: &[&str] = match jwk.get("kty").and_then(|v| v.as_str()) {
         Some("RSA") => &["e", "kty", "n"],
         Some("EC") => &["crv", "kty", "x", "y"],

@@ -126,7 +126,11 @@ impl KeyStore {
         let mut header = JwsHeader::new();
         header.set_token_type(typ);
         header.set_key_id(key.meta.kid.clone());
-        Ok(josekit::jws::serialize_compact(payload, &header, &*key.signer)?)
+        Ok(josekit::jws::serialize_compact(
+            payload,
+            &header,
+            &*key.signer,
+        )?)
     }
 
     /// Verifies a JWS signed by one of our published keys; returns the payload and header.
@@ -218,14 +222,20 @@ impl LoadedKey {
         let (signer, public): (Box<dyn JwsSigner>, josekit::jwk::Jwk) = match alg {
             SigningAlg::RS256 => {
                 let pair = josekit::jwk::alg::rsa::RsaKeyPair::from_pem(pem)?;
-                (Box::new(RS256.signer_from_pem(pem)?), pair.to_jwk_public_key())
+                (
+                    Box::new(RS256.signer_from_pem(pem)?),
+                    pair.to_jwk_public_key(),
+                )
             }
             SigningAlg::ES256 => {
                 let pair = josekit::jwk::alg::ec::EcKeyPair::from_pem(
                     pem,
                     Some(josekit::jwk::alg::ec::EcCurve::P256),
                 )?;
-                (Box::new(ES256.signer_from_pem(pem)?), pair.to_jwk_public_key())
+                (
+                    Box::new(ES256.signer_from_pem(pem)?),
+                    pair.to_jwk_public_key(),
+                )
             }
         };
         let verifier: Box<dyn JwsVerifier> = match alg {

@@ -141,16 +141,32 @@ async fn validate(state: &AppState, raw: &[u8]) -> Result<(Client, AuthRequest),
         .client(client_id)
         .await
         .map_err(|e| Failure::Page(PageError::Internal(Internal::from(e))))?
-        .ok_or_else(|| page("error.unknown_client", format!("client_id={client_id}"), lang))?;
+        .ok_or_else(|| {
+            page(
+                "error.unknown_client",
+                format!("client_id={client_id}"),
+                lang,
+            )
+        })?;
     if !client.enabled {
         return Err(page("error.client_disabled", String::new(), lang));
     }
-    let redirect_uri = p
-        .get("redirect_uri")
-        .ok_or_else(|| page("error.bad_redirect_uri", "redirect_uri is missing".into(), lang))?;
+    let redirect_uri = p.get("redirect_uri").ok_or_else(|| {
+        page(
+            "error.bad_redirect_uri",
+            "redirect_uri is missing".into(),
+            lang,
+        )
+    })?;
     let redirect_uri = client
         .redirect_uri(redirect_uri)
-        .ok_or_else(|| page("error.bad_redirect_uri", format!("redirect_uri={redirect_uri}"), lang))?
+        .ok_or_else(|| {
+            page(
+                "error.bad_redirect_uri",
+                format!("redirect_uri={redirect_uri}"),
+                lang,
+            )
+        })?
         .as_str()
         .to_owned();
 
@@ -173,10 +189,16 @@ async fn validate(state: &AppState, raw: &[u8]) -> Result<(Client, AuthRequest),
     let fail = |error: &'static str, d: &str| redirect(mode, error, d);
 
     if p.get("request").is_some() {
-        return Err(fail("request_not_supported", "request objects are not supported"));
+        return Err(fail(
+            "request_not_supported",
+            "request objects are not supported",
+        ));
     }
     if p.get("request_uri").is_some() {
-        return Err(fail("request_uri_not_supported", "request_uri is not supported"));
+        return Err(fail(
+            "request_uri_not_supported",
+            "request_uri is not supported",
+        ));
     }
     match p.get("response_type") {
         None => return Err(fail("invalid_request", "response_type is missing")),
@@ -194,8 +216,8 @@ async fn validate(state: &AppState, raw: &[u8]) -> Result<(Client, AuthRequest),
             "the client may not use the authorization code grant",
         ));
     }
-    let scope = Scopes::parse(p.get("scope").unwrap_or(""))
-        .map_err(|e| fail("invalid_scope", &e.0))?;
+    let scope =
+        Scopes::parse(p.get("scope").unwrap_or("")).map_err(|e| fail("invalid_scope", &e.0))?;
     if scope.is_empty() {
         return Err(fail("invalid_scope", "scope is missing"));
     }
@@ -212,7 +234,9 @@ async fn validate(state: &AppState, raw: &[u8]) -> Result<(Client, AuthRequest),
         .map(|v| v.ok_or_else(|| fail("invalid_request", "max_age must be a non-negative integer")))
         .transpose()?;
     let challenge = match (p.get("code_challenge"), p.get("code_challenge_method")) {
-        (Some(c), m) => Some(CodeChallenge::parse(c, m).map_err(|e| fail("invalid_request", &e.0))?),
+        (Some(c), m) => {
+            Some(CodeChallenge::parse(c, m).map_err(|e| fail("invalid_request", &e.0))?)
+        }
         (None, Some(_)) => {
             return Err(fail(
                 "invalid_request",

@@ -91,7 +91,9 @@ async fn deliver(state: &AppState, client_id: &str, uri: &str, token: &str) {
                 tracing::info!(%client_id, "back-channel logout delivered");
                 return;
             }
-            Ok(r) => tracing::warn!(%client_id, status = %r.status(), attempt, "back-channel logout refused"),
+            Ok(r) => {
+                tracing::warn!(%client_id, status = %r.status(), attempt, "back-channel logout refused")
+            }
             Err(e) => tracing::warn!(%client_id, error = %e, attempt, "back-channel logout failed"),
         }
     }

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use josekit::jwk::JwkSet;
-use josekit::jws::{JwsVerifier, ES256, ES384, EdDSA, PS256, RS256};
+use josekit::jws::{EdDSA, JwsVerifier, ES256, ES384, PS256, RS256};
 
 use super::params::Params;
 use crate::app::AppState;
@@ -155,7 +155,11 @@ pub async fn authenticate(
 }
 
 /// RFC 7523 §3 checks of a `private_key_jwt` assertion against the client's registered keys.
-async fn verify_assertion(state: &AppState, client: &Client, jwt: &str) -> Result<bool, OAuthError> {
+async fn verify_assertion(
+    state: &AppState,
+    client: &Client,
+    jwt: &str,
+) -> Result<bool, OAuthError> {
     let Some(jwks) = client
         .jwks
         .as_deref()
@@ -233,8 +237,5 @@ async fn verify_assertion(state: &AppState, client: &Client, jwt: &str) -> Resul
 /// The assertion's audience may name the endpoint or the issuer (OIDC Core §9).
 fn audience_ok(state: &AppState, aud: &str) -> bool {
     let e = &state.endpoints;
-    aud == state.config.issuer
-        || aud == e.token
-        || aud == e.introspection
-        || aud == e.revocation
+    aud == state.config.issuer || aud == e.token || aud == e.introspection || aud == e.revocation
 }

@@ -65,7 +65,13 @@ pub fn document(issuer: &str, e: &Endpoints) -> Value {
 pub async fn handler(State(state): State<AppState>) -> Response {
     let mut r = state.discovery.clone().into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
     r
 }

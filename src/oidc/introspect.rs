@@ -33,8 +33,9 @@ async fn introspect(
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    let p = Params::parse(body)
-        .map_err(|d| OAuthError::invalid_request(format!("parameter {} appears more than once", d.0)))?;
+    let p = Params::parse(body).map_err(|d| {
+        OAuthError::invalid_request(format!("parameter {} appears more than once", d.0))
+    })?;
     let client = authenticate(state, headers, &p).await?;
     if client.is_public() {
         return Err(OAuthError::invalid_client(

@@ -88,10 +88,7 @@ pub fn user_claims(account: &Account, scope: &Scopes) -> Map<String, Value> {
         c.insert("name".into(), account.name().into());
         c.insert("given_name".into(), account.given_name.clone().into());
         c.insert("family_name".into(), account.family_name.clone().into());
-        c.insert(
-            "preferred_username".into(),
-            account.username.clone().into(),
-        );
+        c.insert("preferred_username".into(), account.username.clone().into());
         c.insert("locale".into(), account.locale.clone().into());
     }
     if scope.contains("email") {
@@ -128,7 +125,9 @@ pub fn id_token(
         c.insert("nonce".into(), n.into());
     }
     let payload = serde_json::to_vec(&c).map_err(|e| Internal::Other(e.to_string()))?;
-    Ok(state.keys.sign(client.id_token_alg, jwt::TYP_ID, &payload)?)
+    Ok(state
+        .keys
+        .sign(client.id_token_alg, jwt::TYP_ID, &payload)?)
 }
 
 /// RFC 6749 §5.1 successful token response, never cached.

@@ -15,6 +15,9 @@ pub async fn handler(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("application/json"),
     );
     // Short enough that a pre-published key is seen well within the rotation delay.
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
     r
 }

@@ -78,20 +78,6 @@ pub fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn at_hash_is_the_left_half_of_sha256_base64url() {
-        // Vector computed independently with Python's hashlib and base64.
-        assert_eq!(
-            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnKjBGpNzJYlRVR8AyrdS"),
-            "aELK228-_p6hdSJqKviZTQ"
-        );
-    }
-}
-
 /// An access token that verifies and has not been revoked, directly (RFC 7009) or through its
 /// family (code reuse, refresh reuse, logout).
 pub async fn live_access_token(
@@ -116,4 +102,18 @@ pub async fn live_access_token(
         }
     }
     Ok(Some(claims))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_is_the_left_half_of_sha256_base64url() {
+        // Vector computed independently with Python's hashlib and base64.
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnKjBGpNzJYlRVR8AyrdS"),
+            "aELK228-_p6hdSJqKviZTQ"
+        );
+    }
 }

@@ -49,13 +49,20 @@ async fn logout(
     confirmed: bool,
 ) -> Result<Response, PageError> {
     let p = Params::parse(raw).map_err(|d| {
-        PageError::bad_request("error.bad_request", format!("parameter {} repeated", d.0), Lang::Cs)
+        PageError::bad_request(
+            "error.bad_request",
+            format!("parameter {} repeated", d.0),
+            Lang::Cs,
+        )
     })?;
     let lang = Lang::parse(p.get("ui_locales").or(p.get("lang")));
     let bad = |detail: &str| PageError::bad_request("error.bad_request", detail.to_owned(), lang);
 
     let hint = match p.get("id_token_hint") {
-        Some(h) => Some(super::jwt::verify_id_token_hint(state, h).ok_or_else(|| bad("id_token_hint is not valid"))?),
+        Some(h) => Some(
+            super::jwt::verify_id_token_hint(state, h)
+                .ok_or_else(|| bad("id_token_hint is not valid"))?,
+        ),
         None => None,
     };
     let hint_aud = hint.as_ref().and_then(|c| match c.get("aud") {
@@ -69,13 +76,9 @@ async fn logout(
         (None, b) => b.map(str::to_owned),
     };
     let client = match &client_id {
-        Some(id) => Some(
-            state
-                .storage
-                .client(id)
-                .await?
-                .ok_or_else(|| PageError::bad_request("error.unknown_client", format!("client_id={id}"), lang))?,
-        ),
+        Some(id) => Some(state.storage.client(id).await?.ok_or_else(|| {
+            PageError::bad_request("error.unknown_client", format!("client_id={id}"), lang)
+        })?),
         None => None,
     };
     let redirect = match p.get("post_logout_redirect_uri") {
@@ -85,7 +88,11 @@ async fn logout(
                 .as_ref()
                 .and_then(|c| c.post_logout_redirect_uri(uri))
                 .ok_or_else(|| {
-                    PageError::bad_request("error.bad_redirect_uri", format!("post_logout_redirect_uri={uri}"), lang)
+                    PageError::bad_request(
+                        "error.bad_redirect_uri",
+                        format!("post_logout_redirect_uri={uri}"),
+                        lang,
+                    )
                 })?;
             Some(registered.as_str().to_owned())
         }
@@ -99,11 +106,21 @@ async fn logout(
         });
         let csrf_ok = confirmed && {
             let form = p.get("csrf").unwrap_or("");
-            let cookie = state.cookies.get(headers, cookies::CSRF).unwrap_or_default();
+            let cookie = state
+                .cookies
+                .get(headers, cookies::CSRF)
+                .unwrap_or_default();
             !form.is_empty() && constant_time_eq(form, &cookie)
         };
         if !hint_matches && !csrf_ok {
-            return Ok(confirmation_page(state, headers, lang, &client_id, &redirect, p.get("state")));
+            return Ok(confirmation_page(
+                state,
+                headers,
+                lang,
+                &client_id,
+                &redirect,
+                p.get("state"),
+            ));
         }
         end_session(state, &s.sid).await?;
     }

@@ -27,8 +27,9 @@ async fn revoke(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<()
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    let p = Params::parse(body)
-        .map_err(|d| OAuthError::invalid_request(format!("parameter {} appears more than once", d.0)))?;
+    let p = Params::parse(body).map_err(|d| {
+        OAuthError::invalid_request(format!("parameter {} appears more than once", d.0))
+    })?;
     let client = authenticate(state, headers, &p).await?;
     let token = p
         .get("token")

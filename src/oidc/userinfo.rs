@@ -60,7 +60,9 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, BearerError> {
         .to_str()
         .map_err(|_| BearerError::InvalidRequest("malformed Authorization header"))?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(Some(token.trim().to_owned()))
         }
         _ => Err(BearerError::InvalidRequest("expected a Bearer token")),
@@ -68,15 +70,22 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, BearerError> {
 }
 
 async fn userinfo(state: &AppState, token: &str) -> Result<Response, BearerError> {
-    let claims = super::jwt::live_access_token(state, token)
-        .await?
-        .ok_or(BearerError::InvalidToken("the access token is invalid, expired or revoked"))?;
+    let claims =
+        super::jwt::live_access_token(state, token)
+            .await?
+            .ok_or(BearerError::InvalidToken(
+                "the access token is invalid, expired or revoked",
+            ))?;
     if claims.sid.is_none() {
-        return Err(BearerError::InvalidToken("the access token does not represent a person"));
+        return Err(BearerError::InvalidToken(
+            "the access token does not represent a person",
+        ));
     }
     let scope = Scopes::parse(&claims.scope).unwrap_or_default();
     if !scope.contains("openid") {
-        return Err(BearerError::InsufficientScope("the openid scope is required"));
+        return Err(BearerError::InsufficientScope(
+            "the openid scope is required",
+        ));
     }
     let account = state
         .storage

@@ -96,7 +96,9 @@ impl Storage {
              post_logout_redirect_uris=$6, backchannel_logout_uri=$7, grant_types=$8, scopes=$9, \
              id_token_alg=$10, access_token_alg=$11, jwks=$12, application=$13, require_pkce=$14, \
              access_token_ttl=$15, refresh_token_ttl=$16, enabled=$17 WHERE client_id=$1";
-        let r = bind_client(sqlx::query(sql), c).execute(self.pool()).await?;
+        let r = bind_client(sqlx::query(sql), c)
+            .execute(self.pool())
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -136,7 +138,11 @@ fn bind_client<'q>(
         .bind(to_json_list(
             c.post_logout_redirect_uris.iter().map(|u| u.as_str()),
         ))
-        .bind(c.backchannel_logout_uri.as_ref().map(|u| u.as_str().to_owned()))
+        .bind(
+            c.backchannel_logout_uri
+                .as_ref()
+                .map(|u| u.as_str().to_owned()),
+        )
         .bind(to_json_list(c.grant_types.iter().map(|g| g.as_str())))
         .bind(to_json_list(c.scopes.iter()))
         .bind(c.id_token_alg.as_str())

@@ -23,7 +23,7 @@ pub struct AuthorizationCode {
 #[derive(Debug)]
 pub enum Redemption {
     /// First use: the code is now spent.
-    Fresh(AuthorizationCode),
+    Fresh(Box<AuthorizationCode>),
     /// The code was already redeemed: every token issued from it has just been revoked
     /// (RFC 6749 §4.1.2, RFC 9700 §4.5.3).
     Reused,
@@ -68,7 +68,7 @@ impl Storage {
         .fetch_optional(self.pool())
         .await?;
         if let Some(code) = won {
-            return Ok(Redemption::Fresh(code));
+            return Ok(Redemption::Fresh(Box::new(code)));
         }
         let exists: Option<(String,)> =
             sqlx::query_as("SELECT code_hash FROM authorization_codes WHERE code_hash = $1")

@@ -18,7 +18,11 @@ pub struct Session {
 
 impl Session {
     pub fn amr_list(&self) -> Vec<String> {
-        self.amr.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        self.amr
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 }
 
@@ -101,11 +105,12 @@ impl Storage {
         .bind(sid)
         .execute(&mut *tx)
         .await?;
-        let clients: Vec<(String,)> =
-            sqlx::query_as("SELECT client_id FROM session_clients WHERE sid = $1 ORDER BY client_id")
-                .bind(sid)
-                .fetch_all(&mut *tx)
-                .await?;
+        let clients: Vec<(String,)> = sqlx::query_as(
+            "SELECT client_id FROM session_clients WHERE sid = $1 ORDER BY client_id",
+        )
+        .bind(sid)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Some((sub, clients.into_iter().map(|(c,)| c).collect())))
     }

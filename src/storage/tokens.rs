@@ -133,7 +133,11 @@ impl Storage {
                 }
             };
         };
-        let sql = concat!("SELECT ", family_columns!(), " FROM token_families WHERE id = $1");
+        let sql = concat!(
+            "SELECT ",
+            family_columns!(),
+            " FROM token_families WHERE id = $1"
+        );
         let family: Option<TokenFamily> = sqlx::query_as(sql)
             .bind(family_id.clone())
             .fetch_optional(&mut *tx)
@@ -161,7 +165,11 @@ impl Storage {
     }
 
     pub async fn family(&self, id: &str) -> Result<Option<TokenFamily>> {
-        let sql = concat!("SELECT ", family_columns!(), " FROM token_families WHERE id = $1");
+        let sql = concat!(
+            "SELECT ",
+            family_columns!(),
+            " FROM token_families WHERE id = $1"
+        );
         Ok(sqlx::query_as(sql)
             .bind(id)
             .fetch_optional(self.pool())
@@ -188,11 +196,13 @@ impl Storage {
     }
 
     pub async fn revoke_family(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE token_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE token_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -209,10 +219,11 @@ impl Storage {
     }
 
     pub async fn is_jti_revoked(&self, jti: &str) -> Result<bool> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT jti FROM revoked_tokens WHERE jti = $1")
-            .bind(jti)
-            .fetch_optional(self.pool())
-            .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT jti FROM revoked_tokens WHERE jti = $1")
+                .bind(jti)
+                .fetch_optional(self.pool())
+                .await?;
         Ok(row.is_some())
     }
 

@@ -24,7 +24,10 @@ impl CookiePolicy {
 
     /// A `Set-Cookie` value; `max_age` `None` makes a browser-session cookie.
     pub fn set(&self, base: &str, value: &str, max_age: Option<i64>) -> Option<HeaderValue> {
-        let mut c = format!("{}={value}; Path=/; HttpOnly; SameSite=Lax", self.name(base));
+        let mut c = format!(
+            "{}={value}; Path=/; HttpOnly; SameSite=Lax",
+            self.name(base)
+        );
         if self.secure {
             c.push_str("; Secure");
         }

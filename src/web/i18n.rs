@@ -78,8 +78,10 @@ mod tests {
 
     #[test]
     fn both_languages_have_the_same_keys_and_parse() {
-        let cs: HashMap<String, String> = toml::from_str(include_str!("../../locales/cs.toml")).unwrap();
-        let en: HashMap<String, String> = toml::from_str(include_str!("../../locales/en.toml")).unwrap();
+        let cs: HashMap<String, String> =
+            toml::from_str(include_str!("../../locales/cs.toml")).unwrap();
+        let en: HashMap<String, String> =
+            toml::from_str(include_str!("../../locales/en.toml")).unwrap();
         let mut a: Vec<_> = cs.keys().collect();
         let mut b: Vec<_> = en.keys().collect();
         a.sort();
@@ -90,7 +92,10 @@ mod tests {
 
     #[test]
     fn ui_locales_picks_the_first_supported_language() {
-        assert_eq!(Lang::from_ui_locales(Some("de-DE en-GB cs")), Some(Lang::En));
+        assert_eq!(
+            Lang::from_ui_locales(Some("de-DE en-GB cs")),
+            Some(Lang::En)
+        );
         assert_eq!(Lang::from_ui_locales(Some("fr")), None);
         assert_eq!(Lang::parse(None), Lang::Cs);
     }

@@ -41,7 +41,16 @@ pub async fn show(
     let (pending, req) = load(&state, q.id.as_deref(), lang_param.unwrap_or_default()).await?;
     let lang = lang_param.unwrap_or(req.lang);
     let username = req.login_hint.clone().unwrap_or_default();
-    render(&state, &headers, &pending, lang, &username, "", StatusCode::OK).await
+    render(
+        &state,
+        &headers,
+        &pending,
+        lang,
+        &username,
+        "",
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `POST /login`
@@ -57,7 +66,10 @@ pub async fn submit(
 
     // CSRF: the form's token must equal the cookie and hash to the one stored for this login.
     let form_csrf = form.get("csrf").unwrap_or("");
-    let cookie_csrf = state.cookies.get(&headers, cookies::CSRF).unwrap_or_default();
+    let cookie_csrf = state
+        .cookies
+        .get(&headers, cookies::CSRF)
+        .unwrap_or_default();
     let csrf_ok = !form_csrf.is_empty()
         && constant_time_eq(form_csrf, &cookie_csrf)
         && crate::secrets::HashedToken::from_stored(pending.csrf_hash.clone()).matches(form_csrf);
@@ -82,8 +94,16 @@ pub async fn submit(
         (Verified::Yes, Some(a)) => a,
         _ => {
             tracing::info!("login failed");
-            return render(&state, &headers, &pending, lang, &username, "login.failed", StatusCode::OK)
-                .await;
+            return render(
+                &state,
+                &headers,
+                &pending,
+                lang,
+                &username,
+                "login.failed",
+                StatusCode::OK,
+            )
+            .await;
         }
     };
 
@@ -197,7 +217,10 @@ async fn render(
     };
     let mut r = html(status, page.render());
     let max_age = (pending.expires_at - now()).max(0);
-    if let Some(v) = state.cookies.set(cookies::CSRF, csrf.expose(), Some(max_age)) {
+    if let Some(v) = state
+        .cookies
+        .set(cookies::CSRF, csrf.expose(), Some(max_age))
+    {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(r)

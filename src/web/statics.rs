@@ -15,7 +15,10 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 pub async fn style() -> Response {
-    asset("text/css; charset=utf-8", include_str!("../../static/style.css"))
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../../static/style.css"),
+    )
 }
 
 pub async fn form_post_js() -> Response {

@@ -9,7 +9,10 @@ use serde_json::{json, Value};
 use crate::db_test;
 use crate::helpers::*;
 
-db_test!(client_secret_post_works, private_key_jwt_works_once_per_assertion);
+db_test!(
+    client_secret_post_works,
+    private_key_jwt_works_once_per_assertion
+);
 
 async fn client_secret_post_works(db: Db) {
     let app = spawn_app(db).await;
@@ -19,13 +22,24 @@ async fn client_secret_post_works(db: Db) {
     let s = app.register(spec).await.unwrap();
     let r = reqwest::Client::new()
         .post(app.url("/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", "robot"), ("client_secret", s.as_str())])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "robot"),
+            ("client_secret", s.as_str()),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // Basic is not this client's method.
-    let r = app.post_basic("/token", "robot", &s, &[("grant_type", "client_credentials")]).await;
+    let r = app
+        .post_basic(
+            "/token",
+            "robot",
+            &s,
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -59,7 +73,10 @@ async fn private_key_jwt_works_once_per_assertion(db: Db) {
                 .post(url)
                 .form(&[
                     ("grant_type", "client_credentials"),
-                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
                     ("client_assertion", a.as_str()),
                 ])
                 .send()
@@ -73,12 +90,33 @@ async fn private_key_jwt_works_once_per_assertion(db: Db) {
     // The same assertion again is a replay.
     assert_eq!(post(a).await.status(), StatusCode::UNAUTHORIZED);
     // Wrong audience, expired, or signed by another key: refused.
-    assert_eq!(post(assertion(&key, "robot-jwt", "https://elsewhere", "jti-2", 60)).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(post(assertion(&key, "robot-jwt", &token_url, "jti-3", -120)).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post(assertion(
+            &key,
+            "robot-jwt",
+            "https://elsewhere",
+            "jti-2",
+            60
+        ))
+        .await
+        .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post(assertion(&key, "robot-jwt", &token_url, "jti-3", -120))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
     let other = EcKeyPair::generate(EcCurve::P256).unwrap();
     let r = post(assertion(&other, "robot-jwt", &token_url, "jti-4", 60)).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
     // The issuer is an accepted audience too (OIDC Core §9).
-    assert_eq!(post(assertion(&key, "robot-jwt", &app.base, "jti-5", 60)).await.status(), StatusCode::OK);
+    assert_eq!(
+        post(assertion(&key, "robot-jwt", &app.base, "jti-5", 60))
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }

@@ -27,11 +27,24 @@ async fn discovery_is_accepted_by_the_rp_library(db: Db) {
         .await
         .unwrap();
     assert_eq!(doc["issuer"], app.base);
-    assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(doc["backchannel_logout_supported"], true);
-    let jwks: serde_json::Value = reqwest::get(app.url("/jwks")).await.unwrap().json().await.unwrap();
-    let algs: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    let jwks: serde_json::Value = reqwest::get(app.url("/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let algs: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
     assert!(algs.contains(&"RS256") && algs.contains(&"ES256"));
 }
 
@@ -44,10 +57,17 @@ async fn code_flow_with_pkce_gives_verifiable_tokens_and_userinfo(db: Db) {
 
     let id_token = tokens.id_token().expect("id_token");
     let verifier = rp.id_token_verifier();
-    let claims = id_token.claims(&verifier, &flow.nonce).expect("valid ID token");
+    let claims = id_token
+        .claims(&verifier, &flow.nonce)
+        .expect("valid ID token");
     assert_eq!(claims.subject().as_str(), sub);
     assert!(claims.auth_time().is_some());
-    let amr: Vec<String> = claims.auth_method_refs().unwrap().iter().map(|a| a.to_string()).collect();
+    let amr: Vec<String> = claims
+        .auth_method_refs()
+        .unwrap()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
     assert_eq!(amr, vec!["pwd"]);
     assert_eq!(
         *id_token.signing_alg().unwrap(),
@@ -108,13 +128,17 @@ async fn es256_id_tokens_on_client_request(db: Db) {
     let id_token = tokens.id_token().unwrap();
     let claims = id_token
         .claims(
-            &rp.id_token_verifier()
-                .set_allowed_algs(vec![openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256]),
+            &rp.id_token_verifier().set_allowed_algs(vec![
+                openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            ]),
             &flow.nonce,
         )
         .expect("ES256 ID token verifies");
     assert!(claims.access_token_hash().is_some());
-    assert_eq!(decode_header(tokens.access_token().secret())["alg"], "ES256");
+    assert_eq!(
+        decode_header(tokens.access_token().secret())["alg"],
+        "ES256"
+    );
 }
 
 async fn a_second_client_signs_in_without_a_form(db: Db) {
@@ -134,9 +158,16 @@ async fn a_second_client_signs_in_without_a_form(db: Db) {
     let back = location(r.headers());
     assert!(back.starts_with(REDIRECT), "expected a code, got {back}");
     let t2 = app.redeem(&rp2, &flow, &back).await;
-    let claims = t2.id_token().unwrap().claims(&rp2.id_token_verifier(), &flow.nonce).unwrap();
+    let claims = t2
+        .id_token()
+        .unwrap()
+        .claims(&rp2.id_token_verifier(), &flow.nonce)
+        .unwrap();
     assert_eq!(claims.subject().as_str(), sub);
-    assert_eq!(decode_payload(&t2.id_token().unwrap().to_string())["sid"], sid1);
+    assert_eq!(
+        decode_payload(&t2.id_token().unwrap().to_string())["sid"],
+        sid1
+    );
 
     // prompt=none also succeeds while the session lives.
     let flow = start_flow(&rp2, &[("prompt", "none")]);
@@ -157,7 +188,10 @@ async fn prompt_login_and_max_age_zero_ask_for_the_password_again(db: Db) {
         let back = app.login(&flow.url, "jana.novakova").await;
         let t = app.redeem(&rp, &flow, &back).await;
         // Re-authentication keeps the session (same sid) with a new auth_time.
-        assert_eq!(decode_payload(&t.id_token().unwrap().to_string())["sid"], sid);
+        assert_eq!(
+            decode_payload(&t.id_token().unwrap().to_string())["sid"],
+            sid
+        );
     }
 }
 
@@ -168,16 +202,25 @@ async fn form_post_response_mode_posts_the_code(db: Db) {
     let rp = app.rp("poskytovatel", s).await;
     let flow = start_flow(&rp, &[("response_mode", "form_post")]);
     let (id, csrf, _) = app.open_login(&flow.url).await;
-    let r = app.submit_login(&id, &csrf, "jana.novakova", PASSWORD).await;
+    let r = app
+        .submit_login(&id, &csrf, "jana.novakova", PASSWORD)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("form-action http://127.0.0.1:9"), "{csp}");
     let html = r.text().await.unwrap();
     assert!(html.contains(&format!("action=\"{REDIRECT}\"")));
     let code = hidden(&html, "code");
     assert_eq!(hidden(&html, "state"), *flow.csrf.secret());
     assert_eq!(hidden(&html, "iss"), app.base);
-    let back = format!("{REDIRECT}?code={code}&state={}&iss={}", flow.csrf.secret(), app.base);
+    let back = format!(
+        "{REDIRECT}?code={code}&state={}&iss={}",
+        flow.csrf.secret(),
+        app.base
+    );
     app.redeem(&rp, &flow, &back).await;
 }
 
@@ -189,7 +232,11 @@ async fn public_client_uses_pkce_without_a_secret(db: Db) {
     app.add_user("jana.novakova").await;
     let rp = app.rp("mobilni", None).await;
     let (flow, tokens) = app.code_flow(&rp, "jana.novakova").await;
-    tokens.id_token().unwrap().claims(&rp.id_token_verifier(), &flow.nonce).unwrap();
+    tokens
+        .id_token()
+        .unwrap()
+        .claims(&rp.id_token_verifier(), &flow.nonce)
+        .unwrap();
     // Without PKCE a public client is refused even if registered "without PKCE".
     let r = app
         .browser
@@ -207,7 +254,9 @@ async fn public_client_uses_pkce_without_a_secret(db: Db) {
 pub fn decode_part(jwt: &str, i: usize) -> serde_json::Value {
     use base64::Engine;
     let part = jwt.split('.').nth(i).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }
 

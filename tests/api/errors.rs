@@ -20,10 +20,15 @@ db_test!(
 );
 
 async fn authorize(app: &TestApp, query: &str) -> reqwest::Response {
-    app.browser.get(app.url(&format!("/authorize?{query}"))).send().await.unwrap()
+    app.browser
+        .get(app.url(&format!("/authorize?{query}")))
+        .send()
+        .await
+        .unwrap()
 }
 
-const PKCE: &str = "code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
+const PKCE: &str =
+    "code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
 
 async fn unknown_client_and_unregistered_redirect_uri_get_a_page_not_a_redirect(db: Db) {
     let app = spawn_app(db).await;
@@ -31,11 +36,19 @@ async fn unknown_client_and_unregistered_redirect_uri_get_a_page_not_a_redirect(
     let cb = urlencode(REDIRECT);
     for q in [
         format!("client_id=nikdo&response_type=code&scope=openid&redirect_uri={cb}&{PKCE}"),
-        format!("client_id=poskytovatel&response_type=code&scope=openid&redirect_uri={}&{PKCE}", urlencode("https://evil.example/cb")),
-        format!("client_id=poskytovatel&response_type=code&scope=openid&redirect_uri={}&{PKCE}", urlencode("http://127.0.0.1:9/cb/")),
+        format!(
+            "client_id=poskytovatel&response_type=code&scope=openid&redirect_uri={}&{PKCE}",
+            urlencode("https://evil.example/cb")
+        ),
+        format!(
+            "client_id=poskytovatel&response_type=code&scope=openid&redirect_uri={}&{PKCE}",
+            urlencode("http://127.0.0.1:9/cb/")
+        ),
         format!("client_id=poskytovatel&response_type=code&scope=openid&{PKCE}"),
         format!("response_type=code&scope=openid&redirect_uri={cb}"),
-        format!("client_id=poskytovatel&client_id=poskytovatel&response_type=code&redirect_uri={cb}"),
+        format!(
+            "client_id=poskytovatel&client_id=poskytovatel&response_type=code&redirect_uri={cb}"
+        ),
     ] {
         let r = authorize(&app, &q).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{q}");
@@ -94,34 +107,90 @@ async fn prompt_none_without_a_session_is_login_required(db: Db) {
     let r = app.browser.get(&flow.url).send().await.unwrap();
     let back = location(r.headers());
     assert_eq!(param(&back, "error").as_deref(), Some("login_required"));
-    assert_eq!(param(&back, "state").as_deref(), Some(flow.csrf.secret().as_str()));
+    assert_eq!(
+        param(&back, "state").as_deref(),
+        Some(flow.csrf.secret().as_str())
+    );
 }
 
 async fn token_endpoint_errors_follow_rfc_6749(db: Db) {
     let app = spawn_app(db).await;
-    let s = app.register(ClientSpec::confidential("poskytovatel")).await.unwrap();
+    let s = app
+        .register(ClientSpec::confidential("poskytovatel"))
+        .await
+        .unwrap();
     let token = |form: Vec<(&'static str, &'static str)>, secret: String| {
         let app = &app;
-        async move { app.post_basic("/token", "poskytovatel", &secret, &form).await }
+        async move {
+            app.post_basic("/token", "poskytovatel", &secret, &form)
+                .await
+        }
     };
     // Wrong secret: 401 invalid_client with a Basic challenge.
-    let r = token(vec![("grant_type", "authorization_code"), ("code", "x")], "wrong".into()).await;
+    let r = token(
+        vec![("grant_type", "authorization_code"), ("code", "x")],
+        "wrong".into(),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic"));
     assert_eq!(r.headers()["cache-control"], "no-store");
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
     // Unknown client: the same answer.
-    let r = app.post_basic("/token", "nikdo", "x", &[("grant_type", "client_credentials")]).await;
+    let r = app
+        .post_basic(
+            "/token",
+            "nikdo",
+            "x",
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
     for (form, status, error) in [
-        (vec![("grant_type", "password")], 400, "unsupported_grant_type"),
+        (
+            vec![("grant_type", "password")],
+            400,
+            "unsupported_grant_type",
+        ),
         (vec![("code", "x")], 400, "invalid_request"),
-        (vec![("grant_type", "authorization_code")], 400, "invalid_request"),
-        (vec![("grant_type", "authorization_code"), ("code", "nonexistent")], 400, "invalid_grant"),
-        (vec![("grant_type", "refresh_token"), ("refresh_token", "nonexistent")], 400, "invalid_grant"),
-        (vec![("grant_type", "client_credentials")], 400, "unauthorized_client"),
-        (vec![("grant_type", "refresh_token"), ("grant_type", "refresh_token")], 400, "invalid_request"),
+        (
+            vec![("grant_type", "authorization_code")],
+            400,
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("code", "nonexistent"),
+            ],
+            400,
+            "invalid_grant",
+        ),
+        (
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "nonexistent"),
+            ],
+            400,
+            "invalid_grant",
+        ),
+        (
+            vec![("grant_type", "client_credentials")],
+            400,
+            "unauthorized_client",
+        ),
+        (
+            vec![
+                ("grant_type", "refresh_token"),
+                ("grant_type", "refresh_token"),
+            ],
+            400,
+            "invalid_request",
+        ),
     ] {
         let r = token(form.clone(), s.clone()).await;
         assert_eq!(r.status().as_u16(), status, "{form:?}");
@@ -131,7 +200,10 @@ async fn token_endpoint_errors_follow_rfc_6749(db: Db) {
     let r = reqwest::Client::new()
         .post(app.url("/token"))
         .basic_auth("poskytovatel", Some(&s))
-        .form(&[("grant_type", "client_credentials"), ("client_secret", s.as_str())])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_secret", s.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -149,7 +221,12 @@ async fn token_endpoint_errors_follow_rfc_6749(db: Db) {
     // The registered method must be used: client_secret_post for a basic client fails.
     let r = reqwest::Client::new()
         .post(app.url("/token"))
-        .form(&[("grant_type", "authorization_code"), ("code", "x"), ("client_id", "poskytovatel"), ("client_secret", s.as_str())])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("client_id", "poskytovatel"),
+            ("client_secret", s.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -158,7 +235,10 @@ async fn token_endpoint_errors_follow_rfc_6749(db: Db) {
 
 async fn wrong_pkce_verifier_expired_code_and_mismatched_redirect_are_invalid_grant(db: Db) {
     let app = spawn_app(db).await;
-    let s = app.register(ClientSpec::confidential("poskytovatel")).await.unwrap();
+    let s = app
+        .register(ClientSpec::confidential("poskytovatel"))
+        .await
+        .unwrap();
     app.add_user("jana.novakova").await;
     let rp = app.rp("poskytovatel", Some(s.clone())).await;
     let flow = start_flow(&rp, &[]);
@@ -171,20 +251,38 @@ async fn wrong_pkce_verifier_expired_code_and_mismatched_redirect_are_invalid_gr
     let good = flow.verifier.secret().clone();
     let wrong = "x".repeat(43);
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
-        (vec![("redirect_uri", REDIRECT), ("code_verifier", wrong.as_str())], "PKCE"),
+        (
+            vec![
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", wrong.as_str()),
+            ],
+            "PKCE",
+        ),
         (vec![("redirect_uri", REDIRECT)], "code_verifier is missing"),
-        (vec![("redirect_uri", "http://127.0.0.1:9/other"), ("code_verifier", good.as_str())], "redirect_uri"),
+        (
+            vec![
+                ("redirect_uri", "http://127.0.0.1:9/other"),
+                ("code_verifier", good.as_str()),
+            ],
+            "redirect_uri",
+        ),
     ];
     // Each failure spends the code, so get a fresh one (SSO, no form) per case.
     let mut code = code;
     for (extra, why) in cases {
-        let mut form = vec![("grant_type", "authorization_code"), ("code", code.as_str())];
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+        ];
         form.extend(extra);
         let r = app.post_basic("/token", "poskytovatel", &s, &form).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{why}");
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"], "invalid_grant", "{why}");
-        assert!(body["error_description"].as_str().unwrap().contains(why), "{body}");
+        assert!(
+            body["error_description"].as_str().unwrap().contains(why),
+            "{body}"
+        );
         let f = start_flow_with_verifier(&rp, &good);
         let r = app.browser.get(&f).send().await.unwrap();
         code = param(&location(r.headers()), "code").unwrap();
@@ -195,11 +293,24 @@ async fn wrong_pkce_verifier_expired_code_and_mismatched_redirect_are_invalid_gr
         .await
         .unwrap();
     let r = app
-        .post_basic("/token", "poskytovatel", &s, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &good)])
+        .post_basic(
+            "/token",
+            "poskytovatel",
+            &s,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &good),
+            ],
+        )
         .await;
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
-    assert!(body["error_description"].as_str().unwrap().contains("expired"));
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
 }
 
 /// An authorization URL for `rp` whose PKCE challenge matches `verifier`.
@@ -226,7 +337,13 @@ async fn login_failures_do_not_reveal_whether_the_account_exists(db: Db) {
     app.state
         .storage
         .set_account_status(
-            &app.state.storage.account_by_username("zamceny.ucet").await.unwrap().unwrap().sub,
+            &app.state
+                .storage
+                .account_by_username("zamceny.ucet")
+                .await
+                .unwrap()
+                .unwrap()
+                .sub,
             mpsv_idp::domain::account::AccountStatus::Locked,
         )
         .await
@@ -247,11 +364,15 @@ async fn login_failures_do_not_reveal_whether_the_account_exists(db: Db) {
         answers.push((status, body));
     }
     assert_eq!(answers[0].0, StatusCode::OK);
-    assert!(answers[0].1.contains("Nesprávné uživatelské jméno nebo heslo."));
+    assert!(answers[0]
+        .1
+        .contains("Nesprávné uživatelské jméno nebo heslo."));
     assert_eq!(answers[0], answers[1]);
     assert_eq!(answers[1], answers[2]);
     // The right password still works afterwards, with the same pending login.
-    let r = app.submit_login(&id, &csrf, "jana.novakova", PASSWORD).await;
+    let r = app
+        .submit_login(&id, &csrf, "jana.novakova", PASSWORD)
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
 
@@ -262,30 +383,47 @@ async fn the_login_form_requires_its_csrf_token(db: Db) {
     let rp = app.rp("poskytovatel", s).await;
     let flow = start_flow(&rp, &[]);
     let (id, csrf, html) = app.open_login(&flow.url).await;
-    assert!(html.contains("autocomplete=\"username\"") && html.contains("autocomplete=\"current-password\""));
+    assert!(
+        html.contains("autocomplete=\"username\"")
+            && html.contains("autocomplete=\"current-password\"")
+    );
     // Wrong token.
-    let r = app.submit_login(&id, "forged", "jana.novakova", PASSWORD).await;
+    let r = app
+        .submit_login(&id, "forged", "jana.novakova", PASSWORD)
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     // Right token from another browser (no cookie).
     let r = browser()
         .post(app.url("/login"))
-        .form(&[("id", id.as_str()), ("csrf", csrf.as_str()), ("username", "jana.novakova"), ("password", PASSWORD)])
+        .form(&[
+            ("id", id.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", "jana.novakova"),
+            ("password", PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     // The real form still works.
     let (id, csrf, _) = app.open_login(&flow.url).await;
-    let r = app.submit_login(&id, &csrf, "jana.novakova", PASSWORD).await;
+    let r = app
+        .submit_login(&id, &csrf, "jana.novakova", PASSWORD)
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     // A finished login cannot be replayed.
-    let r = app.submit_login(&id, &csrf, "jana.novakova", PASSWORD).await;
+    let r = app
+        .submit_login(&id, &csrf, "jana.novakova", PASSWORD)
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
 async fn hostile_input_never_gets_a_500(db: Db) {
     let app = spawn_app(db).await;
-    let s = app.register(ClientSpec::confidential("poskytovatel")).await.unwrap();
+    let s = app
+        .register(ClientSpec::confidential("poskytovatel"))
+        .await
+        .unwrap();
     let http = browser();
     let junk = [
         "", "%", "%zz", "a=%00", "client_id=%FF%FE", "redirect_uri=javascript:alert(1)",
@@ -294,11 +432,31 @@ async fn hostile_input_never_gets_a_500(db: Db) {
         "max_age=99999999999999999999999",
     ];
     for q in junk {
-        for path in ["/authorize", "/logout", "/login", "/userinfo", "/jwks", "/nonexistent"] {
-            let r = http.get(app.url(&format!("{path}?{q}"))).send().await.unwrap();
+        for path in [
+            "/authorize",
+            "/logout",
+            "/login",
+            "/userinfo",
+            "/jwks",
+            "/nonexistent",
+        ] {
+            let r = http
+                .get(app.url(&format!("{path}?{q}")))
+                .send()
+                .await
+                .unwrap();
             assert!(r.status().as_u16() < 500, "{path}?{q} -> {}", r.status());
         }
-        for path in ["/token", "/revoke", "/introspect", "/login", "/authorize", "/logout", "/logout/confirm", "/userinfo"] {
+        for path in [
+            "/token",
+            "/revoke",
+            "/introspect",
+            "/login",
+            "/authorize",
+            "/logout",
+            "/logout/confirm",
+            "/userinfo",
+        ] {
             let r = http
                 .post(app.url(path))
                 .header("content-type", "application/x-www-form-urlencoded")
@@ -307,10 +465,21 @@ async fn hostile_input_never_gets_a_500(db: Db) {
                 .send()
                 .await
                 .unwrap();
-            assert!(r.status().as_u16() < 500, "POST {path} {q} -> {}", r.status());
+            assert!(
+                r.status().as_u16() < 500,
+                "POST {path} {q} -> {}",
+                r.status()
+            );
         }
     }
-    for auth in ["Basic", "Basic %%%", "Bearer", "Bearer a.b.c", "Basic OmZvbw==", "Negotiate x"] {
+    for auth in [
+        "Basic",
+        "Basic %%%",
+        "Bearer",
+        "Bearer a.b.c",
+        "Basic OmZvbw==",
+        "Negotiate x",
+    ] {
         for path in ["/token", "/userinfo", "/introspect", "/revoke"] {
             let r = http
                 .post(app.url(path))

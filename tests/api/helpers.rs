@@ -136,7 +136,9 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp
 
 async fn fresh_postgres_database() -> String {
     let base = postgres_url().expect("postgres url");
-    let admin = Storage::connect(&base, 1).await.expect("connect to postgres");
+    let admin = Storage::connect(&base, 1)
+        .await
+        .expect("connect to postgres");
     let name = format!("mpsv_test_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(admin.pool())
@@ -145,7 +147,10 @@ async fn fresh_postgres_database() -> String {
     admin.close().await;
     // Replace the database name (the last path segment) in the URL.
     let (prefix, rest) = base.rsplit_once('/').expect("postgres url with a database");
-    let query = rest.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    let query = rest
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
     format!("{prefix}/{name}{query}")
 }
 
@@ -233,7 +238,11 @@ impl TestApp {
             secret: None,
         };
         let (client, secret) = mpsv_idp::cli::client_from_args(args).expect("client args");
-        self.state.storage.insert_client(&client).await.expect("insert client");
+        self.state
+            .storage
+            .insert_client(&client)
+            .await
+            .expect("insert client");
         secret.map(|s| s.expose().to_owned())
     }
 
@@ -330,7 +339,10 @@ pub fn location(headers: &HeaderMap) -> String {
 /// The value of a hidden input in an HTML page.
 pub fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no input {name} in {html}")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no input {name} in {html}"))
+        + marker.len();
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].to_owned()
 }
@@ -348,7 +360,11 @@ impl TestApp {
     /// Follows the authorization request to the login form and returns (id, csrf, html).
     pub async fn open_login(&self, auth_url: &str) -> (String, String, String) {
         let r = self.browser.get(auth_url).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "authorize should redirect to the login form");
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "authorize should redirect to the login form"
+        );
         let login = location(r.headers());
         assert!(login.starts_with("/login?"), "{login}");
         let r = self.browser.get(self.url(&login)).send().await.unwrap();
@@ -382,7 +398,11 @@ impl TestApp {
     pub async fn login(&self, auth_url: &str, username: &str) -> String {
         let (id, csrf, _) = self.open_login(auth_url).await;
         let r = self.submit_login(&id, &csrf, username, PASSWORD).await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "login should redirect to the client");
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "login should redirect to the client"
+        );
         location(r.headers())
     }
 
@@ -395,7 +415,10 @@ impl TestApp {
     }
 
     pub async fn redeem(&self, rp: &Rp, flow: &Flow, back: &str) -> CoreTokenResponse {
-        assert_eq!(param(back, "state").as_deref(), Some(flow.csrf.secret().as_str()));
+        assert_eq!(
+            param(back, "state").as_deref(),
+            Some(flow.csrf.secret().as_str())
+        );
         assert_eq!(param(back, "iss").as_deref(), Some(self.base.as_str()));
         let code = param(back, "code").expect("code in the redirect");
         rp.exchange_code(AuthorizationCode::new(code))
@@ -457,7 +480,11 @@ impl Receiver {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { url, tokens, notify }
+        Self {
+            url,
+            tokens,
+            notify,
+        }
     }
 
     /// Waits (bounded) until `n` tokens have arrived.

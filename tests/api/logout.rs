@@ -30,7 +30,10 @@ async fn rp_initiated_logout_ends_sso_and_notifies_every_client(db: Db) {
     let flow = start_flow(&rp_b, &[]);
     let r = app.browser.get(&flow.url).send().await.unwrap();
     let tb = app.redeem(&rp_b, &flow, &location(r.headers())).await;
-    let sid = decode_payload(&ta.id_token().unwrap().to_string())["sid"].as_str().unwrap().to_owned();
+    let sid = decode_payload(&ta.id_token().unwrap().to_string())["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let hint = ta.id_token().unwrap().to_string();
     let r = app
@@ -43,12 +46,18 @@ async fn rp_initiated_logout_ends_sso_and_notifies_every_client(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(r.headers()), "http://127.0.0.1:9/loggedout?state=bye");
+    assert_eq!(
+        location(r.headers()),
+        "http://127.0.0.1:9/loggedout?state=bye"
+    );
 
     // prompt=none now answers login_required.
     let flow = start_flow(&rp_a, &[("prompt", "none")]);
     let r = app.browser.get(&flow.url).send().await.unwrap();
-    assert_eq!(param(&location(r.headers()), "error").as_deref(), Some("login_required"));
+    assert_eq!(
+        param(&location(r.headers()), "error").as_deref(),
+        Some("login_required")
+    );
     // The session's refresh tokens are revoked.
     let err = rp_b
         .exchange_refresh_token(tb.refresh_token().unwrap())
@@ -88,17 +97,31 @@ async fn logout_without_a_hint_asks_for_confirmation(db: Db) {
     app.add_user("jana.novakova").await;
     let rp = app.rp("poskytovatel", s).await;
     app.code_flow(&rp, "jana.novakova").await;
-    let r = app.browser.get(app.url("/logout?client_id=poskytovatel")).send().await.unwrap();
+    let r = app
+        .browser
+        .get(app.url("/logout?client_id=poskytovatel"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
     assert!(html.contains("Chcete se odhlásit"));
     let csrf = hidden(&html, "csrf");
     // A forged confirmation changes nothing.
-    let r = app.browser.post(app.url("/logout/confirm")).form(&[("csrf", "forged")]).send().await.unwrap();
+    let r = app
+        .browser
+        .post(app.url("/logout/confirm"))
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let flow = start_flow(&rp, &[("prompt", "none")]);
     let r = app.browser.get(&flow.url).send().await.unwrap();
-    assert!(param(&location(r.headers()), "code").is_some(), "still signed in");
+    assert!(
+        param(&location(r.headers()), "code").is_some(),
+        "still signed in"
+    );
     // The real confirmation signs out.
     let r = app
         .browser
@@ -111,18 +134,32 @@ async fn logout_without_a_hint_asks_for_confirmation(db: Db) {
     assert!(r.text().await.unwrap().contains("Byli jste odhlášeni"));
     let flow = start_flow(&rp, &[("prompt", "none")]);
     let r = app.browser.get(&flow.url).send().await.unwrap();
-    assert_eq!(param(&location(r.headers()), "error").as_deref(), Some("login_required"));
+    assert_eq!(
+        param(&location(r.headers()), "error").as_deref(),
+        Some("login_required")
+    );
 }
 
 async fn an_unregistered_post_logout_redirect_uri_is_refused(db: Db) {
     let app = spawn_app(db).await;
     app.register(ClientSpec::confidential("poskytovatel")).await;
     for q in [
-        format!("client_id=poskytovatel&post_logout_redirect_uri={}", urlencode("https://evil.example/")),
-        format!("post_logout_redirect_uri={}", urlencode("http://127.0.0.1:9/loggedout")),
+        format!(
+            "client_id=poskytovatel&post_logout_redirect_uri={}",
+            urlencode("https://evil.example/")
+        ),
+        format!(
+            "post_logout_redirect_uri={}",
+            urlencode("http://127.0.0.1:9/loggedout")
+        ),
         "id_token_hint=not.a.token".to_owned(),
     ] {
-        let r = app.browser.get(app.url(&format!("/logout?{q}"))).send().await.unwrap();
+        let r = app
+            .browser
+            .get(app.url(&format!("/logout?{q}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{q}");
         assert!(r.headers().get("location").is_none());
     }

@@ -17,12 +17,28 @@ db_test!(
 
 async fn health_readiness_and_metrics_answer(db: Db) {
     let app = spawn_app(db).await;
-    assert_eq!(reqwest::get(app.url("/healthz")).await.unwrap().status(), StatusCode::OK);
-    assert_eq!(reqwest::get(app.url("/readyz")).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        reqwest::get(app.url("/healthz")).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        reqwest::get(app.url("/readyz")).await.unwrap().status(),
+        StatusCode::OK
+    );
     let r = reqwest::get(app.url("/jwks")).await.unwrap();
     assert!(r.headers().get("x-request-id").is_some());
-    let m = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
-    assert!(m.contains("mpsv_idp_http_requests_total{endpoint=\"/jwks\",method=\"GET\",status=\"200\"} 1"), "{m}");
+    let m = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains(
+            "mpsv_idp_http_requests_total{endpoint=\"/jwks\",method=\"GET\",status=\"200\"} 1"
+        ),
+        "{m}"
+    );
     assert!(m.contains("mpsv_idp_http_request_duration_seconds_bucket{endpoint=\"/jwks\""));
 }
 
@@ -44,7 +60,12 @@ async fn pages_carry_security_headers_and_both_languages(db: Db) {
     let html = r.text().await.unwrap();
     assert!(html.contains("<html lang=\"en\">") && html.contains("Sign in"));
     assert!(html.contains("<label for=\"username\">Username</label>"));
-    let r = app.browser.get(app.url(&login.replace("lang=en", "lang=cs"))).send().await.unwrap();
+    let r = app
+        .browser
+        .get(app.url(&login.replace("lang=en", "lang=cs")))
+        .send()
+        .await
+        .unwrap();
     let html = r.text().await.unwrap();
     assert!(html.contains("<html lang=\"cs\">") && html.contains("Uživatelské jméno"));
 }
@@ -55,13 +76,24 @@ async fn rotated_keys_are_prepublished_and_old_tokens_stay_valid(db: Db) {
     app.add_user("jana.novakova").await;
     let rp = app.rp("poskytovatel", s.clone()).await;
     let (_, before) = app.code_flow(&rp, "jana.novakova").await;
-    let old_kid = decode_header(before.access_token().secret())["kid"].as_str().unwrap().to_owned();
+    let old_kid = decode_header(before.access_token().secret())["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Pre-publish: the next key is in JWKS but does not sign yet.
     let next = app.state.keys.rotate(SigningAlg::RS256, 3600).unwrap();
-    let jwks = reqwest::get(app.url("/jwks")).await.unwrap().text().await.unwrap();
+    let jwks = reqwest::get(app.url("/jwks"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(jwks.contains(&next.kid) && jwks.contains(&old_kid));
-    assert_eq!(app.state.keys.current(SigningAlg::RS256).unwrap().meta.kid, old_kid);
+    assert_eq!(
+        app.state.keys.current(SigningAlg::RS256).unwrap().meta.kid,
+        old_kid
+    );
 
     // A rotation with no delay signs at once; the old key stays published and its tokens valid.
     let now_key = app.state.keys.rotate(SigningAlg::RS256, 0).unwrap();
@@ -69,9 +101,21 @@ async fn rotated_keys_are_prepublished_and_old_tokens_stay_valid(db: Db) {
     let flow = start_flow(&rp, &[]);
     let r = app.browser.get(&flow.url).send().await.unwrap();
     let after = app.redeem(&rp, &flow, &location(r.headers())).await;
-    assert_eq!(decode_header(after.access_token().secret())["kid"], now_key.kid);
-    after.id_token().unwrap().claims(&rp.id_token_verifier(), &flow.nonce).expect("new key verifies");
-    let jwks = reqwest::get(app.url("/jwks")).await.unwrap().text().await.unwrap();
+    assert_eq!(
+        decode_header(after.access_token().secret())["kid"],
+        now_key.kid
+    );
+    after
+        .id_token()
+        .unwrap()
+        .claims(&rp.id_token_verifier(), &flow.nonce)
+        .expect("new key verifies");
+    let jwks = reqwest::get(app.url("/jwks"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(jwks.contains(&old_kid), "retired key still published");
     let info: CoreUserInfoClaims = rp
         .user_info(before.access_token().clone(), None)

@@ -42,12 +42,18 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family(db: Db) {
         .request_async(&rp_http())
         .await
         .expect("first refresh");
-    let rt2 = second.refresh_token().expect("a rotated refresh token").clone();
+    let rt2 = second
+        .refresh_token()
+        .expect("a rotated refresh token")
+        .clone();
     assert_ne!(rt1.secret(), rt2.secret());
     // The refreshed ID token verifies (no nonce on refresh) and keeps the subject.
     let id = second.id_token().expect("ID token on refresh");
-    id.claims(&rp.id_token_verifier(), |_: Option<&openidconnect::Nonce>| Ok(()))
-        .expect("refreshed ID token verifies");
+    id.claims(
+        &rp.id_token_verifier(),
+        |_: Option<&openidconnect::Nonce>| Ok(()),
+    )
+    .expect("refreshed ID token verifies");
     let at2 = second.access_token().clone();
     assert_eq!(userinfo_status(&app, at2.secret()).await, StatusCode::OK);
 
@@ -67,7 +73,10 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family(db: Db) {
         .await
         .expect_err("family revoked");
     assert!(format!("{err:?}").contains("invalid_grant"));
-    assert_eq!(userinfo_status(&app, at2.secret()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        userinfo_status(&app, at2.secret()).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(
         userinfo_status(&app, tokens.access_token().secret()).await,
         StatusCode::UNAUTHORIZED
@@ -76,19 +85,40 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family(db: Db) {
 
 async fn refresh_may_narrow_but_not_widen_the_scope(db: Db) {
     let app = spawn_app(db).await;
-    let s = app.register(ClientSpec::confidential("poskytovatel")).await.unwrap();
+    let s = app
+        .register(ClientSpec::confidential("poskytovatel"))
+        .await
+        .unwrap();
     app.add_user("jana.novakova").await;
     let rp = app.rp("poskytovatel", Some(s.clone())).await;
     let (_, tokens) = app.code_flow(&rp, "jana.novakova").await;
     let rt = tokens.refresh_token().unwrap().secret().clone();
     // Widening is refused and spends nothing.
     let r = app
-        .post_basic("/token", "poskytovatel", &s, &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "openid admin")])
+        .post_basic(
+            "/token",
+            "poskytovatel",
+            &s,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &rt),
+                ("scope", "openid admin"),
+            ],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_scope");
     let r = app
-        .post_basic("/token", "poskytovatel", &s, &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "openid")])
+        .post_basic(
+            "/token",
+            "poskytovatel",
+            &s,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &rt),
+                ("scope", "openid"),
+            ],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
@@ -100,23 +130,41 @@ async fn refresh_may_narrow_but_not_widen_the_scope(db: Db) {
 async fn a_refresh_token_of_another_client_is_refused_and_kept(db: Db) {
     let app = spawn_app(db).await;
     let s1 = app.register(ClientSpec::confidential("poskytovatel")).await;
-    let s2 = app.register(ClientSpec::confidential("rodina")).await.unwrap();
+    let s2 = app
+        .register(ClientSpec::confidential("rodina"))
+        .await
+        .unwrap();
     app.add_user("jana.novakova").await;
     let rp = app.rp("poskytovatel", s1).await;
     let (_, tokens) = app.code_flow(&rp, "jana.novakova").await;
     let rt = tokens.refresh_token().unwrap().clone();
     let r = app
-        .post_basic("/token", "rodina", &s2, &[("grant_type", "refresh_token"), ("refresh_token", rt.secret())])
+        .post_basic(
+            "/token",
+            "rodina",
+            &s2,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.secret()),
+            ],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_grant");
     // The rightful client can still use it.
-    rp.exchange_refresh_token(&rt).unwrap().request_async(&rp_http()).await.expect("still valid");
+    rp.exchange_refresh_token(&rt)
+        .unwrap()
+        .request_async(&rp_http())
+        .await
+        .expect("still valid");
 }
 
 async fn revoked_tokens_introspect_as_inactive(db: Db) {
     let app = spawn_app(db).await;
-    let s = app.register(ClientSpec::confidential("poskytovatel")).await.unwrap();
+    let s = app
+        .register(ClientSpec::confidential("poskytovatel"))
+        .await
+        .unwrap();
     app.add_user("jana.novakova").await;
     let rp = app.rp("poskytovatel", Some(s.clone())).await;
     let (_, tokens) = app.code_flow(&rp, "jana.novakova").await;
@@ -126,16 +174,27 @@ async fn revoked_tokens_introspect_as_inactive(db: Db) {
         let app = &app;
         let s = s.clone();
         async move {
-            let r = app.post_basic("/introspect", "poskytovatel", &s, &[("token", &token)]).await;
+            let r = app
+                .post_basic("/introspect", "poskytovatel", &s, &[("token", &token)])
+                .await;
             assert_eq!(r.status(), StatusCode::OK);
-            r.json::<Value>().await.unwrap()["active"].as_bool().unwrap()
+            r.json::<Value>().await.unwrap()["active"]
+                .as_bool()
+                .unwrap()
         }
     };
     assert!(introspect(at.clone()).await);
     assert!(introspect(rt.clone()).await);
 
     // Revoke the access token (RFC 7009): it is inactive, the refresh token lives on.
-    let r = app.post_basic("/revoke", "poskytovatel", &s, &[("token", &at), ("token_type_hint", "access_token")]).await;
+    let r = app
+        .post_basic(
+            "/revoke",
+            "poskytovatel",
+            &s,
+            &[("token", &at), ("token_type_hint", "access_token")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(!introspect(at.clone()).await);
     assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
@@ -150,19 +209,26 @@ async fn revoked_tokens_introspect_as_inactive(db: Db) {
         .unwrap();
     let rt2 = fresh.refresh_token().unwrap().secret().clone();
     let at2 = fresh.access_token().secret().clone();
-    let r = app.post_basic("/revoke", "poskytovatel", &s, &[("token", &rt2)]).await;
+    let r = app
+        .post_basic("/revoke", "poskytovatel", &s, &[("token", &rt2)])
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(!introspect(rt2.clone()).await);
     assert!(!introspect(at2).await);
     // Unknown tokens are answered with 200 (RFC 7009 §2.2).
-    let r = app.post_basic("/revoke", "poskytovatel", &s, &[("token", "nonsense")]).await;
+    let r = app
+        .post_basic("/revoke", "poskytovatel", &s, &[("token", "nonsense")])
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(!introspect("nonsense".into()).await);
 }
 
 async fn introspection_describes_live_tokens(db: Db) {
     let app = spawn_app(db).await;
-    let s = app.register(ClientSpec::confidential("poskytovatel")).await.unwrap();
+    let s = app
+        .register(ClientSpec::confidential("poskytovatel"))
+        .await
+        .unwrap();
     let sub = app.add_user("jana.novakova").await;
     let rp = app.rp("poskytovatel", Some(s.clone())).await;
     let (_, tokens) = app.code_flow(&rp, "jana.novakova").await;
@@ -182,7 +248,10 @@ async fn introspection_describes_live_tokens(db: Db) {
     // A public client may not introspect.
     let r = reqwest::Client::new()
         .post(app.url("/introspect"))
-        .form(&[("client_id", "nobody"), ("token", tokens.access_token().secret().as_str())])
+        .form(&[
+            ("client_id", "nobody"),
+            ("token", tokens.access_token().secret().as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -211,15 +280,43 @@ async fn client_credentials_issues_rs256_and_es256_access_tokens(db: Db) {
         assert_eq!(c["sub"], id);
         assert_eq!(c["client_id"], id);
         // Not a person: userinfo refuses it; introspection accepts it.
-        assert_eq!(userinfo_status(&app, t.access_token().secret()).await, StatusCode::UNAUTHORIZED);
-        let r = app.post_basic("/introspect", id, &s, &[("token", t.access_token().secret())]).await;
+        assert_eq!(
+            userinfo_status(&app, t.access_token().secret()).await,
+            StatusCode::UNAUTHORIZED
+        );
+        let r = app
+            .post_basic(
+                "/introspect",
+                id,
+                &s,
+                &[("token", t.access_token().secret())],
+            )
+            .await;
         assert_eq!(r.json::<Value>().await.unwrap()["active"], true);
         // The code grant is not allowed for this client.
-        let r = app.post_basic("/token", id, &s, &[("grant_type", "authorization_code"), ("code", "x")]).await;
-        assert_eq!(r.json::<Value>().await.unwrap()["error"], "unauthorized_client");
+        let r = app
+            .post_basic(
+                "/token",
+                id,
+                &s,
+                &[("grant_type", "authorization_code"), ("code", "x")],
+            )
+            .await;
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["error"],
+            "unauthorized_client"
+        );
     }
-    let metrics = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("mpsv_idp_tokens_issued_total{grant_type=\"client_credentials\"} 2"), "{metrics}");
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("mpsv_idp_tokens_issued_total{grant_type=\"client_credentials\"} 2"),
+        "{metrics}"
+    );
 }
 
 async fn a_reused_code_fails_and_revokes_its_tokens(db: Db) {
@@ -234,12 +331,17 @@ async fn a_reused_code_fails_and_revokes_its_tokens(db: Db) {
     let err = rp
         .exchange_code(openidconnect::AuthorizationCode::new(code))
         .unwrap()
-        .set_pkce_verifier(openidconnect::PkceCodeVerifier::new(flow.verifier.secret().clone()))
+        .set_pkce_verifier(openidconnect::PkceCodeVerifier::new(
+            flow.verifier.secret().clone(),
+        ))
         .request_async(&rp_http())
         .await
         .expect_err("a code is single-use");
     assert!(format!("{err:?}").contains("invalid_grant"));
-    assert_eq!(userinfo_status(&app, tokens.access_token().secret()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        userinfo_status(&app, tokens.access_token().secret()).await,
+        StatusCode::UNAUTHORIZED
+    );
     let err = rp
         .exchange_refresh_token(tokens.refresh_token().unwrap())
         .unwrap()

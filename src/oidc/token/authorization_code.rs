@@ -34,7 +34,9 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
         ));
     }
     if code.expires_at < now() {
-        return Err(OAuthError::invalid_grant("the authorization code has expired"));
+        return Err(OAuthError::invalid_grant(
+            "the authorization code has expired",
+        ));
     }
     if p.get("redirect_uri") != Some(code.redirect_uri.as_str()) {
         return Err(OAuthError::invalid_grant(
@@ -79,9 +81,12 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
     let refresh = client
         .allows_grant(GrantType::RefreshToken)
         .then(PlainToken::generate);
-    let refresh_row = refresh
-        .as_ref()
-        .map(|r| (r.hashed(), (now() + refresh_ttl(state, client)).min(family.expires_at)));
+    let refresh_row = refresh.as_ref().map(|r| {
+        (
+            r.hashed(),
+            (now() + refresh_ttl(state, client)).min(family.expires_at),
+        )
+    });
     state
         .storage
         .insert_family(

@@ -36,9 +36,9 @@ async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Res
     })?;
     let grant: GrantType = match p.get("grant_type") {
         None => return Err(OAuthError::invalid_request("grant_type is missing")),
-        Some(g) => g
-            .parse()
-            .map_err(|_| OAuthError::unsupported_grant_type(format!("grant_type {g} is not supported")))?,
+        Some(g) => g.parse().map_err(|_| {
+            OAuthError::unsupported_grant_type(format!("grant_type {g} is not supported"))
+        })?,
     };
     let client = authenticate(state, headers, &p).await?;
     if !client.allows_grant(grant) {

@@ -33,12 +33,18 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
         Rotation::Rotated(f) => f,
         Rotation::Reused => {
             tracing::warn!(client_id = %client.client_id, "refresh token reused; family revoked");
-            return Err(OAuthError::invalid_grant("the refresh token was already used"));
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was already used",
+            ));
         }
         Rotation::Refused(f) if f.client_id != client.client_id.as_str() => {
             return Err(OAuthError::invalid_grant("invalid refresh token"))
         }
-        Rotation::Refused(_) => return Err(scope.err().unwrap_or_else(|| OAuthError::invalid_scope("invalid scope"))),
+        Rotation::Refused(_) => {
+            return Err(scope
+                .err()
+                .unwrap_or_else(|| OAuthError::invalid_scope("invalid scope")))
+        }
         Rotation::Invalid => return Err(OAuthError::invalid_grant("invalid refresh token")),
     };
     let scope = scope?;
@@ -58,7 +64,14 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
     let access = issue::access_token(state, client, &scope, Some(&user))?;
     // OIDC Core §12.2: an ID token may be returned; it carries no nonce.
     let id_token = if scope.contains("openid") {
-        Some(issue::id_token(state, client, &user, &scope, None, &access.token)?)
+        Some(issue::id_token(
+            state,
+            client,
+            &user,
+            &scope,
+            None,
+            &access.token,
+        )?)
     } else {
         None
     };
