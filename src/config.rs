@@ -250,6 +250,13 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_parses() {
+        let c: Config = toml::from_str(include_str!("../mpsv-idp.example.toml")).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.keys.rotation_delay, 86400);
+    }
+
+    #[test]
     fn a_bad_number_in_the_environment_is_an_error() {
         let mut c = Config::default();
         assert!(c
