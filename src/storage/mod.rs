@@ -112,11 +112,18 @@ impl Storage {
     /// markers). Run periodically by the server.
     pub async fn purge_expired(&self, now: i64) -> Result<u64> {
         let mut n = 0;
+        // Spent refresh tokens are kept while their family lives (reuse detection needs
+        // them); a family never outlives its session, so both go when the session expires.
         for sql in [
             "DELETE FROM authorization_codes WHERE expires_at < $1",
             "DELETE FROM login_requests WHERE expires_at < $1",
             "DELETE FROM revoked_tokens WHERE expires_at < $1",
             "DELETE FROM used_assertions WHERE expires_at < $1",
+            "DELETE FROM refresh_tokens WHERE family_id IN \
+             (SELECT id FROM token_families WHERE expires_at < $1)",
+            "DELETE FROM token_families WHERE expires_at < $1",
+            "DELETE FROM session_clients WHERE sid IN (SELECT sid FROM sessions WHERE expires_at < $1)",
+            "DELETE FROM sessions WHERE expires_at < $1",
         ] {
             n += sqlx::query(sql)
                 .bind(now)

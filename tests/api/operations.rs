@@ -13,6 +13,7 @@ db_test!(
     health_readiness_and_metrics_answer,
     pages_carry_security_headers_and_both_languages,
     rotated_keys_are_prepublished_and_old_tokens_stay_valid,
+    expired_sessions_and_their_tokens_are_purged,
 );
 
 async fn health_readiness_and_metrics_answer(db: Db) {
@@ -124,4 +125,47 @@ async fn rotated_keys_are_prepublished_and_old_tokens_stay_valid(db: Db) {
         .await
         .expect("a token signed by the retired key is still valid");
     assert!(info.subject().as_str().len() > 10);
+}
+
+async fn expired_sessions_and_their_tokens_are_purged(db: Db) {
+    let app = spawn_app(db).await;
+    let s = app.register(ClientSpec::confidential("poskytovatel")).await;
+    app.add_user("jana.novakova").await;
+    let rp = app.rp("poskytovatel", s).await;
+    app.code_flow(&rp, "jana.novakova").await;
+    let pool = app.state.storage.pool();
+    let count = |table: &'static str| async move {
+        let sql = match table {
+            "sessions" => "SELECT COUNT(*) FROM sessions",
+            "token_families" => "SELECT COUNT(*) FROM token_families",
+            _ => "SELECT COUNT(*) FROM refresh_tokens",
+        };
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await.unwrap();
+        n
+    };
+    let now = mpsv_idp::secrets::now();
+    // Nothing live is removed.
+    app.state.storage.purge_expired(now).await.unwrap();
+    assert_eq!(
+        (
+            count("sessions").await,
+            count("token_families").await,
+            count("refresh_tokens").await
+        ),
+        (1, 1, 1)
+    );
+    // Once the session's absolute lifetime is over, it goes with its tokens.
+    app.state
+        .storage
+        .purge_expired(now + 11 * 3600)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            count("sessions").await,
+            count("token_families").await,
+            count("refresh_tokens").await
+        ),
+        (0, 0, 0)
+    );
 }
