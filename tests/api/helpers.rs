@@ -82,7 +82,8 @@ impl Drop for TestApp {
 fn template_keys() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("mpsv-idp-test-keys-{}", std::process::id()));
+        // Under target/ (cargo's per-target scratch folder), not littering /tmp.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-keys");
         mpsv_idp::keys::KeyStore::open(&dir, 300).expect("template keys");
         dir
     })
