@@ -15,6 +15,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::keys::KeyStore;
 use crate::oidc;
@@ -52,6 +53,7 @@ impl Endpoints {
 pub struct Inner {
     pub config: Config,
     pub storage: Storage,
+    pub audit: AuditLog,
     pub keys: Arc<KeyStore>,
     pub passwords: Passwords,
     pub metrics: Metrics,
@@ -103,6 +105,7 @@ impl AppState {
                 secure: config.secure_cookies(),
             },
             metrics: Metrics::new().context("metrics registry")?,
+            audit: AuditLog::new(storage.clone()),
             storage,
             keys: Arc::new(keys),
             passwords,

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 
 use crate::app::{self, AppState};
 use crate::config::Config;
-use crate::domain::account::{Account, AccountStatus, Username};
+use crate::domain::account::{Account, Username};
 use crate::domain::client::{
     Application, AuthMethod, Client, ClientId, GrantType, RedirectUri, SigningAlg,
 };
@@ -386,17 +386,7 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             }
             let hash = crate::password::hash_now(&password)?;
             drop(SecretString::from(password));
-            let account = Account {
-                sub: uuid::Uuid::new_v4().to_string(),
-                username: username.as_str().to_owned(),
-                given_name,
-                family_name,
-                email,
-                email_verified: false,
-                locale: "cs".into(),
-                status: AccountStatus::Active,
-                password_hash: hash,
-            };
+            let account = Account::new(&username, &given_name, &family_name, email, hash, now());
             storage.insert_account(&account).await?;
             println!("account {} created (sub {})", account.username, account.sub);
         }

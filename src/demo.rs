@@ -4,7 +4,7 @@
 
 use crate::app::AppState;
 use crate::cli::{client_from_args, ClientArgs};
-use crate::domain::account::{Account, AccountStatus};
+use crate::domain::account::{Account, Username};
 use crate::secrets::PlainToken;
 
 pub const DEMO_USER: &str = "demo.uzivatel";
@@ -14,18 +14,18 @@ pub const DEMO_CLIENT: &str = "demo-rp";
 pub async fn seed(state: &AppState) -> anyhow::Result<()> {
     let storage = &state.storage;
     if storage.account_by_username(DEMO_USER).await?.is_none() {
+        let username = Username::parse(DEMO_USER).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut account = Account::new(
+            &username,
+            "Jana",
+            "Nováková",
+            Some("jana.novakova@example.cz".into()),
+            crate::password::hash_now(DEMO_PASSWORD)?,
+            crate::secrets::now(),
+        );
+        account.email_verified = true;
         storage
-            .insert_account(&Account {
-                sub: uuid::Uuid::new_v4().to_string(),
-                username: DEMO_USER.into(),
-                given_name: "Jana".into(),
-                family_name: "Nováková".into(),
-                email: Some("jana.novakova@example.cz".into()),
-                email_verified: true,
-                locale: "cs".into(),
-                status: AccountStatus::Active,
-                password_hash: crate::password::hash_now(DEMO_PASSWORD)?,
-            })
+            .insert_account(&account)
             .await?;
     }
     // A fresh secret at every demo start, so it can be printed.

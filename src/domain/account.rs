@@ -54,6 +54,38 @@ impl AccountStatus {
     }
 }
 
+/// What an account may do beyond signing in. Administrators and operators are privileged:
+/// longer passwords and a mandatory second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Operator,
+    Administrator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Operator => "operator",
+            Role::Administrator => "administrator",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        match s {
+            "user" => Ok(Role::User),
+            "operator" => Ok(Role::Operator),
+            "administrator" => Ok(Role::Administrator),
+            _ => Err(ParseError(format!("unknown role {s:?}"))),
+        }
+    }
+
+    pub fn privileged(self) -> bool {
+        self != Role::User
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Account {
     /// Stable subject identifier (a UUID), never reassigned.
@@ -66,9 +98,56 @@ pub struct Account {
     pub locale: String,
     pub status: AccountStatus,
     pub password_hash: String,
+    pub role: Role,
+    pub password_changed_at: i64,
+    /// Set for an initial password and after an administrator's reset: the next login must
+    /// change the password before anything else.
+    pub must_change_password: bool,
+    /// When an initial password stops working (it must be changed before).
+    pub initial_password_expires_at: Option<i64>,
+    pub failed_logins: i64,
+    pub locked_until: Option<i64>,
+    /// The sealed TOTP secret, when the second factor is enrolled.
+    pub totp_secret: Option<String>,
+    pub totp_last_step: Option<i64>,
 }
 
 impl Account {
+    /// A new active account with a password set now.
+    pub fn new(
+        username: &Username,
+        given_name: &str,
+        family_name: &str,
+        email: Option<String>,
+        password_hash: String,
+        now: i64,
+    ) -> Self {
+        Self {
+            sub: uuid::Uuid::new_v4().to_string(),
+            username: username.as_str().to_owned(),
+            given_name: given_name.trim().to_owned(),
+            family_name: family_name.trim().to_owned(),
+            email,
+            email_verified: false,
+            locale: "cs".into(),
+            status: AccountStatus::Active,
+            password_hash,
+            role: Role::User,
+            password_changed_at: now,
+            must_change_password: false,
+            initial_password_expires_at: None,
+            failed_logins: 0,
+            locked_until: None,
+            totp_secret: None,
+            totp_last_step: None,
+        }
+    }
+
+    /// Temporarily locked after repeated failures (the lock lifts by itself).
+    pub fn is_locked(&self, now: i64) -> bool {
+        self.status == AccountStatus::Locked || self.locked_until.is_some_and(|t| t > now)
+    }
+
     pub fn name(&self) -> String {
         format!("{} {}", self.given_name, self.family_name)
             .trim()

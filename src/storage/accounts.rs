@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 
 use super::{conflict_on_unique, Result, Storage};
-use crate::domain::account::{Account, AccountStatus};
+use crate::domain::account::{Account, AccountStatus, Role};
 use crate::secrets::now;
 
 #[derive(FromRow)]
@@ -17,6 +17,14 @@ struct AccountRow {
     locale: String,
     status: String,
     password_hash: String,
+    role: String,
+    password_changed_at: i64,
+    must_change_password: i64,
+    initial_password_expires_at: Option<i64>,
+    failed_logins: i64,
+    locked_until: Option<i64>,
+    totp_secret: Option<String>,
+    totp_last_step: Option<i64>,
 }
 
 impl From<AccountRow> for Account {
@@ -31,21 +39,36 @@ impl From<AccountRow> for Account {
             locale: r.locale,
             status: AccountStatus::parse(&r.status),
             password_hash: r.password_hash,
+            // An unknown role is treated as the least privileged one.
+            role: Role::parse(&r.role).unwrap_or(Role::User),
+            password_changed_at: r.password_changed_at,
+            must_change_password: r.must_change_password != 0,
+            initial_password_expires_at: r.initial_password_expires_at,
+            failed_logins: r.failed_logins,
+            locked_until: r.locked_until,
+            totp_secret: r.totp_secret,
+            totp_last_step: r.totp_last_step,
         }
     }
 }
 
 macro_rules! columns {
     () => {
-        "sub, username, given_name, family_name, email, email_verified, locale, status, password_hash"
+        "sub, username, given_name, family_name, email, email_verified, locale, status, \
+         password_hash, role, password_changed_at, must_change_password, \
+         initial_password_expires_at, failed_logins, locked_until, totp_secret, totp_last_step"
     };
 }
 
 impl Storage {
+    /// Creates an account; its first password goes into the history at once.
     pub async fn insert_account(&self, a: &Account) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
         let r = sqlx::query(
             "INSERT INTO accounts (sub, username, given_name, family_name, email, email_verified, \
-             locale, status, password_hash, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+             locale, status, password_hash, role, password_changed_at, must_change_password, \
+             initial_password_expires_at, created_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
         )
         .bind(a.sub.clone())
         .bind(a.username.clone())
@@ -56,10 +79,21 @@ impl Storage {
         .bind(a.locale.clone())
         .bind(a.status.as_str())
         .bind(a.password_hash.clone())
+        .bind(a.role.as_str())
+        .bind(a.password_changed_at)
+        .bind(i64::from(a.must_change_password))
+        .bind(a.initial_password_expires_at)
         .bind(now())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await;
         conflict_on_unique(r, "username")?;
+        sqlx::query("INSERT INTO password_history (sub, password_hash, created_at) VALUES ($1,$2,$3)")
+            .bind(a.sub.clone())
+            .bind(a.password_hash.clone())
+            .bind(a.password_changed_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -81,13 +115,171 @@ impl Storage {
         Ok(row.map(Account::from))
     }
 
-    pub async fn set_password_hash(&self, sub: &str, hash: &str) -> Result<()> {
+    /// Replaces the stored hash of the same password (parameters upgraded at login).
+    pub async fn upgrade_password_hash(&self, sub: &str, hash: &str) -> Result<()> {
         sqlx::query("UPDATE accounts SET password_hash = $1 WHERE sub = $2")
             .bind(hash)
             .bind(sub)
             .execute(self.pool())
             .await?;
         Ok(())
+    }
+
+    /// Sets a new password: hash, change time, history; `must_change` marks an initial or
+    /// administrator-set password, `initial_expires_at` when such a password stops working.
+    pub async fn set_password(
+        &self,
+        sub: &str,
+        hash: &str,
+        at: i64,
+        must_change: bool,
+        initial_expires_at: Option<i64>,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE accounts SET password_hash = $1, password_changed_at = $2, \
+             must_change_password = $3, initial_password_expires_at = $4, failed_logins = 0, \
+             locked_until = NULL WHERE sub = $5",
+        )
+        .bind(hash)
+        .bind(at)
+        .bind(i64::from(must_change))
+        .bind(initial_expires_at)
+        .bind(sub)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO password_history (sub, password_hash, created_at) VALUES ($1,$2,$3)")
+            .bind(sub)
+            .bind(hash)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The hashes of the last `n` passwords, newest first (the current one included).
+    pub async fn password_history(&self, sub: &str, n: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT password_hash FROM password_history WHERE sub = $1 \
+             ORDER BY created_at DESC LIMIT $2",
+        )
+        .bind(sub)
+        .bind(n)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(h,)| h).collect())
+    }
+
+    /// Counts a failed login; returns the new count of consecutive failures.
+    pub async fn record_login_failure(&self, sub: &str) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "UPDATE accounts SET failed_logins = failed_logins + 1 WHERE sub = $1 \
+             RETURNING failed_logins",
+        )
+        .bind(sub)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n)
+    }
+
+    pub async fn lock_until(&self, sub: &str, until: i64) -> Result<()> {
+        sqlx::query("UPDATE accounts SET locked_until = $1 WHERE sub = $2")
+            .bind(until)
+            .bind(sub)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// A successful login clears the failure count and any temporary lock.
+    pub async fn record_login_success(&self, sub: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE accounts SET failed_logins = 0, locked_until = NULL \
+             WHERE sub = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)",
+        )
+        .bind(sub)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Enrols (`Some`) or removes (`None`) the sealed TOTP secret.
+    pub async fn set_totp(&self, sub: &str, sealed: Option<&str>, step: Option<i64>) -> Result<()> {
+        sqlx::query("UPDATE accounts SET totp_secret = $1, totp_last_step = $2 WHERE sub = $3")
+            .bind(sealed)
+            .bind(step)
+            .bind(sub)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Accepts a TOTP step only if it is later than the last accepted one, atomically across
+    /// nodes (RFC 6238 §5.2: a code may be used once).
+    pub async fn use_totp_step(&self, sub: &str, step: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE accounts SET totp_last_step = $1 \
+             WHERE sub = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(sub)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Replaces the recovery codes (hashes) of an account.
+    pub async fn replace_recovery_codes(&self, sub: &str, hashes: &[String]) -> Result<()> {
+        let t = now();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE sub = $1")
+            .bind(sub)
+            .execute(&mut *tx)
+            .await?;
+        for h in hashes {
+            sqlx::query("INSERT INTO recovery_codes (sub, code_hash, created_at) VALUES ($1,$2,$3)")
+                .bind(sub)
+                .bind(h.as_str())
+                .bind(t)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Spends a recovery code; false when unknown or already used.
+    pub async fn use_recovery_code(&self, sub: &str, hash: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE recovery_codes SET used_at = $1 \
+             WHERE sub = $2 AND code_hash = $3 AND used_at IS NULL",
+        )
+        .bind(now())
+        .bind(sub)
+        .bind(hash)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn unused_recovery_codes(&self, sub: &str) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM recovery_codes WHERE sub = $1 AND used_at IS NULL",
+        )
+        .bind(sub)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n)
+    }
+
+    pub async fn account_by_email(&self, email: &str) -> Result<Option<Account>> {
+        let sql = concat!("SELECT ", columns!(), " FROM accounts WHERE lower(email) = lower($1)");
+        let row: Option<AccountRow> = sqlx::query_as(sql)
+            .bind(email)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(Account::from))
     }
 
     pub async fn set_account_status(&self, sub: &str, status: AccountStatus) -> Result<bool> {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use mpsv_idp::app::{self, AppState};
 use mpsv_idp::config::Config;
-use mpsv_idp::domain::account::{Account, AccountStatus};
+use mpsv_idp::domain::account::{Account, Username};
 use mpsv_idp::storage::Storage;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreTokenResponse,
@@ -249,20 +249,19 @@ impl TestApp {
 
     /// Creates an active account with the test password; returns its `sub`.
     pub async fn add_user(&self, username: &str) -> String {
-        let sub = uuid::Uuid::new_v4().to_string();
+        let mut account = Account::new(
+            &Username::parse(username).unwrap(),
+            "Jana",
+            "Nováková",
+            Some(format!("{username}@example.cz")),
+            hash(PASSWORD),
+            mpsv_idp::secrets::now(),
+        );
+        account.email_verified = true;
+        let sub = account.sub.clone();
         self.state
             .storage
-            .insert_account(&Account {
-                sub: sub.clone(),
-                username: username.into(),
-                given_name: "Jana".into(),
-                family_name: "Nováková".into(),
-                email: Some(format!("{username}@example.cz")),
-                email_verified: true,
-                locale: "cs".into(),
-                status: AccountStatus::Active,
-                password_hash: hash(PASSWORD),
-            })
+            .insert_account(&account)
             .await
             .expect("insert account");
         sub
