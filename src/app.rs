@@ -17,11 +17,13 @@ use tower_http::trace::TraceLayer;
 
 use crate::audit::AuditLog;
 use crate::config::Config;
+use crate::keys::sealing::DataKey;
 use crate::keys::KeyStore;
 use crate::oidc;
 use crate::password::Passwords;
 use crate::storage::Storage;
 use crate::telemetry::{self, Metrics};
+use crate::web::rate_limit::Limiter;
 use crate::web::{self, cookies::CookiePolicy};
 
 /// Absolute URLs of our endpoints, derived from the issuer once.
@@ -63,6 +65,10 @@ pub struct Inner {
     pub http: reqwest::Client,
     /// The discovery document, rendered once.
     pub discovery: String,
+    /// Seals TOTP secrets at rest.
+    pub data_key: DataKey,
+    pub login_limiter: Limiter,
+    pub reset_limiter: Limiter,
 }
 
 /// Cheap to clone; handed to every handler.
@@ -85,10 +91,20 @@ impl AppState {
         storage.migrate().await.context("applying migrations")?;
         let dir = config.key_dir.clone();
         let max = config.max_signed_lifetime();
-        let keys = tokio::task::spawn_blocking(move || KeyStore::open(&dir, max))
-            .await
-            .context("key loading task")?
-            .context("opening the key folder")?;
+        let (keys, data_key) = tokio::task::spawn_blocking(move || {
+            Ok::<_, crate::keys::KeyFileError>((
+                KeyStore::open(&dir, max)?,
+                DataKey::load_or_create(&dir)?,
+            ))
+        })
+        .await
+        .context("key loading task")?
+        .context("opening the key folder")?;
+        crate::domain::password_policy::warm_up();
+        config
+            .password
+            .validate()
+            .map_err(|e| anyhow::anyhow!("password policy: {e}"))?;
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
@@ -112,6 +128,9 @@ impl AppState {
             http,
             endpoints,
             discovery,
+            data_key,
+            login_limiter: Limiter::per_minute(config.limits.login_per_minute),
+            reset_limiter: Limiter::per_minute(config.limits.password_reset_per_minute),
             config,
         })))
     }
@@ -140,6 +159,19 @@ pub fn build_router(state: AppState) -> Router {
             get(oidc::authorize::get).post(oidc::authorize::post),
         )
         .route("/login", get(web::login::show).post(web::login::submit))
+        .route(
+            "/login/otp",
+            get(web::login::otp_form).post(web::login::otp_submit),
+        )
+        .route(
+            "/login/password",
+            get(web::login::change_form).post(web::login::change_submit),
+        )
+        .route(
+            "/login/totp",
+            get(web::login::enrol_form).post(web::login::enrol_submit),
+        )
+        .route("/login/totp/done", post(web::login::enrolled_continue))
         .route("/token", post(oidc::token::handler))
         .route(
             "/userinfo",
@@ -224,10 +256,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let upkeep = tokio::spawn(upkeep(state.clone()));
     let router = build_router(state.clone());
-    let result = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("HTTP server");
+    let result = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("HTTP server");
     upkeep.abort();
     result
 }
@@ -243,6 +278,8 @@ async fn upkeep(state: AppState) {
             Err(e) => tracing::warn!(error = %e, "key reload task failed"),
             Ok(Ok(())) => {}
         }
+        state.login_limiter.shrink();
+        state.reset_limiter.shrink();
         if let Err(e) = state.storage.purge_expired(crate::secrets::now()).await {
             tracing::warn!(error = %e, "purging expired rows failed");
         }

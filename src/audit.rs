@@ -247,9 +247,18 @@ mod tests {
     #[test]
     fn the_chain_hash_depends_on_every_field_and_its_boundaries() {
         let a = chain_hash(GENESIS, 1, "login.failed", Some("x"), Some("y"), None, "{}");
-        assert_ne!(a, chain_hash(GENESIS, 2, "login.failed", Some("x"), Some("y"), None, "{}"));
-        assert_ne!(a, chain_hash(GENESIS, 1, "login.failed", Some("xy"), Some(""), None, "{}"));
-        assert_ne!(a, chain_hash(&a, 1, "login.failed", Some("x"), Some("y"), None, "{}"));
+        assert_ne!(
+            a,
+            chain_hash(GENESIS, 2, "login.failed", Some("x"), Some("y"), None, "{}")
+        );
+        assert_ne!(
+            a,
+            chain_hash(GENESIS, 1, "login.failed", Some("xy"), Some(""), None, "{}")
+        );
+        assert_ne!(
+            a,
+            chain_hash(&a, 1, "login.failed", Some("x"), Some("y"), None, "{}")
+        );
         assert_eq!(a.len(), 64);
     }
 }

@@ -23,9 +23,64 @@ pub struct Config {
     pub workers: usize,
     /// Maximum number of pooled database connections.
     pub db_max_connections: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub tokens: TokenLifetimes,
     pub session: SessionConfig,
     pub keys: KeyConfig,
+    pub password: crate::domain::password_policy::PasswordPolicy,
+    pub lockout: crate::domain::lockout::LockoutPolicy,
+    pub limits: Limits,
+    pub mail: MailConfig,
+}
+
+/// Per-IP rate limits (attempts per minute).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    pub login_per_minute: u32,
+    pub password_reset_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            login_per_minute: 30,
+            password_reset_per_minute: 5,
+        }
+    }
+}
+
+/// Outgoing mail (password reset links). In `folder` mode every message is written as an
+/// `.eml` file into `folder` instead of being sent: for development and tests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `folder` or `smtp`.
+    pub mode: String,
+    pub folder: PathBuf,
+    pub from: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// Use STARTTLS (port 587) or implicit TLS (port 465); `false` only for a local relay.
+    pub smtp_tls: bool,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            mode: "folder".into(),
+            folder: PathBuf::from("mail"),
+            from: "OKslužby MPSV <noreply@mpsv.cz>".into(),
+            smtp_host: "localhost".into(),
+            smtp_port: 587,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_tls: true,
+        }
+    }
 }
 
 /// Token lifetimes in seconds; a client may override the access and refresh lifetimes.
@@ -45,6 +100,8 @@ pub struct TokenLifetimes {
 pub struct SessionConfig {
     /// Absolute lifetime of the single sign-on session, in seconds.
     pub absolute_timeout: i64,
+    /// The session ends after this long without use by the browser, in seconds.
+    pub idle_timeout: i64,
     /// Force the `Secure` flag and the `__Host-` cookie prefix even on plain HTTP issuers.
     pub secure_cookies: Option<bool>,
 }
@@ -68,9 +125,14 @@ impl Default for Config {
             key_dir: PathBuf::from("keys"),
             workers: 0,
             db_max_connections: 8,
+            trusted_proxies: Vec::new(),
             tokens: TokenLifetimes::default(),
             session: SessionConfig::default(),
             keys: KeyConfig::default(),
+            password: Default::default(),
+            lockout: Default::default(),
+            limits: Limits::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -91,6 +153,7 @@ impl Default for SessionConfig {
     fn default() -> Self {
         Self {
             absolute_timeout: 10 * 3600,
+            idle_timeout: 30 * 60,
             secure_cookies: None,
         }
     }
@@ -145,6 +208,18 @@ impl Config {
         if let Some(v) = var("MPSV_IDP_WORKERS") {
             self.workers = int("MPSV_IDP_WORKERS", v)?;
         }
+        if let Some(v) = var("MPSV_IDP_MAIL_MODE") {
+            self.mail.mode = v;
+        }
+        if let Some(v) = var("MPSV_IDP_MAIL_FOLDER") {
+            self.mail.folder = PathBuf::from(v);
+        }
+        if let Some(v) = var("MPSV_IDP_SMTP_HOST") {
+            self.mail.smtp_host = v;
+        }
+        if let Some(v) = var("MPSV_IDP_SMTP_PASSWORD") {
+            self.mail.smtp_password = Some(v);
+        }
         if let Some(v) = var("MPSV_IDP_DB_MAX_CONNECTIONS") {
             self.db_max_connections = int("MPSV_IDP_DB_MAX_CONNECTIONS", v)?;
         }
@@ -184,10 +259,14 @@ impl Config {
             ("refresh_token", self.tokens.refresh_token),
             ("login_request", self.tokens.login_request),
             ("session.absolute_timeout", self.session.absolute_timeout),
+            ("session.idle_timeout", self.session.idle_timeout),
         ] {
             if v <= 0 {
                 bail!("{name} lifetime must be positive");
             }
+        }
+        if !matches!(self.mail.mode.as_str(), "folder" | "smtp") {
+            bail!("mail.mode must be folder or smtp");
         }
         if self.keys.rotation_delay < 0 {
             bail!("keys.rotation_delay must not be negative");

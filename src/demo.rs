@@ -24,9 +24,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             crate::secrets::now(),
         );
         account.email_verified = true;
-        storage
-            .insert_account(&account)
-            .await?;
+        storage.insert_account(&account).await?;
     }
     // A fresh secret at every demo start, so it can be printed.
     let secret = PlainToken::generate();

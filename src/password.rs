@@ -10,6 +10,8 @@ use argon2::Argon2;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
+use crate::domain::password_policy::normalize;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
     #[error("password hashing failed: {0}")]
@@ -54,6 +56,27 @@ impl Passwords {
             .map_err(|_| PasswordError::Pool)?
     }
 
+    /// Verifies against each of `stored` (newest first); the index of the first match. Used for
+    /// the password history, off the async threads like every hash.
+    pub async fn find_match(
+        &self,
+        password: SecretString,
+        stored: Vec<String>,
+    ) -> Result<Option<usize>, PasswordError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Pool)?;
+        tokio::task::spawn_blocking(move || {
+            stored
+                .iter()
+                .position(|h| verify_now(password.expose_secret(), h))
+        })
+        .await
+        .map_err(|_| PasswordError::Pool)
+    }
+
     /// Verifies against `stored`, or against the dummy hash when there is no account.
     pub async fn verify(
         &self,
@@ -78,8 +101,10 @@ impl Passwords {
     }
 }
 
-/// Hashes synchronously (for the CLI and for tests).
+/// Hashes synchronously (for the CLI and for tests). Passwords are hashed in Unicode NFKC, so
+/// the same password typed with another input method verifies.
 pub fn hash_now(password: &str) -> Result<String, PasswordError> {
+    let password = normalize(password);
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
@@ -87,12 +112,20 @@ pub fn hash_now(password: &str) -> Result<String, PasswordError> {
 }
 
 fn verify_now(password: &str, stored: &str) -> bool {
+    let password = normalize(password);
     match PasswordHash::new(stored) {
         Ok(parsed) => Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok(),
         Err(_) => false,
     }
+}
+
+/// Was `stored` made with other parameters than today's? Then it is re-hashed at the next
+/// successful login (the password is at hand only then).
+pub fn needs_rehash(stored: &str) -> bool {
+    const CURRENT: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
+    !stored.starts_with(CURRENT)
 }
 
 #[cfg(test)]
@@ -106,6 +139,15 @@ mod tests {
         assert!(verify_now("správné heslo", &h));
         assert!(!verify_now("spravne heslo", &h));
         assert!(!verify_now("x", "not a hash"));
+    }
+
+    #[test]
+    fn the_same_password_in_another_unicode_form_verifies() {
+        // "é" precomposed vs. "e" + combining acute accent.
+        let h = hash_now("kr\u{e9}mov\u{e1} heslo 12").unwrap();
+        assert!(verify_now("kre\u{301}mova\u{301} heslo 12", &h));
+        assert!(!needs_rehash(&h));
+        assert!(needs_rehash("$argon2id$v=19$m=4096,t=3,p=1$abc$def"));
     }
 
     #[tokio::test]

@@ -36,6 +36,8 @@ CREATE TABLE password_resets (
 );
 
 ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT NOT NULL DEFAULT 0;
+-- Synchronizer token for the forms of the account pages (OWASP CSRF Prevention).
+ALTER TABLE sessions ADD COLUMN csrf TEXT NOT NULL DEFAULT '';
 ALTER TABLE sessions ADD COLUMN ip TEXT;
 ALTER TABLE sessions ADD COLUMN user_agent TEXT;
 

@@ -3,9 +3,12 @@
 
 pub mod account;
 pub mod client;
+pub mod lockout;
+pub mod password_policy;
 pub mod pkce;
 pub mod prompt;
 pub mod scope;
+pub mod totp;
 
 /// A value that failed to parse, with a message fit for an `error_description`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -104,7 +104,7 @@ fn read_metas(dir: &Path) -> Result<Vec<KeyMeta>, KeyFileError> {
 }
 
 /// Writes a file readable by its owner only, atomically (temporary file, then rename).
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
+pub(super) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
     let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
     let mut f = OpenOptions::new()
         .write(true)

@@ -8,6 +8,7 @@
 //!   signed has expired (`superseded + max token lifetime`), then pruned by the next rotation.
 
 mod files;
+pub mod sealing;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};

@@ -310,9 +310,18 @@ pub async fn current_session(
         return Ok(None);
     };
     let token = PlainToken::from_received(&cookie);
-    let Some(session) = state.storage.session_by_cookie(&token.hashed()).await? else {
+    let Some(session) = state
+        .storage
+        .session_by_cookie(&token.hashed(), state.config.session.idle_timeout)
+        .await?
+    else {
         return Ok(None);
     };
+    // Idle timeout: a use of the session keeps it alive (written at most once a minute).
+    let t = now();
+    if t - session.last_seen_at >= 60 {
+        state.storage.touch_session(&session.sid, t).await?;
+    }
     let active = state
         .storage
         .account(&session.sub)
@@ -349,20 +358,12 @@ async fn proceed(
         ));
     }
     // Park the request; the login page binds it to this browser with a CSRF cookie.
-    let id = PlainToken::generate();
-    let params = serde_json::to_string(&req).map_err(|e| Internal::Other(e.to_string()))?;
-    state
-        .storage
-        .insert_login_request(
-            id.expose(),
-            &PlainToken::generate().hashed(),
-            client.client_id.as_str(),
-            &params,
-            now() + state.config.tokens.login_request,
-        )
-        .await?;
-    let location = format!("/login?id={}&lang={}", id.expose(), req.lang.code());
-    Ok(see_other(&location))
+    crate::web::login::begin(
+        state,
+        client.client_id.as_str(),
+        &crate::web::login::Target::Authorize(req),
+    )
+    .await
 }
 
 /// Issues a code for `session` and sends it to the client (RFC 6749 §4.1.2).
@@ -447,12 +448,9 @@ fn respond<'a>(
 
 /// OAuth 2.0 Form Post Response Mode: an auto-submitting form (script served as a file).
 fn form_post(target: &Target<'_>, fields: &[(&str, &str)]) -> Response {
-    let c = Chrome::new(target.lang, String::new());
     let page = FormPostPage {
-        lang: c.lang,
-        other_lang: c.other_lang,
-        switch_url: c.switch_url,
-        t: c.t,
+        c: Chrome::new(target.lang, String::new()),
+        t: target.lang.texts(),
         action: target.redirect_uri,
         fields: fields.to_vec(),
     };

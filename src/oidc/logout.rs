@@ -134,12 +134,9 @@ async fn logout(
             see_other(url.as_str())
         }
         None => {
-            let c = Chrome::new(lang, String::new());
             let page = LogoutPage {
-                lang: c.lang,
-                other_lang: c.other_lang,
-                switch_url: c.switch_url,
-                t: c.t,
+                c: Chrome::new(lang, String::new()),
+                t: lang.texts(),
                 done: true,
                 csrf: "",
                 client_id: "",
@@ -170,12 +167,9 @@ fn confirmation_page(
         .filter(|c| c.len() == 43)
         .map(|c| PlainToken::from_received(&c))
         .unwrap_or_else(PlainToken::generate);
-    let c = Chrome::new(lang, String::new());
     let page = LogoutPage {
-        lang: c.lang,
-        other_lang: c.other_lang,
-        switch_url: c.switch_url,
-        t: c.t,
+        c: Chrome::new(lang, String::new()),
+        t: lang.texts(),
         done: false,
         csrf: csrf.expose(),
         client_id: client_id.as_deref().unwrap_or(""),

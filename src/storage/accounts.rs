@@ -87,12 +87,14 @@ impl Storage {
         .execute(&mut *tx)
         .await;
         conflict_on_unique(r, "username")?;
-        sqlx::query("INSERT INTO password_history (sub, password_hash, created_at) VALUES ($1,$2,$3)")
-            .bind(a.sub.clone())
-            .bind(a.password_hash.clone())
-            .bind(a.password_changed_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO password_history (sub, password_hash, created_at) VALUES ($1,$2,$3)",
+        )
+        .bind(a.sub.clone())
+        .bind(a.password_hash.clone())
+        .bind(a.password_changed_at)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -148,12 +150,14 @@ impl Storage {
         .bind(sub)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO password_history (sub, password_hash, created_at) VALUES ($1,$2,$3)")
-            .bind(sub)
-            .bind(hash)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO password_history (sub, password_hash, created_at) VALUES ($1,$2,$3)",
+        )
+        .bind(sub)
+        .bind(hash)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -238,12 +242,14 @@ impl Storage {
             .execute(&mut *tx)
             .await?;
         for h in hashes {
-            sqlx::query("INSERT INTO recovery_codes (sub, code_hash, created_at) VALUES ($1,$2,$3)")
-                .bind(sub)
-                .bind(h.as_str())
-                .bind(t)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO recovery_codes (sub, code_hash, created_at) VALUES ($1,$2,$3)",
+            )
+            .bind(sub)
+            .bind(h.as_str())
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -274,7 +280,11 @@ impl Storage {
     }
 
     pub async fn account_by_email(&self, email: &str) -> Result<Option<Account>> {
-        let sql = concat!("SELECT ", columns!(), " FROM accounts WHERE lower(email) = lower($1)");
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM accounts WHERE lower(email) = lower($1)"
+        );
         let row: Option<AccountRow> = sqlx::query_as(sql)
             .bind(email)
             .fetch_optional(self.pool())

@@ -11,9 +11,15 @@ pub struct LoginRequest {
     pub id: String,
     pub csrf_hash: String,
     pub client_id: String,
-    /// The validated authorization request, as JSON.
+    /// Where the login leads (an authorization request or the account page), as JSON.
     pub params: String,
     pub expires_at: i64,
+    /// Set once the password was verified: the login waits for a further step.
+    pub sub: Option<String>,
+    /// `password`, `otp`, `change` (password must be changed) or `enrol` (TOTP required).
+    pub stage: String,
+    /// Methods passed so far, space separated.
+    pub amr: String,
 }
 
 impl Storage {
@@ -43,8 +49,8 @@ impl Storage {
     /// A pending login that has not expired.
     pub async fn login_request(&self, id: &str) -> Result<Option<LoginRequest>> {
         Ok(sqlx::query_as(
-            "SELECT id, csrf_hash, client_id, params, expires_at FROM login_requests \
-             WHERE id = $1 AND expires_at >= $2",
+            "SELECT id, csrf_hash, client_id, params, expires_at, sub, stage, amr \
+             FROM login_requests WHERE id = $1 AND expires_at >= $2",
         )
         .bind(id)
         .bind(now())
@@ -62,6 +68,24 @@ impl Storage {
 }
 
 impl Storage {
+    /// Records progress: the person behind the login and the step that comes next.
+    pub async fn advance_login_request(
+        &self,
+        id: &str,
+        sub: &str,
+        stage: &str,
+        amr: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE login_requests SET sub = $1, stage = $2, amr = $3 WHERE id = $4")
+            .bind(sub)
+            .bind(stage)
+            .bind(amr)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Binds a pending login to the CSRF token of the browser that shows its form.
     pub async fn set_login_request_csrf(&self, id: &str, csrf: &HashedToken) -> Result<()> {
         sqlx::query("UPDATE login_requests SET csrf_hash = $1 WHERE id = $2")

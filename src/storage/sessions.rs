@@ -14,6 +14,18 @@ pub struct Session {
     /// Space-separated authentication methods (`pwd`, `otp`).
     pub amr: String,
     pub expires_at: i64,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Synchronizer token of the account pages' forms.
+    pub csrf: String,
+}
+
+macro_rules! columns {
+    () => {
+        "sid, sub, auth_time, amr, expires_at, created_at, last_seen_at, ip, user_agent, csrf"
+    };
 }
 
 impl Session {
@@ -29,39 +41,77 @@ impl Session {
 impl Storage {
     pub async fn insert_session(&self, id: &HashedToken, s: &Session) -> Result<()> {
         sqlx::query(
-            "INSERT INTO sessions (id_hash, sid, sub, auth_time, amr, created_at, expires_at) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7)",
+            "INSERT INTO sessions (id_hash, sid, sub, auth_time, amr, created_at, expires_at, \
+             last_seen_at, ip, user_agent, csrf) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
         )
         .bind(id.as_str())
         .bind(s.sid.clone())
         .bind(s.sub.clone())
         .bind(s.auth_time)
         .bind(s.amr.clone())
-        .bind(now())
+        .bind(s.created_at)
         .bind(s.expires_at)
+        .bind(s.last_seen_at)
+        .bind(s.ip.clone())
+        .bind(s.user_agent.clone())
+        .bind(s.csrf.clone())
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
-    /// The live session a cookie points at, if any.
-    pub async fn session_by_cookie(&self, id: &HashedToken) -> Result<Option<Session>> {
-        Ok(sqlx::query_as(
-            "SELECT sid, sub, auth_time, amr, expires_at FROM sessions \
-             WHERE id_hash = $1 AND ended_at IS NULL AND expires_at > $2",
-        )
+    /// The live session a cookie points at, if any: not ended, within its absolute lifetime,
+    /// and used within the last `idle_timeout` seconds.
+    pub async fn session_by_cookie(
+        &self,
+        id: &HashedToken,
+        idle_timeout: i64,
+    ) -> Result<Option<Session>> {
+        let t = now();
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM sessions WHERE id_hash = $1 AND ended_at IS NULL AND expires_at > $2 \
+             AND last_seen_at > $3"
+        ))
         .bind(id.as_str())
-        .bind(now())
+        .bind(t)
+        .bind(t - idle_timeout)
         .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Marks the session used now (idle timeout); cheap enough to call on every use.
+    pub async fn touch_session(&self, sid: &str, at: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE sid = $2")
+            .bind(at)
+            .bind(sid)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The live sessions of a person, newest first.
+    pub async fn sessions_of(&self, sub: &str) -> Result<Vec<Session>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM sessions WHERE sub = $1 AND ended_at IS NULL AND expires_at > $2 \
+             ORDER BY created_at DESC"
+        ))
+        .bind(sub)
+        .bind(now())
+        .fetch_all(self.pool())
         .await?)
     }
 
     /// A live session by its public id.
     pub async fn session_by_sid(&self, sid: &str) -> Result<Option<Session>> {
-        Ok(sqlx::query_as(
-            "SELECT sid, sub, auth_time, amr, expires_at FROM sessions \
-             WHERE sid = $1 AND ended_at IS NULL AND expires_at > $2",
-        )
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM sessions WHERE sid = $1 AND ended_at IS NULL AND expires_at > $2"
+        ))
         .bind(sid)
         .bind(now())
         .fetch_optional(self.pool())
@@ -126,13 +176,16 @@ impl Storage {
         auth_time: i64,
         amr: &str,
     ) -> Result<()> {
-        sqlx::query("UPDATE sessions SET id_hash = $1, auth_time = $2, amr = $3 WHERE sid = $4")
-            .bind(new_id.as_str())
-            .bind(auth_time)
-            .bind(amr)
-            .bind(sid)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE sessions SET id_hash = $1, auth_time = $2, amr = $3, last_seen_at = $2 \
+             WHERE sid = $4",
+        )
+        .bind(new_id.as_str())
+        .bind(auth_time)
+        .bind(amr)
+        .bind(sid)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 }

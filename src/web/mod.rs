@@ -1,7 +1,11 @@
 //! HTML pages and browser state: the SSO cookie, CSRF protection, login and logout pages.
 
+pub mod client;
 pub mod cookies;
 pub mod i18n;
 pub mod login;
+pub mod new_password;
 pub mod pages;
+pub mod rate_limit;
 pub mod statics;
+pub mod totp_setup;

@@ -1,4 +1,5 @@
 //! Rendering of HTML pages: the templates, the shared page chrome and the error page.
+//! Every page struct has `c` (the frame: language and its switch) and `t` (the strings).
 
 use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -6,32 +7,31 @@ use axum::response::{IntoResponse, Response};
 
 use super::i18n::{Lang, Texts};
 
-/// What every page's frame needs: the language, its strings and the language switch.
+/// What every page's frame needs: the language and the link to the other one.
 pub struct Chrome {
     pub lang: &'static str,
     pub other_lang: &'static str,
+    /// The same page in the other language (empty: no switch shown).
     pub switch_url: String,
-    pub t: &'static Texts,
 }
 
 impl Chrome {
-    /// `switch_url` is the same page in the other language (empty: no switch shown).
     pub fn new(lang: Lang, switch_url: String) -> Self {
         Self {
             lang: lang.code(),
             other_lang: lang.other().code(),
             switch_url,
-            t: lang.texts(),
         }
     }
 }
 
+/// A hidden form field.
+pub struct Hidden<'a>(pub &'a str, pub &'a str);
+
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
-    pub lang: &'static str,
-    pub other_lang: &'static str,
-    pub switch_url: String,
+    pub c: Chrome,
     pub t: &'static Texts,
     pub client_name: &'a str,
     pub request_id: &'a str,
@@ -42,11 +42,77 @@ pub struct LoginPage<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "login_otp.html")]
+pub struct OtpPage<'a> {
+    pub c: Chrome,
+    pub t: &'static Texts,
+    pub request_id: &'a str,
+    pub csrf: &'a str,
+    pub error: &'a str,
+}
+
+/// Choosing a new password: forced at login, voluntary on the account page, or by a reset link.
+#[derive(Template)]
+#[template(path = "password.html")]
+pub struct PasswordPage<'a> {
+    pub c: Chrome,
+    pub t: &'static Texts,
+    pub action: &'a str,
+    pub hidden: Vec<Hidden<'a>>,
+    /// Translation key of the explanation above the form.
+    pub intro: &'a str,
+    pub ask_current: bool,
+    pub min_length: usize,
+    /// Translated, filled messages, one per broken rule.
+    pub errors: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "totp_enrol.html")]
+pub struct TotpEnrolPage<'a> {
+    pub c: Chrome,
+    pub t: &'static Texts,
+    pub action: &'a str,
+    pub hidden: Vec<Hidden<'a>>,
+    pub qr: &'a str,
+    pub secret: &'a str,
+    pub required: bool,
+    pub error: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodesPage<'a> {
+    pub c: Chrome,
+    pub t: &'static Texts,
+    pub codes: Vec<String>,
+    pub action: &'a str,
+    pub hidden: Vec<Hidden<'a>>,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage<'a> {
+    pub c: Chrome,
+    pub t: &'static Texts,
+    pub title: &'a str,
+    pub text: &'a str,
+    pub link: &'a str,
+    pub link_text: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct ForgotPage<'a> {
+    pub c: Chrome,
+    pub t: &'static Texts,
+    pub csrf: &'a str,
+}
+
+#[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
-    pub lang: &'static str,
-    pub other_lang: &'static str,
-    pub switch_url: String,
+    pub c: Chrome,
     pub t: &'static Texts,
     pub key: &'a str,
     pub detail: &'a str,
@@ -55,9 +121,7 @@ pub struct ErrorPage<'a> {
 #[derive(Template)]
 #[template(path = "logout.html")]
 pub struct LogoutPage<'a> {
-    pub lang: &'static str,
-    pub other_lang: &'static str,
-    pub switch_url: String,
+    pub c: Chrome,
     pub t: &'static Texts,
     pub done: bool,
     pub csrf: &'a str,
@@ -69,9 +133,7 @@ pub struct LogoutPage<'a> {
 #[derive(Template)]
 #[template(path = "form_post.html")]
 pub struct FormPostPage<'a> {
-    pub lang: &'static str,
-    pub other_lang: &'static str,
-    pub switch_url: String,
+    pub c: Chrome,
     pub t: &'static Texts,
     pub action: &'a str,
     pub fields: Vec<(&'a str, &'a str)>,
@@ -98,14 +160,24 @@ pub fn html(status: StatusCode, rendered: Result<String, askama::Error>) -> Resp
 }
 
 pub fn error_page(status: StatusCode, key: &str, detail: &str, lang: Lang) -> Response {
-    let c = Chrome::new(lang, String::new());
     let page = ErrorPage {
-        lang: c.lang,
-        other_lang: c.other_lang,
-        switch_url: c.switch_url,
-        t: c.t,
+        c: Chrome::new(lang, String::new()),
+        t: lang.texts(),
         key,
         detail,
     };
     html(status, page.render())
+}
+
+/// A page with a title, a text and an optional link (all already translated).
+pub fn message_page(lang: Lang, title: &str, text: &str, link: &str, link_text: &str) -> Response {
+    let page = MessagePage {
+        c: Chrome::new(lang, String::new()),
+        t: lang.texts(),
+        title,
+        text,
+        link,
+        link_text,
+    };
+    html(StatusCode::OK, page.render())
 }

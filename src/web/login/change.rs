@@ -1,0 +1,109 @@
+//! A new password before anything else: the initial password from the letter, or one past the
+//! maximum age (18 months).
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::{
+    advance, authenticated_account, bind_csrf, check_csrf, load, with_csrf_cookie, Pending,
+};
+use crate::app::AppState;
+use crate::domain::account::Account;
+use crate::error::PageError;
+use crate::oidc::params::Params;
+use crate::web::client::ClientMeta;
+use crate::web::i18n::Lang;
+use crate::web::new_password::{set_new_password, Why};
+use crate::web::pages::{html, Chrome, Hidden, PasswordPage};
+
+#[derive(serde::Deserialize)]
+pub struct Q {
+    id: Option<String>,
+    lang: Option<String>,
+}
+
+/// `GET /login/password?id=…`
+pub async fn change_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Q>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let pending = load(&state, q.id.as_deref(), lang).await?;
+    let account = authenticated_account(&state, &pending, "change", lang).await?;
+    render(&state, &headers, &pending, &account, lang, Vec::new()).await
+}
+
+/// `POST /login/password`
+pub async fn change_submit(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = Params::parse(&body).unwrap_or_default();
+    let lang = Lang::parse(form.get("lang"));
+    let pending = load(&state, form.get("id"), lang).await?;
+    check_csrf(&state, &headers, &form, &pending, lang)?;
+    let account = authenticated_account(&state, &pending, "change", lang).await?;
+    match set_new_password(&state, &account, &form, Why::Forced, &meta, None, lang).await? {
+        Ok(()) => {
+            // Re-read: the password is no longer initial or expired.
+            let account = state
+                .storage
+                .account(&account.sub)
+                .await?
+                .unwrap_or(account);
+            let amr = pending.row.amr.clone();
+            advance(&state, &headers, &meta, &pending, &account, &amr, lang).await
+        }
+        Err(errors) => render(&state, &headers, &pending, &account, lang, errors).await,
+    }
+}
+
+async fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: &Pending,
+    account: &Account,
+    lang: Lang,
+    errors: Vec<String>,
+) -> Result<Response, PageError> {
+    let csrf = bind_csrf(state, headers, pending).await?;
+    let intro = if account.must_change_password {
+        "password.intro_initial"
+    } else {
+        "password.intro_expired"
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let page = PasswordPage {
+        c: Chrome::new(
+            lang,
+            format!(
+                "/login/password?id={}&lang={}",
+                pending.id(),
+                lang.other().code()
+            ),
+        ),
+        t: lang.texts(),
+        action: "/login/password",
+        hidden: vec![Hidden("id", pending.id()), Hidden("csrf", csrf.expose())],
+        intro,
+        ask_current: false,
+        min_length: state.config.password.min_length(account.role.privileged()),
+        errors,
+    };
+    Ok(with_csrf_cookie(
+        state,
+        html(status, page.render()),
+        &csrf,
+        pending,
+    ))
+}

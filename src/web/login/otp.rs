@@ -1,0 +1,155 @@
+//! The second factor at login: a TOTP code (RFC 6238, each time step accepted once) or one of
+//! the recovery codes. Failures count toward the same lockout as wrong passwords.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::{
+    advance, authenticated_account, bind_csrf, check_csrf, count_failure, load, too_many_requests,
+    with_csrf_cookie, Pending,
+};
+use crate::app::AppState;
+use crate::audit::{Event, Record};
+use crate::domain::account::Account;
+use crate::domain::totp;
+use crate::error::{Internal, PageError};
+use crate::oidc::params::Params;
+use crate::secrets::now;
+use crate::web::client::ClientMeta;
+use crate::web::i18n::Lang;
+use crate::web::pages::{html, Chrome, OtpPage};
+
+#[derive(serde::Deserialize)]
+pub struct Q {
+    id: Option<String>,
+    lang: Option<String>,
+}
+
+/// `GET /login/otp?id=…`
+pub async fn otp_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Q>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let pending = load(&state, q.id.as_deref(), lang).await?;
+    authenticated_account(&state, &pending, "otp", lang).await?;
+    render(&state, &headers, &pending, lang, "", StatusCode::OK).await
+}
+
+/// `POST /login/otp`
+pub async fn otp_submit(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = Params::parse(&body).unwrap_or_default();
+    let lang = Lang::parse(form.get("lang"));
+    if !state.login_limiter.allow(meta.ip) {
+        return Ok(too_many_requests(lang));
+    }
+    let pending = load(&state, form.get("id"), lang).await?;
+    check_csrf(&state, &headers, &form, &pending, lang)?;
+    let account = authenticated_account(&state, &pending, "otp", lang).await?;
+    if account.is_locked(now()) {
+        return render(
+            &state,
+            &headers,
+            &pending,
+            lang,
+            "otp.failed",
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let code = form.get("code").unwrap_or("");
+    if check_code(&state, &account, code, &meta).await? {
+        let amr = format!("{} otp", pending.row.amr).trim().to_owned();
+        return advance(&state, &headers, &meta, &pending, &account, &amr, lang).await;
+    }
+    count_failure(&state, &account, &meta, Event::OtpFailed).await?;
+    render(
+        &state,
+        &headers,
+        &pending,
+        lang,
+        "otp.failed",
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Accepts a fresh TOTP code or an unused recovery code.
+pub async fn check_code(
+    state: &AppState,
+    account: &Account,
+    code: &str,
+    meta: &ClientMeta,
+) -> Result<bool, Internal> {
+    let Some(sealed) = &account.totp_secret else {
+        return Ok(false);
+    };
+    let secret = state
+        .data_key
+        .open(sealed)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| totp::TotpSecret::from_base32(&s).ok())
+        .ok_or_else(|| Internal::Other("stored TOTP secret cannot be opened".into()))?;
+    if let Some(step) = totp::verify(&secret, code, now(), account.totp_last_step) {
+        // The database decides, so the same code cannot pass twice even on two nodes.
+        return Ok(state.storage.use_totp_step(&account.sub, step).await?);
+    }
+    let hash = totp::hash_recovery_code(code);
+    if state
+        .storage
+        .use_recovery_code(&account.sub, hash.as_str())
+        .await?
+    {
+        state
+            .audit
+            .record(
+                Record::new(Event::RecoveryCodeUsed)
+                    .subject(account.sub.clone())
+                    .ip(meta.ip_string()),
+            )
+            .await?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+async fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: &Pending,
+    lang: Lang,
+    error: &str,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let csrf = bind_csrf(state, headers, pending).await?;
+    let page = OtpPage {
+        c: Chrome::new(
+            lang,
+            format!(
+                "/login/otp?id={}&lang={}",
+                pending.id(),
+                lang.other().code()
+            ),
+        ),
+        t: lang.texts(),
+        request_id: pending.id(),
+        csrf: csrf.expose(),
+        error,
+    };
+    Ok(with_csrf_cookie(
+        state,
+        html(status, page.render()),
+        &csrf,
+        pending,
+    ))
+}

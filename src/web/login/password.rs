@@ -1,0 +1,197 @@
+//! The first stage: username and password. Every failure looks the same, whether the account is
+//! unknown, locked, disabled or the password wrong, and takes about as long (a dummy hash is
+//! verified when there is no usable account): OWASP Authentication Cheat Sheet.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::{
+    advance, bind_csrf, check_csrf, count_failure, load, stage_url, too_many_requests,
+    with_csrf_cookie, Pending, Target,
+};
+use crate::app::AppState;
+use crate::audit::{Event, Record};
+use crate::domain::account::{AccountStatus, Username};
+use crate::error::PageError;
+use crate::oidc::authorize::see_other;
+use crate::oidc::params::Params;
+use crate::password::Verified;
+use crate::secrets::now;
+use crate::web::client::ClientMeta;
+use crate::web::i18n::Lang;
+use crate::web::pages::{html, Chrome, LoginPage};
+
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    id: Option<String>,
+    lang: Option<String>,
+}
+
+/// `GET /login?id=…`
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ShowQuery>,
+) -> Result<Response, PageError> {
+    let lang_param = Lang::from_ui_locales(q.lang.as_deref());
+    let pending = load(&state, q.id.as_deref(), lang_param.unwrap_or_default()).await?;
+    let lang = lang_param.unwrap_or(pending.target.lang());
+    if pending.row.stage != "password" {
+        return Ok(see_other(&stage_url(&pending, lang)));
+    }
+    let hint = match &pending.target {
+        Target::Authorize(r) => r.login_hint.clone().unwrap_or_default(),
+        Target::Account { .. } => String::new(),
+    };
+    render(&state, &headers, &pending, lang, &hint, "", StatusCode::OK).await
+}
+
+/// `POST /login`
+pub async fn submit(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = Params::parse(&body).unwrap_or_default();
+    let lang = Lang::parse(form.get("lang"));
+    if !state.login_limiter.allow(meta.ip) {
+        return Ok(too_many_requests(lang));
+    }
+    let pending = load(&state, form.get("id"), lang).await?;
+    if pending.row.stage != "password" {
+        return Err(PageError::bad_request("login.expired", "", lang));
+    }
+    check_csrf(&state, &headers, &form, &pending, lang)?;
+    let username = form.get("username").unwrap_or("").trim().to_owned();
+    let password = SecretString::from(form.get("password").unwrap_or("").to_owned());
+
+    let account = match Username::parse(&username) {
+        Ok(u) => state.storage.account_by_username(u.as_str()).await?,
+        Err(_) => None,
+    };
+    let t = now();
+    // Locked or disabled accounts are checked against the dummy hash like unknown ones.
+    let usable = account
+        .as_ref()
+        .filter(|a| a.status == AccountStatus::Active && !a.is_locked(t));
+    let verified = state
+        .passwords
+        .verify(password.clone(), usable.map(|a| a.password_hash.clone()))
+        .await?;
+    let account = match (verified, usable) {
+        (Verified::Yes, Some(a)) => a.clone(),
+        (_, usable) => {
+            match (usable, &account) {
+                // A wrong password for a usable account counts toward its lockout.
+                (Some(a), _) => count_failure(&state, a, &meta, Event::LoginFailed).await?,
+                (None, Some(a)) => {
+                    let reason = if a.status == AccountStatus::Active {
+                        "locked"
+                    } else {
+                        a.status.as_str()
+                    };
+                    state
+                        .audit
+                        .record(
+                            Record::new(Event::LoginFailed)
+                                .subject(a.sub.clone())
+                                .ip(meta.ip_string())
+                                .detail("reason", reason),
+                        )
+                        .await?;
+                }
+                (None, None) => {
+                    state
+                        .audit
+                        .record(
+                            Record::new(Event::LoginFailed)
+                                .ip(meta.ip_string())
+                                .detail("reason", "unknown_user")
+                                .detail("username", username.chars().take(64).collect::<String>()),
+                        )
+                        .await?;
+                }
+            }
+            tracing::info!("login failed");
+            return render(
+                &state,
+                &headers,
+                &pending,
+                lang,
+                &username,
+                "login.failed",
+                StatusCode::OK,
+            )
+            .await;
+        }
+    };
+
+    // Transparent upgrade of hashes made with older parameters.
+    if crate::password::needs_rehash(&account.password_hash) {
+        let hash = state.passwords.hash(password).await?;
+        state
+            .storage
+            .upgrade_password_hash(&account.sub, &hash)
+            .await?;
+    }
+    // An initial password that was never changed stops working after its time.
+    if account.initial_password_expires_at.is_some_and(|e| e <= t) {
+        state
+            .audit
+            .record(
+                Record::new(Event::LoginFailed)
+                    .subject(account.sub.clone())
+                    .ip(meta.ip_string())
+                    .detail("reason", "initial_password_expired"),
+            )
+            .await?;
+        return Err(PageError::bad_request("login.initial_expired", "", lang));
+    }
+    advance(&state, &headers, &meta, &pending, &account, "pwd", lang).await
+}
+
+/// Renders the form, (re)binding the pending login to this browser's CSRF token.
+async fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: &Pending,
+    lang: Lang,
+    username: &str,
+    error: &str,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let csrf = bind_csrf(state, headers, pending).await?;
+    let client_name = match &pending.target {
+        Target::Authorize(_) => state
+            .storage
+            .client(&pending.row.client_id)
+            .await?
+            .map(|c| c.name)
+            .unwrap_or_default(),
+        Target::Account { .. } => lang.texts().get("account.title").to_owned(),
+    };
+    let page = LoginPage {
+        c: Chrome::new(
+            lang,
+            format!("/login?id={}&lang={}", pending.id(), lang.other().code()),
+        ),
+        t: lang.texts(),
+        client_name: &client_name,
+        request_id: pending.id(),
+        csrf: csrf.expose(),
+        username,
+        error,
+    };
+    Ok(with_csrf_cookie(
+        state,
+        html(status, page.render()),
+        &csrf,
+        pending,
+    ))
+}

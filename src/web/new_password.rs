@@ -1,0 +1,120 @@
+//! Setting a new password, wherever it happens (forced at login, on the account page, through
+//! a reset link): the MPSV policy, the history of the last passwords, the minimum interval
+//! between voluntary changes, then the hash (off the async threads), the audit record, and the
+//! end of the person's other sessions (OWASP Session Management: invalidate on password change).
+
+use secrecy::SecretString;
+
+use super::client::ClientMeta;
+use super::i18n::Lang;
+use crate::app::AppState;
+use crate::audit::{Event, Record};
+use crate::domain::account::Account;
+use crate::domain::password_policy::{Candidate, Violation};
+use crate::error::Internal;
+use crate::oidc::params::Params;
+use crate::secrets::now;
+
+/// Why the password changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// Initial or expired password, at login.
+    Forced,
+    /// The person chose to, on the account page (the minimum interval applies).
+    Voluntary,
+    /// A reset link.
+    Reset,
+}
+
+/// Checks and sets the password from the form's `new` and `confirm`. On a refused password,
+/// returns the translated reasons. `keep_sid` is the session to keep (the one in use).
+pub async fn set_new_password(
+    state: &AppState,
+    account: &Account,
+    form: &Params,
+    why: Why,
+    meta: &ClientMeta,
+    keep_sid: Option<&str>,
+    lang: Lang,
+) -> Result<Result<(), Vec<String>>, Internal> {
+    let t = lang.texts();
+    let new = form.get("new").unwrap_or("");
+    let confirm = form.get("confirm").unwrap_or("");
+    let policy = &state.config.password;
+    let mut violations = match policy.check(&Candidate {
+        password: new,
+        username: &account.username,
+        given_name: &account.given_name,
+        family_name: &account.family_name,
+        privileged: account.role.privileged(),
+    }) {
+        Ok(()) => Vec::new(),
+        Err(v) => v,
+    };
+    let at = now();
+    if why == Why::Voluntary && !policy.change_allowed(account.password_changed_at, at) {
+        violations.push(Violation::TooSoon {
+            minutes: policy.min_change_interval_minutes,
+        });
+    }
+    let mut messages: Vec<String> = violations
+        .iter()
+        .map(|v| v.fill(t.get(v.message_key())))
+        .collect();
+    if new != confirm {
+        messages.push(t.get("password.mismatch").to_owned());
+    }
+    if !messages.is_empty() {
+        return Ok(Err(messages));
+    }
+    // Not one of the last N passwords (the current one included).
+    let history = state
+        .storage
+        .password_history(&account.sub, policy.history as i64)
+        .await?;
+    if state
+        .passwords
+        .find_match(SecretString::from(new.to_owned()), history)
+        .await?
+        .is_some()
+    {
+        return Ok(Err(vec![
+            Violation::Reused.fill(t.get(Violation::Reused.message_key()))
+        ]));
+    }
+    let hash = state
+        .passwords
+        .hash(SecretString::from(new.to_owned()))
+        .await?;
+    state
+        .storage
+        .set_password(&account.sub, &hash, at, false, None)
+        .await?;
+    let event = match why {
+        Why::Reset => Event::PasswordResetCompleted,
+        _ => Event::PasswordChanged,
+    };
+    state
+        .audit
+        .record(
+            Record::new(event)
+                .actor(account.sub.clone())
+                .subject(account.sub.clone())
+                .ip(meta.ip_string())
+                .detail(
+                    "reason",
+                    match why {
+                        Why::Forced => "forced",
+                        Why::Voluntary => "voluntary",
+                        Why::Reset => "reset",
+                    },
+                ),
+        )
+        .await?;
+    for s in state.storage.sessions_of(&account.sub).await? {
+        if Some(s.sid.as_str()) != keep_sid {
+            crate::oidc::logout::end_session(state, &s.sid).await?;
+        }
+    }
+    Ok(Ok(()))
+}
