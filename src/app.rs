@@ -69,6 +69,7 @@ pub struct Inner {
     pub data_key: DataKey,
     pub login_limiter: Limiter,
     pub reset_limiter: Limiter,
+    pub mailer: crate::mail::Mailer,
 }
 
 /// Cheap to clone; handed to every handler.
@@ -129,6 +130,7 @@ impl AppState {
             endpoints,
             discovery,
             data_key,
+            mailer: crate::mail::Mailer::new(&config.mail).context("mail transport")?,
             login_limiter: Limiter::per_minute(config.limits.login_per_minute),
             reset_limiter: Limiter::per_minute(config.limits.password_reset_per_minute),
             config,
@@ -172,6 +174,30 @@ pub fn build_router(state: AppState) -> Router {
             get(web::login::enrol_form).post(web::login::enrol_submit),
         )
         .route("/login/totp/done", post(web::login::enrolled_continue))
+        .route("/account", get(web::account::show))
+        .route(
+            "/account/password",
+            get(web::account::password_form).post(web::account::password_submit),
+        )
+        .route(
+            "/account/totp",
+            get(web::account::totp_form).post(web::account::totp_submit),
+        )
+        .route("/account/totp/remove", post(web::account::totp_remove))
+        .route(
+            "/account/recovery-codes",
+            post(web::account::recovery_codes),
+        )
+        .route("/account/sessions/end", post(web::account::end_session))
+        .route("/account/done", post(web::account::done))
+        .route(
+            "/password/forgot",
+            get(web::reset::forgot_form).post(web::reset::forgot_submit),
+        )
+        .route(
+            "/password/reset",
+            get(web::reset::reset_form).post(web::reset::reset_submit),
+        )
         .route("/token", post(oidc::token::handler))
         .route(
             "/userinfo",

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod keys;
+pub mod mail;
 pub mod oidc;
 pub mod password;
 pub mod secrets;

@@ -361,7 +361,7 @@ async fn proceed(
     crate::web::login::begin(
         state,
         client.client_id.as_str(),
-        &crate::web::login::Target::Authorize(req),
+        &crate::web::login::Target::Authorize(Box::new(req)),
     )
     .await
 }

@@ -110,7 +110,11 @@ async fn logout(
                 .cookies
                 .get(headers, cookies::CSRF)
                 .unwrap_or_default();
-            !form.is_empty() && constant_time_eq(form, &cookie)
+            // The confirmation page's token (double-submit cookie) or the account page's
+            // (the session's synchronizer token).
+            !form.is_empty()
+                && (constant_time_eq(form, &cookie)
+                    || (!s.csrf.is_empty() && constant_time_eq(form, &s.csrf)))
         };
         if !hint_matches && !csrf_ok {
             return Ok(confirmation_page(

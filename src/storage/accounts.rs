@@ -301,3 +301,66 @@ impl Storage {
         Ok(r.rows_affected() == 1)
     }
 }
+
+impl Storage {
+    /// Stores a password-reset token (its hash) valid until `expires_at`.
+    pub async fn insert_password_reset(
+        &self,
+        token: &crate::secrets::HashedToken,
+        sub: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO password_resets (token_hash, sub, created_at, expires_at) VALUES ($1,$2,$3,$4)",
+        )
+        .bind(token.as_str())
+        .bind(sub)
+        .bind(now())
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The account of an unused, unexpired reset token.
+    pub async fn password_reset(
+        &self,
+        token: &crate::secrets::HashedToken,
+    ) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT sub FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(token.as_str())
+        .bind(now())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(s,)| s))
+    }
+
+    /// Spends a reset token (and every other open token of the account); false if it was
+    /// already used or expired.
+    pub async fn use_password_reset(
+        &self,
+        token: &crate::secrets::HashedToken,
+        sub: &str,
+    ) -> Result<bool> {
+        let t = now();
+        let r = sqlx::query(
+            "UPDATE password_resets SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(t)
+        .bind(token.as_str())
+        .execute(self.pool())
+        .await?;
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE password_resets SET used_at = $1 WHERE sub = $2 AND used_at IS NULL")
+            .bind(t)
+            .bind(sub)
+            .execute(self.pool())
+            .await?;
+        Ok(true)
+    }
+}

@@ -119,6 +119,7 @@ impl Storage {
             "DELETE FROM login_requests WHERE expires_at < $1",
             "DELETE FROM revoked_tokens WHERE expires_at < $1",
             "DELETE FROM used_assertions WHERE expires_at < $1",
+            "DELETE FROM password_resets WHERE expires_at < $1",
             "DELETE FROM refresh_tokens WHERE family_id IN \
              (SELECT id FROM token_families WHERE expires_at < $1)",
             "DELETE FROM token_families WHERE expires_at < $1",

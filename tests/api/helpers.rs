@@ -66,7 +66,7 @@ pub struct TestApp {
     pub base: String,
     pub state: AppState,
     pub browser: reqwest::Client,
-    _dir: tempfile::TempDir,
+    _dir: Arc<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -116,6 +116,7 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp
         db_max_connections: 4,
         ..Config::default()
     };
+    config.mail.folder = dir.path().join("mail");
     adjust(&mut config);
     let state = AppState::build(config).await.expect("app state");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -130,7 +131,7 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp
         base,
         state,
         browser: browser(),
-        _dir: dir,
+        _dir: Arc::new(dir),
         shutdown: Some(tx),
     }
 }
@@ -209,6 +210,17 @@ impl<'a> ClientSpec<'a> {
 }
 
 impl TestApp {
+    /// The same server seen from another browser (its own cookies).
+    pub fn with_browser(app: &TestApp) -> TestApp {
+        TestApp {
+            base: app.base.clone(),
+            state: app.state.clone(),
+            browser: browser(),
+            _dir: app._dir.clone(),
+            shutdown: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

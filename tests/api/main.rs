@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod accounts;
 mod client_auth;
 mod code_flow;
 mod errors;

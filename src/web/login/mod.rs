@@ -16,7 +16,7 @@ mod otp;
 mod password;
 
 pub use change::{change_form, change_submit};
-pub use enrol::{enrol_form, enrol_submit, enrolled_continue};
+pub use enrol::{audit_enrolled, enrol_form, enrol_submit, enrolled_continue};
 pub use otp::{otp_form, otp_submit};
 pub use password::{show, submit};
 
@@ -42,7 +42,7 @@ use crate::storage::sessions::Session;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
     /// Back to a relying party with a code.
-    Authorize(AuthRequest),
+    Authorize(Box<AuthRequest>),
     /// The person's own account page.
     Account { lang: Lang },
 }

@@ -1,0 +1,448 @@
+//! The account page of every signed-in person: profile, password change, the second factor
+//! (enrol, new recovery codes, remove), and their sessions (see, end). Every form carries the
+//! session's synchronizer token.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use secrecy::SecretString;
+
+use super::client::ClientMeta;
+use super::format::datetime;
+use super::i18n::Lang;
+use super::login::{self, Target};
+use super::new_password::{set_new_password, Why};
+use super::pages::{
+    html, message_page, Chrome, Hidden, PasswordPage, RecoveryCodesPage, TotpEnrolPage,
+};
+use super::totp_setup;
+use crate::app::AppState;
+use crate::audit::{Event, Record};
+use crate::domain::account::{Account, AccountStatus, Role};
+use crate::error::PageError;
+use crate::oidc::authorize::{current_session, see_other};
+use crate::oidc::params::Params;
+use crate::password::Verified;
+use crate::secrets::constant_time_eq;
+use crate::storage::sessions::Session;
+
+#[derive(serde::Deserialize)]
+pub struct Q {
+    lang: Option<String>,
+    notice: Option<String>,
+}
+
+pub struct SessionRow {
+    pub sid: String,
+    pub started: String,
+    pub seen: String,
+    pub device: String,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage<'a> {
+    pub c: Chrome,
+    pub t: &'static super::i18n::Texts,
+    pub notice: &'a str,
+    pub name: String,
+    pub username: &'a str,
+    pub email: &'a str,
+    pub role_key: &'a str,
+    pub password_changed: String,
+    pub totp: bool,
+    pub privileged: bool,
+    pub recovery_left: i64,
+    pub sessions: Vec<SessionRow>,
+    pub csrf: &'a str,
+    pub logout_csrf: &'a str,
+}
+
+/// The signed-in person, or a redirect to sign in and come back here.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+) -> Result<Result<(Session, Account), Response>, PageError> {
+    if let Some(session) = current_session(state, headers).await? {
+        if let Some(account) = state
+            .storage
+            .account(&session.sub)
+            .await?
+            .filter(|a| a.status == AccountStatus::Active)
+        {
+            return Ok(Ok((session, account)));
+        }
+    }
+    Ok(Err(
+        login::begin(state, "", &Target::Account { lang }).await?
+    ))
+}
+
+/// A posted account form: the person, their session, and the form, CSRF-checked.
+async fn posted(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Result<(Session, Account, Params, Lang), Response>, PageError> {
+    let form = Params::parse(body).unwrap_or_default();
+    let lang = Lang::parse(form.get("lang"));
+    let (session, account) = match signed_in(state, headers, lang).await? {
+        Ok(v) => v,
+        Err(r) => return Ok(Err(r)),
+    };
+    let csrf = form.get("csrf").unwrap_or("");
+    if session.csrf.is_empty() || !constant_time_eq(csrf, &session.csrf) {
+        tracing::warn!("account form with a bad CSRF token");
+        return Err(PageError::bad_request("login.csrf", "", lang));
+    }
+    Ok(Ok((session, account, form, lang)))
+}
+
+/// `GET /account`
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Q>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let (session, account) = match signed_in(&state, &headers, lang).await? {
+        Ok(v) => v,
+        Err(r) => return Ok(r),
+    };
+    let notice = match q.notice.as_deref() {
+        Some("password") => "account.notice_password",
+        Some("totp") => "account.notice_totp",
+        Some("totp_removed") => "account.notice_totp_removed",
+        Some("session") => "account.notice_session",
+        _ => "",
+    };
+    let sessions = state
+        .storage
+        .sessions_of(&account.sub)
+        .await?
+        .into_iter()
+        .map(|s| SessionRow {
+            current: s.sid == session.sid,
+            started: datetime(s.created_at, lang),
+            seen: datetime(s.last_seen_at, lang),
+            device: format!(
+                "{} · {}",
+                s.ip.as_deref().unwrap_or("?"),
+                s.user_agent.as_deref().unwrap_or("?")
+            ),
+            sid: s.sid,
+        })
+        .collect();
+    let recovery_left = state.storage.unused_recovery_codes(&account.sub).await?;
+    let role_key = match account.role {
+        Role::User => "role.user",
+        Role::Operator => "role.operator",
+        Role::Administrator => "role.administrator",
+    };
+    let page = AccountPage {
+        c: Chrome::new(lang, format!("/account?lang={}", lang.other().code())),
+        t: lang.texts(),
+        notice,
+        name: account.name(),
+        username: &account.username,
+        email: account.email.as_deref().unwrap_or("–"),
+        role_key,
+        password_changed: datetime(account.password_changed_at, lang),
+        totp: account.totp_secret.is_some(),
+        privileged: account.role.privileged(),
+        recovery_left,
+        sessions,
+        csrf: &session.csrf,
+        logout_csrf: &session.csrf,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// `POST /account/sessions/end`: ends one of the person's other sessions.
+pub async fn end_session(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (_, account, form, lang) = match posted(&state, &headers, &body).await? {
+        Ok(v) => v,
+        Err(r) => return Ok(r),
+    };
+    let sid = form.get("sid").unwrap_or("");
+    let theirs = state
+        .storage
+        .session_by_sid(sid)
+        .await?
+        .is_some_and(|s| s.sub == account.sub);
+    if theirs {
+        crate::oidc::logout::end_session(&state, sid).await?;
+        state
+            .audit
+            .record(
+                Record::new(Event::SessionEnded)
+                    .actor(account.sub.clone())
+                    .subject(account.sub.clone())
+                    .ip(meta.ip_string())
+                    .detail("sid", sid),
+            )
+            .await?;
+    }
+    Ok(see_other(&format!(
+        "/account?lang={}&notice=session",
+        lang.code()
+    )))
+}
+
+/// `GET /account/password`
+pub async fn password_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Q>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let (session, account) = match signed_in(&state, &headers, lang).await? {
+        Ok(v) => v,
+        Err(r) => return Ok(r),
+    };
+    Ok(password_page(&state, &session, &account, lang, Vec::new()))
+}
+
+fn password_page(
+    state: &AppState,
+    session: &Session,
+    account: &Account,
+    lang: Lang,
+    errors: Vec<String>,
+) -> Response {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let page = PasswordPage {
+        c: Chrome::new(
+            lang,
+            format!("/account/password?lang={}", lang.other().code()),
+        ),
+        t: lang.texts(),
+        action: "/account/password",
+        hidden: vec![Hidden("csrf", &session.csrf)],
+        intro: "password.intro_voluntary",
+        ask_current: true,
+        min_length: state.config.password.min_length(account.role.privileged()),
+        errors,
+    };
+    html(status, page.render())
+}
+
+/// `POST /account/password`: the current password, then the new one twice.
+pub async fn password_submit(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (session, account, form, lang) = match posted(&state, &headers, &body).await? {
+        Ok(v) => v,
+        Err(r) => return Ok(r),
+    };
+    if !current_password_ok(&state, &account, &form, &meta).await? {
+        let e = vec![lang.texts().get("password.current_wrong").to_owned()];
+        return Ok(password_page(&state, &session, &account, lang, e));
+    }
+    match set_new_password(
+        &state,
+        &account,
+        &form,
+        Why::Voluntary,
+        &meta,
+        Some(&session.sid),
+        lang,
+    )
+    .await?
+    {
+        Ok(()) => Ok(see_other(&format!(
+            "/account?lang={}&notice=password",
+            lang.code()
+        ))),
+        Err(errors) => Ok(password_page(&state, &session, &account, lang, errors)),
+    }
+}
+
+/// Re-authentication for sensitive changes; a wrong password counts toward the lockout.
+async fn current_password_ok(
+    state: &AppState,
+    account: &Account,
+    form: &Params,
+    meta: &ClientMeta,
+) -> Result<bool, PageError> {
+    let current = SecretString::from(form.get("current").unwrap_or("").to_owned());
+    let ok = state
+        .passwords
+        .verify(current, Some(account.password_hash.clone()))
+        .await?
+        == Verified::Yes;
+    if !ok {
+        login::count_failure(state, account, meta, Event::LoginFailed).await?;
+    }
+    Ok(ok)
+}
+
+/// `GET /account/totp`: enrolment of an authenticator app.
+pub async fn totp_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Q>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let (session, account) = match signed_in(&state, &headers, lang).await? {
+        Ok(v) => v,
+        Err(r) => return Ok(r),
+    };
+    if account.totp_secret.is_some() {
+        return Ok(see_other(&format!("/account?lang={}", lang.code())));
+    }
+    let enrolment = totp_setup::start(&state, &account)?;
+    Ok(totp_page(&session, lang, &enrolment, "", StatusCode::OK))
+}
+
+fn totp_page(
+    session: &Session,
+    lang: Lang,
+    enrolment: &totp_setup::Enrolment,
+    error: &str,
+    status: StatusCode,
+) -> Response {
+    let page = TotpEnrolPage {
+        c: Chrome::new(lang, String::new()),
+        t: lang.texts(),
+        action: "/account/totp",
+        hidden: vec![
+            Hidden("csrf", &session.csrf),
+            Hidden("enrolment", &enrolment.sealed),
+        ],
+        qr: &enrolment.qr_data_uri,
+        secret: &enrolment.secret_base32,
+        required: false,
+        error,
+    };
+    html(status, page.render())
+}
+
+/// `POST /account/totp`: the first code confirms the enrolment.
+pub async fn totp_submit(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (session, account, form, lang) = match posted(&state, &headers, &body).await? {
+        Ok(v) => v,
+        Err(r) => return Ok(r),
+    };
+    let sealed = form.get("enrolment").unwrap_or("");
+    match totp_setup::confirm(&state, &account, sealed, form.get("code").unwrap_or("")).await? {
+        Some(codes) => {
+            login::audit_enrolled(&state, &account, &meta).await?;
+            Ok(codes_page(lang, codes))
+        }
+        None => {
+            let enrolment = match totp_setup::open(&state, &account, sealed) {
+                Some(_) => totp_setup::resume(&state, &account, sealed)?,
+                None => totp_setup::start(&state, &account)?,
+            };
+            Ok(totp_page(
+                &session,
+                lang,
+                &enrolment,
+                "totp.failed",
+                StatusCode::BAD_REQUEST,
+            ))
+        }
+    }
+}
+
+fn codes_page(lang: Lang, codes: Vec<String>) -> Response {
+    let page = RecoveryCodesPage {
+        c: Chrome::new(lang, String::new()),
+        t: lang.texts(),
+        codes,
+        action: "/account/done",
+        hidden: Vec::new(),
+    };
+    html(StatusCode::OK, page.render())
+}
+
+/// `POST /account/done`: back to the account page after the recovery codes were shown.
+pub async fn done(body: Bytes) -> Response {
+    let form = Params::parse(&body).unwrap_or_default();
+    let lang = Lang::parse(form.get("lang"));
+    see_other(&format!("/account?lang={}&notice=totp", lang.code()))
+}
+
+/// `POST /account/recovery-codes`: a new set; the old ones stop working.
+pub async fn recovery_codes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (_, account, _, lang) = match posted(&state, &headers, &body).await? {
+        Ok(v) => v,
+        Err(r) => return Ok(r),
+    };
+    if account.totp_secret.is_none() {
+        return Ok(see_other(&format!("/account?lang={}", lang.code())));
+    }
+    let codes = totp_setup::new_recovery_codes(&state, &account).await?;
+    Ok(codes_page(lang, codes))
+}
+
+/// `POST /account/totp/remove`: with the current password; not for privileged accounts,
+/// whose second factor is mandatory.
+pub async fn totp_remove(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (_, account, form, lang) = match posted(&state, &headers, &body).await? {
+        Ok(v) => v,
+        Err(r) => return Ok(r),
+    };
+    if account.role.privileged() {
+        return Err(PageError::bad_request("account.totp_mandatory", "", lang));
+    }
+    if !current_password_ok(&state, &account, &form, &meta).await? {
+        let t = lang.texts();
+        return Ok(message_page(
+            lang,
+            t.get("account.title"),
+            t.get("password.current_wrong"),
+            &format!("/account?lang={}", lang.code()),
+            t.get("account.back"),
+        ));
+    }
+    state.storage.set_totp(&account.sub, None, None).await?;
+    state
+        .storage
+        .replace_recovery_codes(&account.sub, &[])
+        .await?;
+    state
+        .audit
+        .record(
+            Record::new(Event::TotpRemoved)
+                .actor(account.sub.clone())
+                .subject(account.sub.clone())
+                .ip(meta.ip_string()),
+        )
+        .await?;
+    Ok(see_other(&format!(
+        "/account?lang={}&notice=totp_removed",
+        lang.code()
+    )))
+}
