@@ -109,7 +109,12 @@ impl AppState {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
-        let passwords = Passwords::new(cores).context("password hasher")?;
+        // Leave a core to the token endpoint during a burst of logins.
+        let hashers = match config.password_hash_concurrency {
+            0 => cores.saturating_sub(1).max(1),
+            n => n,
+        };
+        let passwords = Passwords::new(hashers).context("password hasher")?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
@@ -217,7 +222,17 @@ pub fn build_router(state: AppState) -> Router {
             state.clone(),
             telemetry::track,
         ));
-    security_headers(router)
+    let router = security_headers(router);
+    // HSTS only when served over HTTPS (RFC 6797 §7.2: not over plain HTTP).
+    let router = if state.config.issuer.starts_with("https://") {
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ))
+    } else {
+        router
+    };
+    router
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(trace)
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

@@ -23,6 +23,9 @@ pub struct Config {
     pub workers: usize,
     /// Maximum number of pooled database connections.
     pub db_max_connections: u32,
+    /// Password hashes computed at once (0 = one less than the cores, at least one), so a
+    /// burst of logins queues instead of starving token requests.
+    pub password_hash_concurrency: usize,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub tokens: TokenLifetimes,
@@ -125,6 +128,7 @@ impl Default for Config {
             key_dir: PathBuf::from("keys"),
             workers: 0,
             db_max_connections: 8,
+            password_hash_concurrency: 0,
             trusted_proxies: Vec::new(),
             tokens: TokenLifetimes::default(),
             session: SessionConfig::default(),
@@ -223,12 +227,13 @@ impl Config {
         if let Some(v) = var("MPSV_IDP_DB_MAX_CONNECTIONS") {
             self.db_max_connections = int("MPSV_IDP_DB_MAX_CONNECTIONS", v)?;
         }
-        let lifetimes: [(&str, &mut i64); 6] = [
+        let lifetimes: [(&str, &mut i64); 7] = [
             ("MPSV_IDP_ACCESS_TOKEN_TTL", &mut self.tokens.access_token),
             ("MPSV_IDP_ID_TOKEN_TTL", &mut self.tokens.id_token),
             ("MPSV_IDP_REFRESH_TOKEN_TTL", &mut self.tokens.refresh_token),
             ("MPSV_IDP_CODE_TTL", &mut self.tokens.authorization_code),
             ("MPSV_IDP_SESSION_TTL", &mut self.session.absolute_timeout),
+            ("MPSV_IDP_SESSION_IDLE_TTL", &mut self.session.idle_timeout),
             ("MPSV_IDP_KEY_ROTATION_DELAY", &mut self.keys.rotation_delay),
         ];
         for (name, slot) in lifetimes {

@@ -14,6 +14,7 @@ db_test!(
     pages_carry_security_headers_and_both_languages,
     rotated_keys_are_prepublished_and_old_tokens_stay_valid,
     expired_sessions_and_their_tokens_are_purged,
+    over_https_cookies_are_host_prefixed_and_hsts_is_sent,
 );
 
 async fn health_readiness_and_metrics_answer(db: Db) {
@@ -168,4 +169,29 @@ async fn expired_sessions_and_their_tokens_are_purged(db: Db) {
         ),
         (0, 0, 0)
     );
+}
+
+async fn over_https_cookies_are_host_prefixed_and_hsts_is_sent(db: Db) {
+    // The issuer says https (a TLS-terminating proxy in front); the test talks plain HTTP.
+    let app = spawn_app_with(db, |c| c.issuer = c.issuer.replace("http://", "https://")).await;
+    app.register(ClientSpec::confidential("poskytovatel")).await;
+    let plain = reqwest::get(app.url("/healthz")).await.unwrap();
+    assert_eq!(
+        plain.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+    let r = app
+        .browser
+        .get(app.url(&format!(
+            "/authorize?client_id=poskytovatel&response_type=code&scope=openid&redirect_uri={}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+            crate::code_flow::urlencode(REDIRECT)
+        )))
+        .send()
+        .await
+        .unwrap();
+    let login = location(r.headers());
+    let r = app.browser.get(app.url(&login)).send().await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("__Host-mpsv_csrf="), "{cookie}");
+    assert!(cookie.contains("; Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"));
 }
