@@ -90,6 +90,8 @@ impl AppState {
             .await
             .context("connecting to the database")?;
         storage.migrate().await.context("applying migrations")?;
+        let storage =
+            storage.with_client_cache(std::time::Duration::from_secs(config.client_cache_seconds));
         let dir = config.key_dir.clone();
         let max = config.max_signed_lifetime();
         let (keys, data_key) = tokio::task::spawn_blocking(move || {

@@ -347,10 +347,11 @@ async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
             println!("client {client_id} removed");
         }
         ClientCommand::RotateSecret { client_id } => {
-            let mut c = storage
+            let mut c = (*storage
                 .client(&client_id)
                 .await?
-                .with_context(|| format!("no client {client_id}"))?;
+                .with_context(|| format!("no client {client_id}"))?)
+            .clone();
             if !matches!(
                 c.auth_method,
                 AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost

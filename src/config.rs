@@ -26,6 +26,9 @@ pub struct Config {
     /// Password hashes computed at once (0 = one less than the cores, at least one), so a
     /// burst of logins queues instead of starving token requests.
     pub password_hash_concurrency: usize,
+    /// How long a node may use a cached client registration (a change made elsewhere is seen
+    /// within this time; 0 disables the cache).
+    pub client_cache_seconds: u64,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub tokens: TokenLifetimes,
@@ -129,6 +132,7 @@ impl Default for Config {
             workers: 0,
             db_max_connections: 8,
             password_hash_concurrency: 0,
+            client_cache_seconds: 5,
             trusted_proxies: Vec::new(),
             tokens: TokenLifetimes::default(),
             session: SessionConfig::default(),

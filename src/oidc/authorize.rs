@@ -121,7 +121,10 @@ async fn handle(state: AppState, headers: HeaderMap, raw: &[u8]) -> Response {
     }
 }
 
-async fn validate(state: &AppState, raw: &[u8]) -> Result<(Client, AuthRequest), Failure> {
+async fn validate(
+    state: &AppState,
+    raw: &[u8],
+) -> Result<(std::sync::Arc<Client>, AuthRequest), Failure> {
     let page = |key: &'static str, detail: String, lang| {
         Failure::Page(PageError::bad_request(key, detail, lang))
     };

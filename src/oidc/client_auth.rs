@@ -121,7 +121,7 @@ pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     p: &Params,
-) -> Result<Client, OAuthError> {
+) -> Result<std::sync::Arc<Client>, OAuthError> {
     let presented = presented(headers, p)?;
     let (id, method, basic) = match &presented {
         Presented::Basic { id, .. } => (id, AuthMethod::ClientSecretBasic, true),

@@ -1,5 +1,7 @@
 //! OAuth client registrations.
 
+use std::sync::Arc;
+
 use sqlx::FromRow;
 
 use super::{conflict_on_unique, from_json_list, parse_stored, to_json_list, Result, Storage};
@@ -102,13 +104,21 @@ impl Storage {
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn client(&self, client_id: &str) -> Result<Option<Client>> {
+    /// A client registration, from the short-lived cache when it has it.
+    pub async fn client(&self, client_id: &str) -> Result<Option<Arc<Client>>> {
+        if let Some(c) = self.clients.get(client_id) {
+            return Ok(Some(c));
+        }
         let sql = concat!("SELECT ", columns!(), " FROM clients WHERE client_id = $1");
         let row: Option<ClientRow> = sqlx::query_as(sql)
             .bind(client_id)
             .fetch_optional(self.pool())
             .await?;
-        row.map(ClientRow::into_client).transpose()
+        let client = row.map(ClientRow::into_client).transpose()?.map(Arc::new);
+        if let Some(c) = &client {
+            self.clients.put(Arc::clone(c));
+        }
+        Ok(client)
     }
 
     pub async fn clients(&self) -> Result<Vec<Client>> {
@@ -122,6 +132,7 @@ impl Storage {
             .bind(client_id)
             .execute(self.pool())
             .await?;
+        self.clients.forget(client_id);
         Ok(r.rows_affected() == 1)
     }
 }

@@ -3,6 +3,7 @@
 //! types (`BIGINT`/`INTEGER` as `i64`, `TEXT`). Migrations are per dialect.
 
 pub mod accounts;
+pub mod client_cache;
 pub mod clients;
 pub mod codes;
 pub mod login_requests;
@@ -42,6 +43,7 @@ pub type Result<T> = std::result::Result<T, StorageError>;
 pub struct Storage {
     pool: AnyPool,
     backend: Backend,
+    clients: client_cache::ClientCache,
 }
 
 impl Storage {
@@ -78,7 +80,17 @@ impl Storage {
             })
             .connect(url)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            clients: client_cache::ClientCache::new(std::time::Duration::ZERO),
+        })
+    }
+
+    /// Caches client registrations for `ttl` (zero: no cache; the CLI uses none).
+    pub fn with_client_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.clients = client_cache::ClientCache::new(ttl);
+        self
     }
 
     pub fn backend(&self) -> Backend {

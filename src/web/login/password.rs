@@ -172,7 +172,7 @@ async fn render(
             .storage
             .client(&pending.row.client_id)
             .await?
-            .map(|c| c.name)
+            .map(|c| c.name.clone())
             .unwrap_or_default(),
         Target::Account { .. } => lang.texts().get("account.title").to_owned(),
     };
