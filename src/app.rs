@@ -63,8 +63,8 @@ pub struct Inner {
     pub endpoints: Endpoints,
     /// Outgoing HTTP (back-channel logout), with short timeouts and no redirects.
     pub http: reqwest::Client,
-    /// The discovery document, rendered once.
-    pub discovery: String,
+    /// The discovery document, rendered once (cheap to clone).
+    pub discovery: axum::body::Bytes,
     /// Seals TOTP secrets at rest.
     pub data_key: DataKey,
     pub login_limiter: Limiter,
@@ -123,7 +123,9 @@ impl AppState {
             .build()
             .context("HTTP client")?;
         let endpoints = Endpoints::new(&config.issuer);
-        let discovery = oidc::discovery::document(&config.issuer, &endpoints).to_string();
+        let discovery = oidc::discovery::document(&config.issuer, &endpoints)
+            .to_string()
+            .into();
         Ok(Self(Arc::new(Inner {
             cookies: CookiePolicy {
                 secure: config.secure_cookies(),

@@ -10,7 +10,7 @@
 use std::io::Write;
 
 use anyhow::{bail, Context};
-use mpsv_idp::domain::account::{Account, AccountStatus};
+use mpsv_idp::domain::account::{Account, Username};
 use mpsv_idp::secrets::{now, PlainToken};
 use mpsv_idp::storage::sessions::Session;
 use mpsv_idp::storage::tokens::TokenFamily;
@@ -31,14 +31,17 @@ async fn main() -> anyhow::Result<()> {
     let storage = Storage::connect(url, TASKS as u32).await?;
     storage.migrate().await?;
     let started = std::time::Instant::now();
+    // Usernames are unique: a batch prefix lets the tool run again on the same database.
+    let batch = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let mut tasks = tokio::task::JoinSet::new();
     for t in 0..TASKS {
         let storage = storage.clone();
         let client_id = client_id.clone();
+        let batch = batch.clone();
         tasks.spawn(async move {
             let mut tokens = Vec::new();
             for i in (t..count).step_by(TASKS) {
-                tokens.push(seed_one(&storage, &client_id, i).await?);
+                tokens.push(seed_one(&storage, &client_id, &batch, i).await?);
             }
             anyhow::Ok(tokens)
         });
@@ -62,21 +65,26 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn seed_one(storage: &Storage, client_id: &str, i: usize) -> anyhow::Result<PlainToken> {
+async fn seed_one(
+    storage: &Storage,
+    client_id: &str,
+    batch: &str,
+    i: usize,
+) -> anyhow::Result<PlainToken> {
     let t = now();
-    let sub = uuid::Uuid::new_v4().to_string();
-    let account = Account {
-        sub: sub.clone(),
-        username: format!("bench-{client_id}-{i}").to_lowercase(),
-        given_name: "Jana".into(),
-        family_name: "Nováková".into(),
-        email: Some(format!("bench{i}@example.cz")),
-        email_verified: true,
-        locale: "cs".into(),
-        status: AccountStatus::Active,
-        // Never verified by the refresh grant; not a valid PHC string, so no login with it.
-        password_hash: "!bench-no-password".into(),
-    };
+    let username = Username::parse(&format!("bench-{batch}-{i}"))
+        .map_err(|e| anyhow::anyhow!("username: {e}"))?;
+    // The password hash is never checked by the refresh grant; it is not a valid PHC string,
+    // so nobody can log in with these accounts.
+    let account = Account::new(
+        &username,
+        "Jana",
+        "Nováková",
+        Some(format!("bench{i}@example.cz")),
+        "!bench-no-password".into(),
+        t,
+    );
+    let sub = account.sub.clone();
     storage.insert_account(&account).await?;
     let session = Session {
         sid: uuid::Uuid::new_v4().simple().to_string(),
