@@ -10,7 +10,8 @@ use secrecy::SecretString;
 
 use crate::app::{self, AppState};
 use crate::config::Config;
-use crate::domain::account::{Account, Username};
+use crate::domain::account::{Account, Role, Username};
+use crate::domain::password_policy::Candidate;
 use crate::domain::client::{
     Application, AuthMethod, Client, ClientId, GrantType, RedirectUri, SigningAlg,
 };
@@ -139,6 +140,13 @@ pub enum UserCommand {
         family_name: String,
         #[arg(long)]
         email: Option<String>,
+        /// user, operator or administrator (privileged roles need 17 characters and TOTP).
+        #[arg(long, default_value = "user")]
+        role: String,
+        /// The password is an initial one: it must be changed at first login and expires
+        /// after `password.initial_password_days`.
+        #[arg(long)]
+        initial: bool,
     },
 }
 
@@ -375,19 +383,40 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             given_name,
             family_name,
             email,
+            role,
+            initial,
         } => {
             let username = Username::parse(&username).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut password = String::new();
             std::io::stdin()
                 .read_to_string(&mut password)
                 .context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
-            if password.chars().count() < 12 {
-                bail!("the password must have at least 12 characters");
+            let policy = &config.password;
+            if let Err(violations) = policy.check(&Candidate {
+                password: &password,
+                username: username.as_str(),
+                given_name: &given_name,
+                family_name: &family_name,
+                privileged: role.privileged(),
+            }) {
+                let texts = crate::web::i18n::Lang::En.texts();
+                let reasons: Vec<String> = violations
+                    .iter()
+                    .map(|v| v.fill(texts.get(v.message_key())))
+                    .collect();
+                bail!("the password cannot be used: {}", reasons.join(" "));
             }
             let hash = crate::password::hash_now(&password)?;
             drop(SecretString::from(password));
-            let account = Account::new(&username, &given_name, &family_name, email, hash, now());
+            let t = now();
+            let mut account = Account::new(&username, &given_name, &family_name, email, hash, t);
+            account.role = role;
+            if initial {
+                account.must_change_password = true;
+                account.initial_password_expires_at = Some(policy.initial_password_expires_at(t));
+            }
             storage.insert_account(&account).await?;
             println!("account {} created (sub {})", account.username, account.sub);
         }
