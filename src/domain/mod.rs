@@ -3,7 +3,10 @@
 
 pub mod account;
 pub mod client;
+pub mod entitlement;
 pub mod lockout;
+pub mod mpsv_id;
+pub mod organisation;
 pub mod password_policy;
 pub mod pkce;
 pub mod prompt;
