@@ -11,10 +11,10 @@ use secrecy::SecretString;
 use crate::app::{self, AppState};
 use crate::config::Config;
 use crate::domain::account::{Account, Role, Username};
-use crate::domain::password_policy::Candidate;
 use crate::domain::client::{
     Application, AuthMethod, Client, ClientId, GrantType, RedirectUri, SigningAlg,
 };
+use crate::domain::password_policy::Candidate;
 use crate::domain::scope::Scopes;
 use crate::keys::KeyStore;
 use crate::secrets::{now, PlainToken};
