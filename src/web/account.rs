@@ -130,9 +130,12 @@ pub async fn show(
             started: datetime(s.created_at, lang),
             seen: datetime(s.last_seen_at, lang),
             device: format!(
-                "{} · {}",
-                s.ip.as_deref().unwrap_or("?"),
-                s.user_agent.as_deref().unwrap_or("?")
+                "{}, {}",
+                s.user_agent
+                    .as_deref()
+                    .map(super::format::user_agent)
+                    .unwrap_or_else(|| "?".into()),
+                s.ip.as_deref().unwrap_or("?")
             ),
             sid: s.sid,
         })

@@ -1,4 +1,6 @@
-//! Formatting of times for pages: `30. 11. 2026 14:05 UTC` (Czech) or `2026-11-30 14:05 UTC`.
+//! Formatting of times for pages, in Czech local time (Europe/Prague: CET, and CEST from the
+//! last Sunday of March to the last Sunday of October, changing at 01:00 UTC — the EU rule in
+//! force since 1996): `30. 11. 2026 14:05` (Czech) or `2026-11-30 14:05` (English).
 
 use super::i18n::Lang;
 
@@ -16,13 +18,82 @@ fn civil(days: i64) -> (i64, i64, i64) {
     (y, m, d)
 }
 
+/// Days since 1970-01-01 of a civil date (inverse of `civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// 01:00 UTC on the last Sunday of `month` in `year`.
+fn last_sunday_1utc(year: i64, month: i64) -> i64 {
+    let next_first = if month == 12 {
+        days_from_civil(year + 1, 1, 1)
+    } else {
+        days_from_civil(year, month + 1, 1)
+    };
+    let last = next_first - 1;
+    // 1970-01-01 was a Thursday (weekday 4, Sunday = 0).
+    let weekday = (last + 4).rem_euclid(7);
+    (last - weekday) * 86_400 + 3600
+}
+
+/// The offset of Prague time from UTC at `unix`, in seconds.
+fn prague_offset(unix: i64) -> i64 {
+    let (y, _, _) = civil(unix.div_euclid(86_400));
+    if unix >= last_sunday_1utc(y, 3) && unix < last_sunday_1utc(y, 10) {
+        7200
+    } else {
+        3600
+    }
+}
+
 pub fn datetime(unix: i64, lang: Lang) -> String {
-    let (y, m, d) = civil(unix.div_euclid(86_400));
-    let secs = unix.rem_euclid(86_400);
+    let local = unix + prague_offset(unix);
+    let (y, m, d) = civil(local.div_euclid(86_400));
+    let secs = local.rem_euclid(86_400);
     let (hh, mm) = (secs / 3600, (secs % 3600) / 60);
     match lang {
-        Lang::Cs => format!("{d}. {m}. {y} {hh:02}:{mm:02} UTC"),
-        Lang::En => format!("{y}-{m:02}-{d:02} {hh:02}:{mm:02} UTC"),
+        Lang::Cs => format!("{d}. {m}. {y} {hh:02}:{mm:02}"),
+        Lang::En => format!("{y}-{m:02}-{d:02} {hh:02}:{mm:02}"),
+    }
+}
+
+/// A short description of a browser from its user agent: `Chrome 156, Linux`.
+pub fn user_agent(ua: &str) -> String {
+    let version = |name: &str| {
+        ua.split(name)
+            .nth(1)
+            .map(|rest| rest.split(['.', ' ', ';', ')']).next().unwrap_or(""))
+            .filter(|v| !v.is_empty())
+    };
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Version/", "Safari"),
+    ]
+    .iter()
+    .find_map(|(token, name)| version(token).map(|v| format!("{name} {v}")))
+    .unwrap_or_else(|| ua.chars().take(40).collect());
+    let os = [
+        ("Windows", "Windows"),
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(token, _)| ua.contains(token))
+    .map(|(_, name)| *name);
+    match os {
+        Some(os) => format!("{browser}, {os}"),
+        None => browser,
     }
 }
 
@@ -31,9 +102,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_are_formatted_per_language() {
-        assert_eq!(datetime(0, Lang::En), "1970-01-01 00:00 UTC");
-        assert_eq!(datetime(1_795_997_100, Lang::Cs), "30. 11. 2026 00:05 UTC");
-        assert_eq!(datetime(951_782_400, Lang::En), "2000-02-29 00:00 UTC");
+    fn dates_are_formatted_per_language_in_prague_time() {
+        // 2026-11-30 00:05 UTC is 01:05 CET.
+        assert_eq!(datetime(1_795_997_100, Lang::Cs), "30. 11. 2026 01:05");
+        assert_eq!(datetime(951_782_400, Lang::En), "2000-02-29 01:00");
+    }
+
+    #[test]
+    fn user_agents_are_summarised() {
+        assert_eq!(
+            user_agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36"),
+            "Chrome 156, Linux"
+        );
+        assert_eq!(
+            user_agent(
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+            ),
+            "Firefox 128, Windows"
+        );
+        assert_eq!(user_agent("curl/8.5.0"), "curl/8.5.0");
+    }
+
+    #[test]
+    fn summer_time_follows_the_eu_rule() {
+        // 2026: CEST from 29 March 01:00 UTC to 25 October 01:00 UTC.
+        let start = 1_774_746_000; // 2026-03-29 01:00:00 UTC
+        let end = 1_792_890_000; // 2026-10-25 01:00:00 UTC
+        assert_eq!(datetime(start - 60, Lang::En), "2026-03-29 01:59");
+        assert_eq!(datetime(start, Lang::En), "2026-03-29 03:00");
+        assert_eq!(datetime(end - 60, Lang::En), "2026-10-25 02:59");
+        assert_eq!(datetime(end, Lang::En), "2026-10-25 02:00");
     }
 }

@@ -116,6 +116,21 @@ describe('account pages', { timeout: 180_000 }, () => {
     await screenshot(page, 'account');
   });
 
+  step('account page reflows at 320 CSS pixels (WCAG 1.4.10)', async () => {
+    const size = page.viewportSize();
+    await page.setViewportSize({ width: 320, height: 640 });
+    // The sessions table is a two-dimensional data table (the criterion's exception); the rest
+    // of the page must not scroll sideways.
+    const overflow = await page.evaluate(() =>
+      [...document.querySelectorAll('main > section > :not(table), main > h1, header.site')]
+        .filter((el) => el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().right > 321)
+        .map((el) => `${el.tagName.toLowerCase()}.${el.className}: ${Math.round(el.getBoundingClientRect().right)}px`),
+    );
+    assert.deepEqual(overflow, [], `content wider than 320 px: ${overflow.join(', ')}`);
+    await screenshot(page, 'account-320px');
+    await page.setViewportSize(size);
+  });
+
   step('password change: a too-short password is refused with an announced list', async () => {
     await page.getByRole('link', { name: 'Změnit heslo' }).click();
     await page.waitForURL((u) => u.pathname === '/account/password');
