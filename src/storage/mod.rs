@@ -63,6 +63,10 @@ impl Storage {
         }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
+            // A SQLite connection is a file handle that cannot go stale: skip the ping sqlx
+            // sends before handing out each connection (one worker-thread round trip per query).
+            // PostgreSQL connections can be cut by the network, so they keep it.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
