@@ -175,24 +175,42 @@ impl Storage {
         Ok(rows.into_iter().map(|(h,)| h).collect())
     }
 
-    /// Counts a failed login; returns the new count of consecutive failures.
-    pub async fn record_login_failure(&self, sub: &str) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as(
-            "UPDATE accounts SET failed_logins = failed_logins + 1 WHERE sub = $1 \
+    /// Counts an attempt before its secret is checked, unless the account is locked at `now`;
+    /// returns the attempts since the last success, or `None` when locked. The attempt that
+    /// reaches `threshold` locks the account until `lock_until` in the same statement, so
+    /// concurrent attempts are counted one by one and none slips past the lock.
+    pub async fn reserve_login_attempt(
+        &self,
+        sub: &str,
+        now: i64,
+        threshold: i64,
+        lock_until: i64,
+    ) -> Result<Option<i64>> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "UPDATE accounts SET failed_logins = failed_logins + 1, \
+             locked_until = CASE WHEN failed_logins + 1 >= $3 THEN $4 ELSE locked_until END \
+             WHERE sub = $1 AND (locked_until IS NULL OR locked_until <= $2) \
              RETURNING failed_logins",
         )
         .bind(sub)
-        .fetch_one(self.pool())
+        .bind(now)
+        .bind(threshold)
+        .bind(lock_until)
+        .fetch_optional(self.pool())
         .await?;
-        Ok(n)
+        Ok(row.map(|(n,)| n))
     }
 
-    pub async fn lock_until(&self, sub: &str, until: i64) -> Result<()> {
-        sqlx::query("UPDATE accounts SET locked_until = $1 WHERE sub = $2")
-            .bind(until)
-            .bind(sub)
-            .execute(self.pool())
-            .await?;
+    /// Locks until `until`, never shortening a longer lock.
+    pub async fn extend_lock(&self, sub: &str, until: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE accounts SET locked_until = $1 \
+             WHERE sub = $2 AND (locked_until IS NULL OR locked_until < $1)",
+        )
+        .bind(until)
+        .bind(sub)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 

@@ -277,21 +277,35 @@ pub async fn password_submit(
     }
 }
 
-/// Re-authentication for sensitive changes; a wrong password counts toward the lockout.
+/// Re-authentication for sensitive changes. Counted toward the lockout like a login (and
+/// refused while locked) and under the same per-address limit, so a stolen session cannot be
+/// used to guess the password.
 async fn current_password_ok(
     state: &AppState,
     account: &Account,
     form: &Params,
     meta: &ClientMeta,
 ) -> Result<bool, PageError> {
+    if !state.login_limiter.allow(meta.ip) || !login::reserve_attempt(state, account, meta).await? {
+        return Ok(false);
+    }
     let current = SecretString::from(form.get("current").unwrap_or("").to_owned());
     let ok = state
         .passwords
         .verify(current, Some(account.password_hash.clone()))
         .await?
         == Verified::Yes;
-    if !ok {
-        login::count_failure(state, account, meta, Event::LoginFailed).await?;
+    if ok {
+        state.storage.record_login_success(&account.sub).await?;
+    } else {
+        login::audit_failure(
+            state,
+            account,
+            meta,
+            Event::LoginFailed,
+            "wrong_current_password",
+        )
+        .await?;
     }
     Ok(ok)
 }
@@ -348,6 +362,11 @@ pub async fn totp_submit(
         Ok(v) => v,
         Err(r) => return Ok(r),
     };
+    // Replacing an enrolled factor would need no secret at all: refused (remove it first,
+    // which asks for the password).
+    if account.totp_secret.is_some() {
+        return Ok(see_other(&format!("/account?lang={}", lang.code())));
+    }
     let sealed = form.get("enrolment").unwrap_or("");
     match totp_setup::confirm(&state, &account, sealed, form.get("code").unwrap_or("")).await? {
         Some(codes) => {
@@ -391,15 +410,19 @@ pub async fn done(body: Bytes) -> Response {
 /// `POST /account/recovery-codes`: a new set; the old ones stop working.
 pub async fn recovery_codes(
     State(state): State<AppState>,
+    meta: ClientMeta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let (_, account, _, lang) = match posted(&state, &headers, &body).await? {
+    let (_, account, form, lang) = match posted(&state, &headers, &body).await? {
         Ok(v) => v,
         Err(r) => return Ok(r),
     };
     if account.totp_secret.is_none() {
         return Ok(see_other(&format!("/account?lang={}", lang.code())));
+    }
+    if !current_password_ok(&state, &account, &form, &meta).await? {
+        return Ok(wrong_password_page(lang));
     }
     let codes = totp_setup::new_recovery_codes(&state, &account).await?;
     Ok(codes_page(lang, codes))
@@ -421,14 +444,7 @@ pub async fn totp_remove(
         return Err(PageError::bad_request("account.totp_mandatory", "", lang));
     }
     if !current_password_ok(&state, &account, &form, &meta).await? {
-        let t = lang.texts();
-        return Ok(message_page(
-            lang,
-            t.get("account.title"),
-            t.get("password.current_wrong"),
-            &format!("/account?lang={}", lang.code()),
-            t.get("account.back"),
-        ));
+        return Ok(wrong_password_page(lang));
     }
     state.storage.set_totp(&account.sub, None, None).await?;
     state
@@ -448,4 +464,17 @@ pub async fn totp_remove(
         "/account?lang={}&notice=totp_removed",
         lang.code()
     )))
+}
+
+fn wrong_password_page(lang: Lang) -> Response {
+    let t = lang.texts();
+    let mut r = message_page(
+        lang,
+        t.get("account.title"),
+        t.get("password.current_wrong"),
+        &format!("/account?lang={}", lang.code()),
+        t.get("account.back"),
+    );
+    *r.status_mut() = StatusCode::BAD_REQUEST;
+    r
 }

@@ -33,7 +33,8 @@ impl FromRequestParts<AppState> for ClientMeta {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+            // An IPv4 peer on a dual-stack socket arrives as ::ffff:a.b.c.d.
+            .map(|c| c.0.ip().to_canonical());
         let trusted = &state.config.trusted_proxies;
         let ip = match peer {
             Some(p) if trusted.contains(&p) => parts
@@ -42,7 +43,7 @@ impl FromRequestParts<AppState> for ClientMeta {
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(|v| v.split(','))
-                .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+                .filter_map(|s| s.trim().parse::<IpAddr>().ok().map(|ip| ip.to_canonical()))
                 .rev()
                 .find(|ip| !trusted.contains(ip))
                 .or(Some(p)),

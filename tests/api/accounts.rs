@@ -24,6 +24,9 @@ db_test!(
     idle_sessions_end,
     hashes_with_old_parameters_are_upgraded_at_login,
     too_many_attempts_from_one_address_are_throttled,
+    a_login_past_its_password_belongs_to_the_browser_that_entered_it,
+    an_enrolled_second_factor_cannot_be_replaced_with_a_session_alone,
+    parallel_guesses_cannot_outrun_the_lockout,
 );
 
 /// Registers the usual client and a user; returns the RP.
@@ -440,7 +443,20 @@ async fn recovery_codes_work_once_each(db: Db) {
         .await
         .unwrap();
     let csrf = hidden(&html, "csrf");
-    let r = post_form(&app, "/account/recovery-codes", &[("csrf", &csrf)]).await;
+    // New codes need the password.
+    let r = post_form(
+        &app,
+        "/account/recovery-codes",
+        &[("csrf", &csrf), ("current", "spatne")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = post_form(
+        &app,
+        "/account/recovery-codes",
+        &[("csrf", &csrf), ("current", PASSWORD)],
+    )
+    .await;
     let codes = recovery_codes(&r.text().await.unwrap());
     assert_eq!(codes.len(), 10);
     for attempt in 0..2 {
@@ -840,4 +856,153 @@ async fn too_many_attempts_from_one_address_are_throttled(db: Db) {
         .await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().get("retry-after").is_some());
+}
+
+async fn a_login_past_its_password_belongs_to_the_browser_that_entered_it(db: Db) {
+    let app = spawn_app(db).await;
+    let rp = setup(&app, "jana.novakova").await;
+    sql(&app, "UPDATE accounts SET must_change_password = 1").await;
+    // The attacker starts a login and lures the victim to its form.
+    let attacker = TestApp::with_browser(&app);
+    let flow = start_flow(&rp, &[]);
+    let (id, attacker_csrf, _) = attacker.open_login(&flow.url).await;
+    let html = app
+        .browser
+        .get(app.url(&format!("/login?id={id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = app
+        .submit_login(&id, &hidden(&html, "csrf"), "jana.novakova", PASSWORD)
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // The attacker can neither open nor submit the next stage.
+    let r = attacker
+        .browser
+        .get(attacker.url(&format!("/login/password?id={id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let new = "Útočníkovo-heslo-2027";
+    let r = attacker
+        .browser
+        .post(attacker.url("/login/password"))
+        .form(&[
+            ("id", id.as_str()),
+            ("csrf", attacker_csrf.as_str()),
+            ("new", new),
+            ("confirm", new),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // The victim's browser still can.
+    let html = follow(&app, &r_again(&app, &id).await).await;
+    assert!(html.contains("počátečním heslem"));
+}
+
+/// A redirect to the change page for the login `id`, as the victim's browser would follow.
+async fn r_again(app: &TestApp, id: &str) -> reqwest::Response {
+    app.browser
+        .get(app.url(&format!("/login?id={id}")))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn an_enrolled_second_factor_cannot_be_replaced_with_a_session_alone(db: Db) {
+    let app = spawn_app(db).await;
+    let rp = setup(&app, "jana.novakova").await;
+    app.code_flow(&rp, "jana.novakova").await;
+    enrol_on_account_page(&app).await;
+    let before = app
+        .state
+        .storage
+        .account_by_username("jana.novakova")
+        .await
+        .unwrap()
+        .unwrap()
+        .totp_secret;
+    let html = app
+        .browser
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf");
+    let r = post_form(
+        &app,
+        "/account/totp",
+        &[("csrf", &csrf), ("enrolment", "forged"), ("code", "123456")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let after = app
+        .state
+        .storage
+        .account_by_username("jana.novakova")
+        .await
+        .unwrap()
+        .unwrap()
+        .totp_secret;
+    assert_eq!(before, after);
+}
+
+async fn parallel_guesses_cannot_outrun_the_lockout(db: Db) {
+    let app = spawn_app_with(db, |c| c.limits.login_per_minute = 1000).await;
+    let rp = setup(&app, "jana.novakova").await;
+    let flow = start_flow(&rp, &[]);
+    let (id, csrf, _) = app.open_login(&flow.url).await;
+    let guesses: Vec<_> = (0..20)
+        .map(|i| {
+            let b = app.browser.clone();
+            let url = app.url("/login");
+            let (id, csrf) = (id.clone(), csrf.clone());
+            tokio::spawn(async move {
+                b.post(url)
+                    .form(&[
+                        ("id", id.as_str()),
+                        ("csrf", csrf.as_str()),
+                        ("username", "jana.novakova"),
+                        ("password", &format!("hadani-{i:04}-xx")),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    for g in guesses {
+        assert_eq!(g.await.unwrap(), StatusCode::OK);
+    }
+    let sub = app
+        .state
+        .storage
+        .account_by_username("jana.novakova")
+        .await
+        .unwrap()
+        .unwrap()
+        .sub;
+    let checked = app
+        .state
+        .audit
+        .for_subject(&sub, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event == "login.failed" && e.details.contains("wrong_password"))
+        .count();
+    assert_eq!(
+        checked, 5,
+        "only the attempts before the lock reach the password check"
+    );
 }

@@ -113,19 +113,28 @@ pub fn stage_url(p: &Pending, lang: Lang) -> String {
     format!("{page}?id={}&lang={}", p.row.id, lang.code())
 }
 
-/// The browser's CSRF token, reused when present so two tabs can log in at once; binds the
-/// pending login to it.
+/// The token that binds a pending login to one browser (double-submit cookie, stored hashed
+/// with the login). At the password stage the browser's token is reused when present (two tabs
+/// can log in at once) and the login is bound to it. After the password the login is bound to
+/// a fresh token given only to the browser that entered it (see [`advance`]), and later pages
+/// never re-bind: whoever knows the login's id but lacks that cookie gets `login.expired`
+/// (OWASP Session Management Cheat Sheet: renew the binding when privilege changes).
 pub async fn bind_csrf(
     state: &AppState,
     headers: &HeaderMap,
     pending: &Pending,
-) -> Result<PlainToken, Internal> {
-    let csrf = state
+) -> Result<PlainToken, PageError> {
+    let cookie = state
         .cookies
         .get(headers, cookies::CSRF)
         .filter(|c| c.len() == 43)
-        .map(|c| PlainToken::from_received(&c))
-        .unwrap_or_else(PlainToken::generate);
+        .map(|c| PlainToken::from_received(&c));
+    if pending.row.stage != "password" {
+        return cookie
+            .filter(|c| HashedToken::from_stored(pending.row.csrf_hash.clone()).matches(c.expose()))
+            .ok_or_else(|| PageError::bad_request("login.expired", "", pending.target.lang()));
+    }
+    let csrf = cookie.unwrap_or_else(PlainToken::generate);
     state
         .storage
         .set_login_request_csrf(&pending.row.id, &csrf.hashed())
@@ -223,16 +232,27 @@ pub async fn advance(
 ) -> Result<Response, PageError> {
     match next_stage(state, account, amr) {
         Some(stage) => {
+            // The password was right: from here the login belongs to this browser only.
+            let binding = PlainToken::generate();
             state
                 .storage
                 .advance_login_request(&pending.row.id, &account.sub, stage, amr)
+                .await?;
+            state
+                .storage
+                .set_login_request_csrf(&pending.row.id, &binding.hashed())
                 .await?;
             let mut moved = Pending {
                 row: pending.row.clone(),
                 target: pending.target.clone(),
             };
             moved.row.stage = stage.to_owned();
-            Ok(see_other(&stage_url(&moved, lang)))
+            Ok(with_csrf_cookie(
+                state,
+                see_other(&stage_url(&moved, lang)),
+                &binding,
+                pending,
+            ))
         }
         None => finish(state, headers, meta, pending, account, amr).await,
     }
@@ -343,28 +363,28 @@ pub fn too_many_requests(lang: Lang) -> Response {
     r
 }
 
-/// Counts a failed step toward the account's lockout, and audits it.
-pub async fn count_failure(
+/// Reserves one attempt against the account's lockout *before* checking a secret: the counter
+/// goes up at once (and a lock is set when it reaches the threshold), atomically, so parallel
+/// guesses cannot all slip through before the first failure is recorded. A success resets it
+/// (`record_login_success`). `false`: the account is locked and nothing may be checked.
+pub async fn reserve_attempt(
     state: &AppState,
     account: &Account,
     meta: &ClientMeta,
-    event: Event,
-) -> Result<(), Internal> {
-    let failures = state.storage.record_login_failure(&account.sub).await?;
-    state
-        .audit
-        .record(
-            Record::new(event)
-                .subject(account.sub.clone())
-                .ip(meta.ip_string())
-                .detail("failures", failures),
-        )
-        .await?;
-    if let Some(seconds) = state.config.lockout.lock_for(failures) {
-        state
-            .storage
-            .lock_until(&account.sub, now() + seconds)
-            .await?;
+) -> Result<bool, Internal> {
+    let t = now();
+    let policy = &state.config.lockout;
+    let first_lock = policy.lock_for(policy.threshold).unwrap_or(0);
+    let Some(attempts) = state
+        .storage
+        .reserve_login_attempt(&account.sub, t, policy.threshold, t + first_lock)
+        .await?
+    else {
+        return Ok(false);
+    };
+    if let Some(seconds) = state.config.lockout.lock_for(attempts) {
+        state.storage.extend_lock(&account.sub, t + seconds).await?;
+        // Logged when the failure is known; the lock itself is audited here.
         state
             .audit
             .record(
@@ -372,11 +392,31 @@ pub async fn count_failure(
                     .subject(account.sub.clone())
                     .ip(meta.ip_string())
                     .detail("seconds", seconds)
-                    .detail("failures", failures),
+                    .detail("attempts", attempts),
             )
             .await?;
         tracing::warn!(sub = %account.sub, seconds, "account temporarily locked");
     }
+    Ok(true)
+}
+
+/// Audits a failed step (the attempt was already counted by [`reserve_attempt`]).
+pub async fn audit_failure(
+    state: &AppState,
+    account: &Account,
+    meta: &ClientMeta,
+    event: Event,
+    reason: &str,
+) -> Result<(), Internal> {
+    state
+        .audit
+        .record(
+            Record::new(event)
+                .subject(account.sub.clone())
+                .ip(meta.ip_string())
+                .detail("reason", reason),
+        )
+        .await?;
     Ok(())
 }
 

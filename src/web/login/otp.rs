@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::{
-    advance, authenticated_account, bind_csrf, check_csrf, count_failure, load, too_many_requests,
-    with_csrf_cookie, Pending,
+    advance, audit_failure, authenticated_account, bind_csrf, check_csrf, load, reserve_attempt,
+    too_many_requests, with_csrf_cookie, Pending,
 };
 use crate::app::AppState;
 use crate::audit::{Event, Record};
@@ -55,7 +55,9 @@ pub async fn otp_submit(
     let pending = load(&state, form.get("id"), lang).await?;
     check_csrf(&state, &headers, &form, &pending, lang)?;
     let account = authenticated_account(&state, &pending, "otp", lang).await?;
-    if account.is_locked(now()) {
+    // Counted before the check, atomically: parallel guesses cannot outrun the lockout.
+    if !reserve_attempt(&state, &account, &meta).await? {
+        audit_failure(&state, &account, &meta, Event::OtpFailed, "locked").await?;
         return render(
             &state,
             &headers,
@@ -71,7 +73,7 @@ pub async fn otp_submit(
         let amr = format!("{} otp", pending.row.amr).trim().to_owned();
         return advance(&state, &headers, &meta, &pending, &account, &amr, lang).await;
     }
-    count_failure(&state, &account, &meta, Event::OtpFailed).await?;
+    audit_failure(&state, &account, &meta, Event::OtpFailed, "wrong_code").await?;
     render(
         &state,
         &headers,

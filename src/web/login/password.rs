@@ -11,8 +11,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{
-    advance, bind_csrf, check_csrf, count_failure, load, stage_url, too_many_requests,
-    with_csrf_cookie, Pending, Target,
+    advance, audit_failure, bind_csrf, check_csrf, load, next_stage, reserve_attempt, stage_url,
+    too_many_requests, with_csrf_cookie, Pending, Target,
 };
 use crate::app::AppState;
 use crate::audit::{Event, Record};
@@ -76,10 +76,16 @@ pub async fn submit(
         Err(_) => None,
     };
     let t = now();
-    // Locked or disabled accounts are checked against the dummy hash like unknown ones.
-    let usable = account
+    // The attempt is counted before the check (atomically); locked or disabled accounts are
+    // checked against the dummy hash like unknown ones.
+    let active = account
         .as_ref()
-        .filter(|a| a.status == AccountStatus::Active && !a.is_locked(t));
+        .filter(|a| a.status == AccountStatus::Active);
+    let allowed = match active {
+        Some(a) => reserve_attempt(&state, a, &meta).await?,
+        None => false,
+    };
+    let usable = active.filter(|_| allowed);
     let verified = state
         .passwords
         .verify(password.clone(), usable.map(|a| a.password_hash.clone()))
@@ -88,8 +94,10 @@ pub async fn submit(
         (Verified::Yes, Some(a)) => a.clone(),
         (_, usable) => {
             match (usable, &account) {
-                // A wrong password for a usable account counts toward its lockout.
-                (Some(a), _) => count_failure(&state, a, &meta, Event::LoginFailed).await?,
+                // The attempt was counted toward the lockout when it was reserved.
+                (Some(a), _) => {
+                    audit_failure(&state, a, &meta, Event::LoginFailed, "wrong_password").await?
+                }
                 (None, Some(a)) => {
                     let reason = if a.status == AccountStatus::Active {
                         "locked"
@@ -152,6 +160,12 @@ pub async fn submit(
             )
             .await?;
         return Err(PageError::bad_request("login.initial_expired", "", lang));
+    }
+    // Without a second factor to come, the right password ends the run of failures now; with
+    // one, only the whole login does (else password + guess, password + guess… would never
+    // lock).
+    if next_stage(&state, &account, "pwd") != Some("otp") {
+        state.storage.record_login_success(&account.sub).await?;
     }
     advance(&state, &headers, &meta, &pending, &account, "pwd", lang).await
 }
