@@ -86,6 +86,15 @@ impl Storage {
         Ok(())
     }
 
+    /// Drops every pending login of a person (after a password change or reset).
+    pub async fn delete_login_requests_of(&self, sub: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_requests WHERE sub = $1")
+            .bind(sub)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Binds a pending login to the CSRF token of the browser that shows its form.
     pub async fn set_login_request_csrf(&self, id: &str, csrf: &HashedToken) -> Result<()> {
         sqlx::query("UPDATE login_requests SET csrf_hash = $1 WHERE id = $2")

@@ -131,7 +131,9 @@ impl Storage {
         // Spent refresh tokens are kept while their family lives (reuse detection needs
         // them); a family never outlives its session, so both go when the session expires.
         for sql in [
-            "DELETE FROM authorization_codes WHERE expires_at < $1",
+            // Spent codes are kept a day past expiry so that a late replay is still detected
+            // (and revokes its tokens) rather than looking unknown.
+            "DELETE FROM authorization_codes WHERE expires_at < $1 - 86400",
             "DELETE FROM login_requests WHERE expires_at < $1",
             "DELETE FROM revoked_tokens WHERE expires_at < $1",
             "DELETE FROM used_assertions WHERE expires_at < $1",

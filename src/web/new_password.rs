@@ -37,6 +37,23 @@ pub async fn set_new_password(
     keep_sid: Option<&str>,
     lang: Lang,
 ) -> Result<Result<(), Vec<String>>, Internal> {
+    match check_new_password(state, account, form, why, lang).await? {
+        Ok(hash) => {
+            store_new_password(state, account, &hash, why, meta, keep_sid).await?;
+            Ok(Ok(()))
+        }
+        Err(messages) => Ok(Err(messages)),
+    }
+}
+
+/// Checks the form's new password against the policy and the history; returns its hash.
+pub async fn check_new_password(
+    state: &AppState,
+    account: &Account,
+    form: &Params,
+    why: Why,
+    lang: Lang,
+) -> Result<Result<String, Vec<String>>, Internal> {
     let t = lang.texts();
     let new = form.get("new").unwrap_or("");
     let confirm = form.get("confirm").unwrap_or("");
@@ -86,10 +103,24 @@ pub async fn set_new_password(
         .passwords
         .hash(SecretString::from(new.to_owned()))
         .await?;
+    Ok(Ok(hash))
+}
+
+/// Stores a checked password; audits; ends the person's other sessions and any login of
+/// theirs still half-way (it began with the old password).
+pub async fn store_new_password(
+    state: &AppState,
+    account: &Account,
+    hash: &str,
+    why: Why,
+    meta: &ClientMeta,
+    keep_sid: Option<&str>,
+) -> Result<(), Internal> {
     state
         .storage
-        .set_password(&account.sub, &hash, at, false, None)
+        .set_password(&account.sub, hash, now(), false, None)
         .await?;
+    state.storage.delete_login_requests_of(&account.sub).await?;
     let event = match why {
         Why::Reset => Event::PasswordResetCompleted,
         _ => Event::PasswordChanged,
@@ -116,5 +147,5 @@ pub async fn set_new_password(
             crate::oidc::logout::end_session(state, &s.sid).await?;
         }
     }
-    Ok(Ok(()))
+    Ok(())
 }

@@ -13,7 +13,7 @@ use super::client::ClientMeta;
 use super::cookies;
 use super::i18n::Lang;
 use super::login::too_many_requests;
-use super::new_password::{set_new_password, Why};
+use super::new_password::{check_new_password, store_new_password, Why};
 use super::pages::{html, message_page, Chrome, ForgotPage, Hidden, PasswordPage};
 use crate::app::AppState;
 use crate::audit::{Event, Record};
@@ -253,12 +253,17 @@ pub async fn reset_submit(
     let Some(account) = account_of_link(&state, &token).await? else {
         return Ok(invalid_link(lang));
     };
-    match set_new_password(&state, &account, &form, Why::Reset, &meta, None, lang).await? {
-        Ok(()) => {
-            state
+    match check_new_password(&state, &account, &form, Why::Reset, lang).await? {
+        Ok(hash) => {
+            // Spend the link first: of two submissions only one sets a password.
+            if !state
                 .storage
                 .use_password_reset(&PlainToken::from_received(&token).hashed(), &account.sub)
-                .await?;
+                .await?
+            {
+                return Ok(invalid_link(lang));
+            }
+            store_new_password(&state, &account, &hash, Why::Reset, &meta, None).await?;
             let t = lang.texts();
             Ok(message_page(
                 lang,
