@@ -121,6 +121,11 @@ fn verify_now(password: &str, stored: &str) -> bool {
     }
 }
 
+/// Verifies synchronously on the calling thread (for benchmarks and tools).
+pub fn verify_blocking(password: &str, stored: &str) -> bool {
+    verify_now(password, stored)
+}
+
 /// Was `stored` made with other parameters than today's? Then it is re-hashed at the next
 /// successful login (the password is at hand only then).
 pub fn needs_rehash(stored: &str) -> bool {
