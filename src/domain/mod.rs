@@ -11,6 +11,7 @@ pub mod password_policy;
 pub mod pkce;
 pub mod prompt;
 pub mod scope;
+pub mod text;
 pub mod totp;
 
 /// A value that failed to parse, with a message fit for an `error_description`.

@@ -48,6 +48,68 @@ pub struct OrganisationKind {
     pub nno_family_support: bool,
 }
 
+/// The seat (registered office) where the credentials letter is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat {
+    pub street: String,
+    pub city: String,
+    /// Five digits, written `110 00`.
+    pub postcode: String,
+}
+
+impl Seat {
+    pub fn parse(street: &str, city: &str, postcode: &str) -> Result<Self, ParseError> {
+        let digits: String = postcode.chars().filter(|c| !c.is_whitespace()).collect();
+        if digits.len() != 5 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::new("the postcode must have 5 digits"));
+        }
+        let (street, city) = (street.trim(), city.trim());
+        if street.is_empty() || city.is_empty() {
+            return Err(ParseError::new("the seat needs a street and a city"));
+        }
+        Ok(Self {
+            street: street.to_owned(),
+            city: city.to_owned(),
+            postcode: format!("{} {}", &digits[..3], &digits[3..]),
+        })
+    }
+}
+
+/// An organisation as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    pub id: String,
+    pub ico: Ico,
+    pub name: String,
+    /// The legal form as the register writes it (spolek, obecně prospěšná společnost, …).
+    pub legal_form: String,
+    pub seat: Seat,
+    pub kind: OrganisationKind,
+}
+
+impl Organisation {
+    pub fn new(
+        ico: Ico,
+        name: &str,
+        legal_form: &str,
+        seat: Seat,
+        kind: OrganisationKind,
+    ) -> Result<Self, ParseError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 255 {
+            return Err(ParseError::new("the name must have 1 to 255 characters"));
+        }
+        Ok(Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            ico,
+            name: name.to_owned(),
+            legal_form: legal_form.trim().to_owned(),
+            seat,
+            kind,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +126,14 @@ mod tests {
             assert!(Ico::parse(ico).is_ok(), "{ico}");
         }
         assert_eq!(Ico::parse(" 0055 1023 ").unwrap().as_str(), "00551023");
+    }
+
+    #[test]
+    fn seats_need_a_five_digit_postcode() {
+        let s = Seat::parse("Na Poříčním právu 1", "Praha 2", "12801").unwrap();
+        assert_eq!(s.postcode, "128 01");
+        assert!(Seat::parse("x", "y", "1280").is_err());
+        assert!(Seat::parse("", "y", "12801").is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod client_cache;
 pub mod clients;
 pub mod codes;
 pub mod login_requests;
+pub mod organisations;
 pub mod sessions;
 pub mod tokens;
 

@@ -9,4 +9,5 @@ mod code_flow;
 mod errors;
 mod logout;
 mod operations;
+mod organisations;
 mod tokens;
