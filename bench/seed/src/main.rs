@@ -92,6 +92,11 @@ async fn seed_one(
         auth_time: t,
         amr: "pwd".into(),
         expires_at: t + 10 * 3600,
+        created_at: t,
+        last_seen_at: t,
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("bench-seed".into()),
+        csrf: PlainToken::generate().expose().to_owned(),
     };
     storage
         .insert_session(&PlainToken::generate().hashed(), &session)
