@@ -15,6 +15,7 @@ db_test!(
     prompt_login_and_max_age_zero_ask_for_the_password_again,
     form_post_response_mode_posts_the_code,
     public_client_uses_pkce_without_a_secret,
+    an_id_token_hint_for_someone_else_gets_login_required,
 );
 
 async fn discovery_is_accepted_by_the_rp_library(db: Db) {
@@ -270,4 +271,29 @@ pub fn decode_header(jwt: &str) -> serde_json::Value {
 
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn an_id_token_hint_for_someone_else_gets_login_required(db: Db) {
+    let app = spawn_app(db).await;
+    let s = app.register(ClientSpec::confidential("poskytovatel")).await;
+    app.add_user("jana.novakova").await;
+    app.add_user("petr.svoboda").await;
+    let rp = app.rp("poskytovatel", s).await;
+    let (_, jana) = app.code_flow(&rp, "jana.novakova").await;
+    let hint = jana.id_token().unwrap().to_string();
+    // Another browser: the client expects Jana, Petr signs in.
+    let other = TestApp::with_browser(&app);
+    let flow = start_flow(&rp, &[("id_token_hint", hint.as_str())]);
+    let back = other.login(&flow.url, "petr.svoboda").await;
+    assert_eq!(
+        param(&back, "error").as_deref(),
+        Some("login_required"),
+        "{back}"
+    );
+    assert!(param(&back, "code").is_none());
+    // Jana herself gets her code.
+    let third = TestApp::with_browser(&app);
+    let flow = start_flow(&rp, &[("id_token_hint", hint.as_str())]);
+    let back = third.login(&flow.url, "jana.novakova").await;
+    third.redeem(&rp, &flow, &back).await;
 }

@@ -335,6 +335,24 @@ async fn finish(
     tracing::info!(sid = %session.sid, client_id = %pending.row.client_id, "login succeeded");
 
     let mut response = match (&pending.target, client) {
+        // The client named the person it expects (`id_token_hint`) and someone else signed
+        // in: OIDC Core §3.1.2.1 says to answer with an error rather than a code for them.
+        (Target::Authorize(req), Some(_))
+            if req.expected_sub.as_ref().is_some_and(|s| *s != account.sub) =>
+        {
+            let target = crate::oidc::authorize::Target {
+                redirect_uri: &req.redirect_uri,
+                mode: req.response_mode,
+                state: req.state.as_deref(),
+                lang,
+            };
+            crate::oidc::authorize::error_response(
+                state,
+                &target,
+                "login_required",
+                "a different person signed in than the id_token_hint names",
+            )
+        }
         (Target::Authorize(req), Some(client)) => complete(state, &client, req, &session).await?,
         _ => see_other(&format!("/account?lang={}", lang.code())),
     };
