@@ -222,11 +222,6 @@ fn password_page(
     lang: Lang,
     errors: Vec<String>,
 ) -> Response {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
     let page = PasswordPage {
         c: Chrome::new(
             lang,
@@ -240,7 +235,7 @@ fn password_page(
         min_length: state.config.password.min_length(account.role.privileged()),
         errors,
     };
-    html(status, page.render())
+    page.respond()
 }
 
 /// `POST /account/password`: the current password, then the new one twice.

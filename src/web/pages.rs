@@ -67,6 +67,18 @@ pub struct PasswordPage<'a> {
     pub errors: Vec<String>,
 }
 
+impl PasswordPage<'_> {
+    /// The form, with 400 when it shows refused-password errors.
+    pub fn respond(self) -> Response {
+        let status = if self.errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        html(status, self.render())
+    }
+}
+
 #[derive(Template)]
 #[template(path = "totp_enrol.html")]
 pub struct TotpEnrolPage<'a> {

@@ -197,11 +197,6 @@ fn reset_page(
     lang: Lang,
     errors: Vec<String>,
 ) -> Response {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
     let page = PasswordPage {
         c: Chrome::new(lang, String::new()),
         t: lang.texts(),
@@ -212,7 +207,7 @@ fn reset_page(
         min_length: state.config.password.min_length(account.role.privileged()),
         errors,
     };
-    with_cookie(state, html(status, page.render()), csrf)
+    with_cookie(state, page.respond(), csrf)
 }
 
 /// `GET /password/reset?token=…`

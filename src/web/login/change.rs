@@ -1,10 +1,9 @@
 //! A new password before anything else: the initial password from the letter, or one past the
 //! maximum age (18 months).
 
-use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::{
@@ -17,7 +16,7 @@ use crate::oidc::params::Params;
 use crate::web::client::ClientMeta;
 use crate::web::i18n::Lang;
 use crate::web::new_password::{set_new_password, Why};
-use crate::web::pages::{html, Chrome, Hidden, PasswordPage};
+use crate::web::pages::{Chrome, Hidden, PasswordPage};
 
 #[derive(serde::Deserialize)]
 pub struct Q {
@@ -78,11 +77,6 @@ async fn render(
     } else {
         "password.intro_expired"
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
     let page = PasswordPage {
         c: Chrome::new(
             lang,
@@ -100,10 +94,5 @@ async fn render(
         min_length: state.config.password.min_length(account.role.privileged()),
         errors,
     };
-    Ok(with_csrf_cookie(
-        state,
-        html(status, page.render()),
-        &csrf,
-        pending,
-    ))
+    Ok(with_csrf_cookie(state, page.respond(), &csrf, pending))
 }
