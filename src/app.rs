@@ -183,6 +183,10 @@ pub fn build_router(state: AppState) -> Router {
             get(web::login::enrol_form).post(web::login::enrol_submit),
         )
         .route("/login/totp/done", post(web::login::enrolled_continue))
+        .route(
+            "/login/organisation",
+            get(web::organisation::choose_form).post(web::organisation::choose_submit),
+        )
         .route("/account", get(web::account::show))
         .route(
             "/account/password",

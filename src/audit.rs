@@ -32,6 +32,16 @@ pub enum Event {
     RecoveryCodeUsed,
     SessionEnded,
     AccountCreated,
+    AccessDenied,
+    PersonCreated,
+    ConsentRecorded,
+    ConsentWithdrawn,
+    LetterIssued,
+    StatutoryRoleStarted,
+    StatutoryRoleEnded,
+    DelegationGranted,
+    DelegationRevoked,
+    OrganisationCreated,
 }
 
 impl Event {
@@ -49,6 +59,16 @@ impl Event {
             Event::RecoveryCodeUsed => "totp.recovery_code_used",
             Event::SessionEnded => "session.ended",
             Event::AccountCreated => "account.created",
+            Event::AccessDenied => "login.access_denied",
+            Event::PersonCreated => "person.created",
+            Event::ConsentRecorded => "consent.recorded",
+            Event::ConsentWithdrawn => "consent.withdrawn",
+            Event::LetterIssued => "letter.issued",
+            Event::StatutoryRoleStarted => "statutory.started",
+            Event::StatutoryRoleEnded => "statutory.ended",
+            Event::DelegationGranted => "delegation.granted",
+            Event::DelegationRevoked => "delegation.revoked",
+            Event::OrganisationCreated => "organisation.created",
         }
     }
 }

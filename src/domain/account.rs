@@ -110,6 +110,8 @@ pub struct Account {
     /// The sealed TOTP secret, when the second factor is enrolled.
     pub totp_secret: Option<String>,
     pub totp_last_step: Option<i64>,
+    /// The person's MPSV client identifier (persons table), when assigned.
+    pub mpsv_client_id: Option<String>,
 }
 
 impl Account {
@@ -140,6 +142,7 @@ impl Account {
             locked_until: None,
             totp_secret: None,
             totp_last_step: None,
+            mpsv_client_id: None,
         }
     }
 

@@ -8,7 +8,7 @@
 //!   delegation from someone who still is (MPSV rules 4 and 6).
 
 use super::client::Application;
-use super::organisation::OrganisationKind;
+use super::organisation::{Organisation, OrganisationKind};
 
 /// A person's active consents for one organisation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -90,6 +90,32 @@ pub fn submit_permission(
         Some(SubmitSource::Delegation)
     } else {
         None
+    }
+}
+
+/// What the database knows, at the moment of asking, about a person and one organisation
+/// they hold a consent for: the facts every rule above needs.
+#[derive(Debug, Clone)]
+pub struct Affiliation {
+    pub organisation: Organisation,
+    pub consents: Consents,
+    /// A statutory representative of the organisation now.
+    pub statutory: bool,
+    /// Delegations of submit the person holds for the organisation (not revoked).
+    pub delegations: Vec<DelegationFacts>,
+}
+
+impl Affiliation {
+    pub fn entitled(&self, app: Application) -> bool {
+        entitled(app, self.organisation.kind, self.consents)
+    }
+
+    pub fn apps(&self) -> Vec<Application> {
+        apps(self.organisation.kind, self.consents)
+    }
+
+    pub fn submit(&self) -> Option<SubmitSource> {
+        submit_permission(self.statutory, &self.delegations)
     }
 }
 

@@ -3,11 +3,13 @@
 
 pub mod account;
 pub mod client;
+pub mod date;
 pub mod entitlement;
 pub mod lockout;
 pub mod mpsv_id;
 pub mod organisation;
 pub mod password_policy;
+pub mod person;
 pub mod pkce;
 pub mod prompt;
 pub mod scope;

@@ -6,7 +6,7 @@ use std::fmt;
 use super::ParseError;
 
 /// The scopes this provider knows. A client may be allowed a subset of them.
-pub const SUPPORTED: &[&str] = &["openid", "profile", "email"];
+pub const SUPPORTED: &[&str] = &["openid", "profile", "email", "mpsv", "organisation"];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scopes(BTreeSet<String>);

@@ -44,6 +44,9 @@ pub struct AuthRequest {
     pub response_mode: ResponseMode,
     pub prompt_login: bool,
     pub prompt_none: bool,
+    /// `prompt=select_account`: ask again which organisation the person acts for.
+    #[serde(default)]
+    pub prompt_select_account: bool,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
     pub lang: Lang,
@@ -57,6 +60,18 @@ pub struct Target<'a> {
     pub mode: ResponseMode,
     pub state: Option<&'a str>,
     pub lang: Lang,
+}
+
+impl AuthRequest {
+    /// Where and how authorization responses for this request go.
+    pub fn target(&self) -> Target<'_> {
+        Target {
+            redirect_uri: &self.redirect_uri,
+            mode: self.response_mode,
+            state: self.state.as_deref(),
+            lang: self.lang,
+        }
+    }
 }
 
 /// Why validation stopped.
@@ -280,6 +295,7 @@ async fn validate(
         response_mode: mode,
         prompt_login: prompt.login,
         prompt_none: prompt.none,
+        prompt_select_account: prompt.select_account,
         max_age,
         login_hint: p.get("login_hint").map(str::to_owned),
         lang,
@@ -369,12 +385,34 @@ async fn proceed(
     .await
 }
 
-/// Issues a code for `session` and sends it to the client (RFC 6749 §4.1.2).
+/// Finishes an authorization for `session`: for a client of an MPSV application, first the
+/// entitlement and the organisation the person acts for (`web::organisation`); then the code.
 pub async fn complete(
     state: &AppState,
     client: &Client,
     req: &AuthRequest,
     session: &Session,
+) -> Result<Response, PageError> {
+    let organisation_id = match client.application {
+        None => None,
+        Some(app) => {
+            match crate::web::organisation::decide(state, client, app, req, session).await? {
+                crate::web::organisation::Decision::Act(org) => Some(org),
+                crate::web::organisation::Decision::Respond(r) => return Ok(r),
+            }
+        }
+    };
+    issue_code(state, client, req, session, organisation_id).await
+}
+
+/// Issues a code for `session` acting for `organisation_id` and sends it to the client
+/// (RFC 6749 §4.1.2).
+pub async fn issue_code(
+    state: &AppState,
+    client: &Client,
+    req: &AuthRequest,
+    session: &Session,
+    organisation_id: Option<String>,
 ) -> Result<Response, PageError> {
     let code = PlainToken::generate();
     state
@@ -392,20 +430,64 @@ pub async fn complete(
                 auth_time: session.auth_time,
                 amr: session.amr.clone(),
                 expires_at: now() + state.config.tokens.authorization_code,
+                organisation_id: organisation_id.clone(),
             },
         )
         .await?;
     state
         .storage
-        .add_session_client(&session.sid, client.client_id.as_str())
+        .add_session_client(
+            &session.sid,
+            client.client_id.as_str(),
+            organisation_id.as_deref(),
+        )
         .await?;
-    let target = Target {
-        redirect_uri: &req.redirect_uri,
-        mode: req.response_mode,
-        state: req.state.as_deref(),
-        lang: req.lang,
-    };
-    Ok(respond(state, &target, vec![("code", code.expose())]))
+    Ok(respond(state, &req.target(), vec![("code", code.expose())]))
+}
+
+/// How a button on an IdP page takes the person back to the client with an error: a link
+/// (response mode `query`) or a form (`form_post`).
+pub enum Continue {
+    Link(String),
+    Form {
+        action: String,
+        fields: Vec<(String, String)>,
+    },
+}
+
+/// The error authorization response of [`error_response`], as a control on a page the
+/// person reads first (e.g. why access was denied).
+pub fn error_continue(
+    state: &AppState,
+    target: &Target<'_>,
+    error: &str,
+    description: &str,
+) -> Continue {
+    let mut fields = vec![
+        ("error".to_owned(), error.to_owned()),
+        ("error_description".to_owned(), description.to_owned()),
+    ];
+    if let Some(s) = target.state {
+        fields.push(("state".into(), s.to_owned()));
+    }
+    fields.push(("iss".into(), state.config.issuer.clone()));
+    match (target.mode, url::Url::parse(target.redirect_uri)) {
+        (ResponseMode::Query, Ok(mut url)) => {
+            url.query_pairs_mut().extend_pairs(fields);
+            Continue::Link(url.into())
+        }
+        _ => Continue::Form {
+            action: target.redirect_uri.to_owned(),
+            fields,
+        },
+    }
+}
+
+/// The `form-action` source that lets a page's form post to `redirect_uri`.
+pub fn form_action_origin(redirect_uri: &str) -> String {
+    url::Url::parse(redirect_uri)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default()
 }
 
 /// An error authorization response (RFC 6749 §4.1.2.1).
@@ -458,9 +540,7 @@ fn form_post(target: &Target<'_>, fields: &[(&str, &str)]) -> Response {
         fields: fields.to_vec(),
     };
     let mut r = html(StatusCode::OK, page.render());
-    let origin = url::Url::parse(target.redirect_uri)
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default();
+    let origin = form_action_origin(target.redirect_uri);
     let csp = format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; form-action {origin}; \
          frame-ancestors 'none'; base-uri 'none'"

@@ -45,7 +45,8 @@ pub fn document(issuer: &str, e: &Endpoints) -> Value {
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
             "at_hash", "name", "given_name", "family_name", "preferred_username", "locale",
-            "email", "email_verified"
+            "email", "email_verified", "mpsv_client_id", "organisation",
+            "statutory_representative", "submit_permission", "submit_permission_source", "apps"
         ],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::client_auth::authenticate;
 use super::params::{is_form, Params};
@@ -49,9 +49,10 @@ async fn introspect(
     let inactive = json!({ "active": false });
 
     if token.matches('.').count() == 2 {
-        let Some(c) = super::jwt::live_access_token(state, token).await? else {
+        let Some(live) = super::jwt::live_access_token(state, token).await? else {
             return Ok(inactive);
         };
+        let c = live.claims;
         let mut v = json!({
             "active": true,
             "token_type": "Bearer",
@@ -73,6 +74,28 @@ async fn introspect(
             else {
                 return Ok(inactive);
             };
+            // The person's claims as of now, for the grant's own client and organisation.
+            let Some(token_client) = state.storage.client(&c.client_id).await? else {
+                return Ok(inactive);
+            };
+            let organisation = super::issue::grant_organisation(
+                state,
+                &token_client,
+                &c.sub,
+                live.family.as_ref().and_then(|f| f.organisation_id.as_deref()),
+            )
+            .await?;
+            if let super::issue::GrantOrganisation::Lost = organisation {
+                return Ok(inactive);
+            }
+            let scope = crate::domain::scope::Scopes::parse(&c.scope).unwrap_or_default();
+            if let Value::Object(map) = &mut v {
+                for (k, val) in
+                    super::issue::user_claims(&account, organisation.affiliation(), &scope)
+                {
+                    map.entry(k).or_insert(val);
+                }
+            }
             v["username"] = account.username.into();
             v["sid"] = c.sid.into();
             v["auth_time"] = c.auth_time.into();

@@ -10,6 +10,7 @@ use super::jwt::{self, AccessTokenClaims};
 use crate::app::AppState;
 use crate::domain::account::Account;
 use crate::domain::client::Client;
+use crate::domain::entitlement::Affiliation;
 use crate::domain::scope::Scopes;
 use crate::error::{no_store, Internal};
 use crate::secrets::{now, PlainToken};
@@ -21,6 +22,50 @@ pub struct UserContext<'a> {
     pub auth_time: i64,
     pub amr: Vec<String>,
     pub family_id: &'a str,
+    /// The organisation the person acts for in this grant, evaluated now.
+    pub affiliation: Option<&'a Affiliation>,
+}
+
+/// The organisation of a grant, evaluated from the database at the moment of asking.
+pub enum GrantOrganisation {
+    /// Not an application client's grant: no organisation claims.
+    None,
+    Current(Box<Affiliation>),
+    /// The grant's organisation no longer entitles the person to the client's application
+    /// (a consent was withdrawn): the grant must not be used any more.
+    Lost,
+}
+
+pub async fn grant_organisation(
+    state: &AppState,
+    client: &Client,
+    sub: &str,
+    organisation_id: Option<&str>,
+) -> Result<GrantOrganisation, Internal> {
+    let Some(org) = organisation_id else {
+        // A grant of an application client always has an organisation.
+        return Ok(if client.application.is_some() {
+            GrantOrganisation::Lost
+        } else {
+            GrantOrganisation::None
+        });
+    };
+    let Some(a) = state.storage.affiliation(sub, org, now()).await? else {
+        return Ok(GrantOrganisation::Lost);
+    };
+    if client.application.is_some_and(|app| !a.entitled(app)) {
+        return Ok(GrantOrganisation::Lost);
+    }
+    Ok(GrantOrganisation::Current(Box::new(a)))
+}
+
+impl GrantOrganisation {
+    pub fn affiliation(&self) -> Option<&Affiliation> {
+        match self {
+            GrantOrganisation::Current(a) => Some(a),
+            _ => None,
+        }
+    }
 }
 
 impl UserContext<'_> {
@@ -80,8 +125,13 @@ pub fn access_token(
     })
 }
 
-/// The claims a person's scopes release (OIDC Core §5.4), from the current account record.
-pub fn user_claims(account: &Account, scope: &Scopes) -> Map<String, Value> {
+/// The claims a person's scopes release (OIDC Core §5.4 and the MPSV claims contract), from
+/// the current account record and the grant's organisation as evaluated now.
+pub fn user_claims(
+    account: &Account,
+    affiliation: Option<&Affiliation>,
+    scope: &Scopes,
+) -> Map<String, Value> {
     let mut c = Map::new();
     c.insert("sub".into(), account.sub.clone().into());
     if scope.contains("profile") {
@@ -97,7 +147,44 @@ pub fn user_claims(account: &Account, scope: &Scopes) -> Map<String, Value> {
             c.insert("email_verified".into(), account.email_verified.into());
         }
     }
+    if scope.contains("mpsv") {
+        if let Some(id) = &account.mpsv_client_id {
+            c.insert("mpsv_client_id".into(), id.clone().into());
+        }
+    }
+    if scope.contains("organisation") {
+        if let Some(a) = affiliation {
+            organisation_claims(&mut c, a);
+        }
+    }
     c
+}
+
+/// The `organisation` scope's claims (DESIGN.md, "Claims contract").
+fn organisation_claims(c: &mut Map<String, Value>, a: &Affiliation) {
+    let o = &a.organisation;
+    c.insert(
+        "organisation".into(),
+        json!({
+            "id": o.id,
+            "ico": o.ico.as_str(),
+            "name": o.name,
+            "legal_form": o.legal_form,
+            "social_service_provider": o.kind.social_service_provider,
+            "nno_family_support": o.kind.nno_family_support,
+        }),
+    );
+    let submit = a.submit();
+    c.insert("statutory_representative".into(), a.statutory.into());
+    c.insert("submit_permission".into(), submit.is_some().into());
+    c.insert(
+        "submit_permission_source".into(),
+        submit.map_or(Value::Null, |s| s.as_str().into()),
+    );
+    c.insert(
+        "apps".into(),
+        Value::Array(a.apps().into_iter().map(|a| a.as_str().into()).collect()),
+    );
 }
 
 /// An ID token (OIDC Core §2, §3.1.3.6) for `client`, bound to `access_token` by `at_hash`.
@@ -110,7 +197,7 @@ pub fn id_token(
     access_token: &str,
 ) -> Result<String, Internal> {
     let iat = now();
-    let mut c = user_claims(user.account, scope);
+    let mut c = user_claims(user.account, user.affiliation, scope);
     c.insert("iss".into(), state.config.issuer.clone().into());
     c.insert("aud".into(), client.client_id.as_str().into());
     c.insert("azp".into(), client.client_id.as_str().into());

@@ -83,25 +83,30 @@ pub fn at_hash(access_token: &str) -> String {
 pub async fn live_access_token(
     state: &AppState,
     token: &str,
-) -> Result<Option<AccessTokenClaims>, crate::error::Internal> {
+) -> Result<Option<LiveToken>, crate::error::Internal> {
     let Some(claims) = verify_access_token(state, token) else {
         return Ok(None);
     };
     if state.storage.is_jti_revoked(&claims.jti).await? {
         return Ok(None);
     }
-    if let Some(family) = claims.family_id() {
-        let t = now();
-        let live = state
-            .storage
-            .family(family)
-            .await?
-            .is_some_and(|f| f.revoked_at.is_none() && f.expires_at > t);
-        if !live {
-            return Ok(None);
+    let family = match claims.family_id() {
+        Some(id) => {
+            let t = now();
+            match state.storage.family(id).await? {
+                Some(f) if f.is_active(t) => Some(f),
+                _ => return Ok(None),
+            }
         }
-    }
-    Ok(Some(claims))
+        None => None,
+    };
+    Ok(Some(LiveToken { claims, family }))
+}
+
+/// A valid, unrevoked access token and, for a person's token, its live family.
+pub struct LiveToken {
+    pub claims: AccessTokenClaims,
+    pub family: Option<crate::storage::tokens::TokenFamily>,
 }
 
 #[cfg(test)]

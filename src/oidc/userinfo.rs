@@ -70,12 +70,13 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, BearerError> {
 }
 
 async fn userinfo(state: &AppState, token: &str) -> Result<Response, BearerError> {
-    let claims =
+    let live =
         super::jwt::live_access_token(state, token)
             .await?
             .ok_or(BearerError::InvalidToken(
                 "the access token is invalid, expired or revoked",
             ))?;
+    let claims = live.claims;
     if claims.sid.is_none() {
         return Err(BearerError::InvalidToken(
             "the access token does not represent a person",
@@ -93,6 +94,24 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Response, BearerError
         .await?
         .filter(|a| a.status == AccountStatus::Active)
         .ok_or(BearerError::InvalidToken("the account is not active"))?;
-    let body = super::issue::user_claims(&account, &scope);
+    // Evaluated now, for the grant's client and organisation (DESIGN: claims contract).
+    let client = state
+        .storage
+        .client(&claims.client_id)
+        .await?
+        .ok_or(BearerError::InvalidToken("the client of this token is gone"))?;
+    let organisation = super::issue::grant_organisation(
+        state,
+        &client,
+        &account.sub,
+        live.family.as_ref().and_then(|f| f.organisation_id.as_deref()),
+    )
+    .await?;
+    if let super::issue::GrantOrganisation::Lost = organisation {
+        return Err(BearerError::InvalidToken(
+            "the person is no longer entitled to this application",
+        ));
+    }
+    let body = super::issue::user_claims(&account, organisation.affiliation(), &scope);
     Ok(no_store(Json(body).into_response()))
 }

@@ -4,6 +4,7 @@ use sqlx::FromRow;
 
 use super::{conflict_on_unique, Result, Storage};
 use crate::domain::account::{Account, AccountStatus, Role};
+use crate::domain::text::search_key;
 use crate::secrets::now;
 
 #[derive(FromRow)]
@@ -25,6 +26,7 @@ struct AccountRow {
     locked_until: Option<i64>,
     totp_secret: Option<String>,
     totp_last_step: Option<i64>,
+    mpsv_client_id: Option<String>,
 }
 
 impl From<AccountRow> for Account {
@@ -48,35 +50,55 @@ impl From<AccountRow> for Account {
             locked_until: r.locked_until,
             totp_secret: r.totp_secret,
             totp_last_step: r.totp_last_step,
+            mpsv_client_id: r.mpsv_client_id,
         }
     }
 }
 
 macro_rules! columns {
     () => {
-        "sub, username, given_name, family_name, email, email_verified, locale, status, \
-         password_hash, role, password_changed_at, must_change_password, \
-         initial_password_expires_at, failed_logins, locked_until, totp_secret, totp_last_step"
+        "a.sub, a.username, p.given_name, p.family_name, p.email, p.email_verified, p.locale, \
+         a.status, a.password_hash, a.role, a.password_changed_at, a.must_change_password, \
+         a.initial_password_expires_at, a.failed_logins, a.locked_until, a.totp_secret, \
+         a.totp_last_step, p.mpsv_client_id"
+    };
+}
+
+/// Accounts read through their person: names, e-mail and locale belong to the person.
+macro_rules! from {
+    () => {
+        " FROM accounts a JOIN persons p ON p.sub = a.sub"
     };
 }
 
 impl Storage {
-    /// Creates an account; its first password goes into the history at once.
+    /// Creates an account, and its person when not yet there (staff, tests); its first
+    /// password goes into the history at once. Accounts of MPSV clients are created through
+    /// `registry::accounts`, which insists on a consent first.
     pub async fn insert_account(&self, a: &Account) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        let r = sqlx::query(
-            "INSERT INTO accounts (sub, username, given_name, family_name, email, email_verified, \
-             locale, status, password_hash, role, password_changed_at, must_change_password, \
-             initial_password_expires_at, created_at) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+        sqlx::query(
+            "INSERT INTO persons (sub, given_name, family_name, search_key, email, \
+             email_verified, locale, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) \
+             ON CONFLICT (sub) DO NOTHING",
         )
         .bind(a.sub.clone())
-        .bind(a.username.clone())
         .bind(a.given_name.clone())
         .bind(a.family_name.clone())
+        .bind(search_key(&a.name()))
         .bind(a.email.clone())
         .bind(i64::from(a.email_verified))
         .bind(a.locale.clone())
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        let r = sqlx::query(
+            "INSERT INTO accounts (sub, username, status, password_hash, role, \
+             password_changed_at, must_change_password, initial_password_expires_at, created_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+        )
+        .bind(a.sub.clone())
+        .bind(a.username.clone())
         .bind(a.status.as_str())
         .bind(a.password_hash.clone())
         .bind(a.role.as_str())
@@ -100,7 +122,7 @@ impl Storage {
     }
 
     pub async fn account_by_username(&self, username: &str) -> Result<Option<Account>> {
-        let sql = concat!("SELECT ", columns!(), " FROM accounts WHERE username = $1");
+        let sql = concat!("SELECT ", columns!(), from!(), " WHERE a.username = $1");
         let row: Option<AccountRow> = sqlx::query_as(sql)
             .bind(username)
             .fetch_optional(self.pool())
@@ -109,7 +131,7 @@ impl Storage {
     }
 
     pub async fn account(&self, sub: &str) -> Result<Option<Account>> {
-        let sql = concat!("SELECT ", columns!(), " FROM accounts WHERE sub = $1");
+        let sql = concat!("SELECT ", columns!(), from!(), " WHERE a.sub = $1");
         let row: Option<AccountRow> = sqlx::query_as(sql)
             .bind(sub)
             .fetch_optional(self.pool())
@@ -301,7 +323,8 @@ impl Storage {
         let sql = concat!(
             "SELECT ",
             columns!(),
-            " FROM accounts WHERE lower(email) = lower($1)"
+            from!(),
+            " WHERE lower(p.email) = lower($1)"
         );
         let row: Option<AccountRow> = sqlx::query_as(sql)
             .bind(email)

@@ -17,6 +17,8 @@ pub struct AuthorizationCode {
     pub auth_time: i64,
     pub amr: String,
     pub expires_at: i64,
+    /// The organisation the person acts for in this grant (application clients only).
+    pub organisation_id: Option<String>,
 }
 
 /// What redeeming a code found.
@@ -35,8 +37,8 @@ impl Storage {
     pub async fn insert_code(&self, hash: &HashedToken, c: &AuthorizationCode) -> Result<()> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, sub, sid, redirect_uri, scope, \
-             nonce, code_challenge, auth_time, amr, created_at, expires_at) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+             nonce, code_challenge, auth_time, amr, created_at, expires_at, organisation_id) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
         )
         .bind(hash.as_str())
         .bind(c.client_id.clone())
@@ -50,6 +52,7 @@ impl Storage {
         .bind(c.amr.clone())
         .bind(now())
         .bind(c.expires_at)
+        .bind(c.organisation_id.clone())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -61,7 +64,7 @@ impl Storage {
         let won: Option<AuthorizationCode> = sqlx::query_as(
             "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
              RETURNING client_id, sub, sid, redirect_uri, scope, nonce, code_challenge, auth_time, \
-             amr, expires_at",
+             amr, expires_at, organisation_id",
         )
         .bind(t)
         .bind(hash.as_str())

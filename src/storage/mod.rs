@@ -8,6 +8,7 @@ pub mod clients;
 pub mod codes;
 pub mod login_requests;
 pub mod organisations;
+pub mod people;
 pub mod sessions;
 pub mod tokens;
 

@@ -8,7 +8,7 @@ use crate::domain::text::search_key;
 use crate::secrets::now;
 
 #[derive(FromRow)]
-struct OrganisationRow {
+pub(super) struct OrganisationRow {
     id: String,
     ico: String,
     name: String,
@@ -28,7 +28,7 @@ macro_rules! columns {
 }
 
 impl OrganisationRow {
-    fn into_organisation(self) -> Result<Organisation> {
+    pub(super) fn into_organisation(self) -> Result<Organisation> {
         Ok(Organisation {
             id: self.id,
             ico: Ico::parse(&self.ico).map_err(|e| StorageError::Corrupt(e.0))?,

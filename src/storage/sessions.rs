@@ -20,11 +20,14 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// Synchronizer token of the account pages' forms.
     pub csrf: String,
+    /// The organisation chosen last in this session (the next app offers it first).
+    pub organisation_id: Option<String>,
 }
 
 macro_rules! columns {
     () => {
-        "sid, sub, auth_time, amr, expires_at, created_at, last_seen_at, ip, user_agent, csrf"
+        "sid, sub, auth_time, amr, expires_at, created_at, last_seen_at, ip, user_agent, csrf, \
+         organisation_id"
     };
 }
 
@@ -118,18 +121,70 @@ impl Storage {
         .await?)
     }
 
-    /// Remembers that `client_id` received tokens in this session (for back-channel logout).
-    pub async fn add_session_client(&self, sid: &str, client_id: &str) -> Result<()> {
+    /// Remembers that `client_id` received tokens in this session (for back-channel logout),
+    /// and the organisation the person chose for it. A choice also becomes the session's
+    /// current organisation, offered first to the next application.
+    pub async fn add_session_client(
+        &self,
+        sid: &str,
+        client_id: &str,
+        organisation_id: Option<&str>,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
-            "INSERT INTO session_clients (sid, client_id, created_at) VALUES ($1,$2,$3) \
-             ON CONFLICT (sid, client_id) DO NOTHING",
+            "INSERT INTO session_clients (sid, client_id, created_at, organisation_id) \
+             VALUES ($1,$2,$3,$4) \
+             ON CONFLICT (sid, client_id) DO UPDATE SET organisation_id = $4",
         )
         .bind(sid)
         .bind(client_id)
         .bind(now())
-        .execute(self.pool())
+        .bind(organisation_id)
+        .execute(&mut *tx)
         .await?;
+        if let Some(org) = organisation_id {
+            sqlx::query("UPDATE sessions SET organisation_id = $1 WHERE sid = $2")
+                .bind(org)
+                .bind(sid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// The organisation chosen for `client_id` earlier in this session, if any.
+    pub async fn session_client_organisation(
+        &self,
+        sid: &str,
+        client_id: &str,
+    ) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT organisation_id FROM session_clients WHERE sid = $1 AND client_id = $2",
+        )
+        .bind(sid)
+        .bind(client_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.and_then(|(o,)| o))
+    }
+
+    /// Live sessions of a person in which the organisation was chosen (for any client).
+    pub async fn sessions_with_organisation(
+        &self,
+        sub: &str,
+        organisation_id: &str,
+    ) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT s.sid FROM sessions s WHERE s.sub = $1 AND s.ended_at IS NULL \
+             AND (s.organisation_id = $2 OR EXISTS (SELECT 1 FROM session_clients c \
+             WHERE c.sid = s.sid AND c.organisation_id = $2))",
+        )
+        .bind(sub)
+        .bind(organisation_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(s,)| s).collect())
     }
 
     /// Ends a session and revokes every token family bound to it. Returns the clients that

@@ -18,6 +18,8 @@ pub struct TokenFamily {
     pub amr: String,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// The organisation the person acts for in this grant (application clients only).
+    pub organisation_id: Option<String>,
 }
 
 impl TokenFamily {
@@ -42,7 +44,7 @@ pub enum Rotation {
 
 macro_rules! family_columns {
     () => {
-        "id, client_id, sub, sid, scope, auth_time, amr, expires_at, revoked_at"
+        "id, client_id, sub, sid, scope, auth_time, amr, expires_at, revoked_at, organisation_id"
     };
 }
 
@@ -58,7 +60,7 @@ impl Storage {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO token_families (id, client_id, sub, sid, code_hash, scope, auth_time, amr, \
-             created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+             created_at, expires_at, organisation_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
         )
         .bind(f.id.clone())
         .bind(f.client_id.clone())
@@ -70,6 +72,7 @@ impl Storage {
         .bind(f.amr.clone())
         .bind(t)
         .bind(f.expires_at)
+        .bind(f.organisation_id.clone())
         .execute(&mut *tx)
         .await?;
         if let Some((hash, expires_at)) = refresh {
@@ -204,6 +207,24 @@ impl Storage {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Revokes every token family of a person acting for an organisation; returns how many.
+    pub async fn revoke_families_for_organisation(
+        &self,
+        sub: &str,
+        organisation_id: &str,
+    ) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE token_families SET revoked_at = $1 \
+             WHERE sub = $2 AND organisation_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(sub)
+        .bind(organisation_id)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected())
     }
 
     /// Records a revoked JWT access token until its natural expiry.

@@ -3,54 +3,7 @@
 //! force since 1996): `30. 11. 2026 14:05` (Czech) or `2026-11-30 14:05` (English).
 
 use super::i18n::Lang;
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// Days since 1970-01-01 of a civil date (inverse of `civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// 01:00 UTC on the last Sunday of `month` in `year`.
-fn last_sunday_1utc(year: i64, month: i64) -> i64 {
-    let next_first = if month == 12 {
-        days_from_civil(year + 1, 1, 1)
-    } else {
-        days_from_civil(year, month + 1, 1)
-    };
-    let last = next_first - 1;
-    // 1970-01-01 was a Thursday (weekday 4, Sunday = 0).
-    let weekday = (last + 4).rem_euclid(7);
-    (last - weekday) * 86_400 + 3600
-}
-
-/// The offset of Prague time from UTC at `unix`, in seconds.
-fn prague_offset(unix: i64) -> i64 {
-    let (y, _, _) = civil(unix.div_euclid(86_400));
-    if unix >= last_sunday_1utc(y, 3) && unix < last_sunday_1utc(y, 10) {
-        7200
-    } else {
-        3600
-    }
-}
+use crate::domain::date::{civil, prague_offset};
 
 pub fn datetime(unix: i64, lang: Lang) -> String {
     let local = unix + prague_offset(unix);

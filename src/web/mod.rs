@@ -7,6 +7,7 @@ pub mod format;
 pub mod i18n;
 pub mod login;
 pub mod new_password;
+pub mod organisation;
 pub mod pages;
 pub mod rate_limit;
 pub mod reset;

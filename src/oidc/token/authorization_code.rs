@@ -8,7 +8,7 @@ use crate::domain::client::{Client, GrantType};
 use crate::domain::pkce::CodeChallenge;
 use crate::domain::scope::Scopes;
 use crate::error::OAuthError;
-use crate::oidc::issue::{self, UserContext};
+use crate::oidc::issue::{self, GrantOrganisation, UserContext};
 use crate::secrets::{now, PlainToken};
 use crate::storage::codes::Redemption;
 use crate::storage::tokens::TokenFamily;
@@ -66,6 +66,18 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
         .ok_or_else(|| OAuthError::invalid_grant("the session of this code has ended"))?;
     let account = active_account(state, &code.sub).await?;
     let scope = Scopes::from_list(code.scope.split(' ').filter(|s| !s.is_empty()));
+    let organisation = issue::grant_organisation(
+        state,
+        client,
+        &account.sub,
+        code.organisation_id.as_deref(),
+    )
+    .await?;
+    if let GrantOrganisation::Lost = organisation {
+        return Err(OAuthError::invalid_grant(
+            "the person is no longer entitled to this application",
+        ));
+    }
 
     let family = TokenFamily {
         id: uuid::Uuid::new_v4().simple().to_string(),
@@ -77,6 +89,7 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
         amr: code.amr.clone(),
         expires_at: session.expires_at,
         revoked_at: None,
+        organisation_id: code.organisation_id.clone(),
     };
     let refresh = client
         .allows_grant(GrantType::RefreshToken)
@@ -102,6 +115,7 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
         auth_time: family.auth_time,
         amr: session.amr_list(),
         family_id: &family.id,
+        affiliation: organisation.affiliation(),
     };
     let access = issue::access_token(state, client, &scope, Some(&user))?;
     let id_token = if scope.contains("openid") {

@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::domain::client::Client;
 use crate::domain::scope::Scopes;
 use crate::error::OAuthError;
-use crate::oidc::issue::{self, UserContext};
+use crate::oidc::issue::{self, GrantOrganisation, UserContext};
 use crate::secrets::PlainToken;
 use crate::storage::tokens::Rotation;
 
@@ -49,6 +49,21 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
     };
     let scope = scope?;
     let account = active_account(state, &family.sub).await?;
+    // Claims are evaluated now: a withdrawn consent ends the grant here.
+    let organisation = issue::grant_organisation(
+        state,
+        client,
+        &family.sub,
+        family.organisation_id.as_deref(),
+    )
+    .await?;
+    if let GrantOrganisation::Lost = organisation {
+        state.storage.revoke_family(&family.id).await?;
+        tracing::info!(client_id = %client.client_id, "grant ended: no longer entitled");
+        return Err(OAuthError::invalid_grant(
+            "the person is no longer entitled to this application",
+        ));
+    }
     let user = UserContext {
         account: &account,
         sid: &family.sid,
@@ -60,6 +75,7 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
             .map(str::to_owned)
             .collect(),
         family_id: &family.id,
+        affiliation: organisation.affiliation(),
     };
     let access = issue::access_token(state, client, &scope, Some(&user))?;
     // OIDC Core §12.2: an ID token may be returned; it carries no nonce.

@@ -315,6 +315,7 @@ async fn finish(
                 ip: meta.ip_string(),
                 user_agent: meta.user_agent.clone(),
                 csrf: PlainToken::generate().expose().to_owned(),
+                organisation_id: None,
             };
             state.storage.insert_session(&cookie.hashed(), &s).await?;
             s
@@ -356,12 +357,19 @@ async fn finish(
         (Target::Authorize(req), Some(client)) => complete(state, &client, req, &session).await?,
         _ => see_other(&format!("/account?lang={}", lang.code())),
     };
+    let keeps_csrf = response
+        .extensions()
+        .get::<crate::web::organisation::KeepsCsrf>()
+        .is_some();
     let h = response.headers_mut();
     if let Some(v) = state.cookies.set(cookies::SESSION, cookie.expose(), None) {
         h.append(header::SET_COOKIE, v);
     }
-    if let Some(v) = state.cookies.clear(cookies::CSRF) {
-        h.append(header::SET_COOKIE, v);
+    // The organisation choice binds the browser anew with its own CSRF cookie.
+    if !keeps_csrf {
+        if let Some(v) = state.cookies.clear(cookies::CSRF) {
+            h.append(header::SET_COOKIE, v);
+        }
     }
     Ok(response)
 }

@@ -1,0 +1,630 @@
+//! Persons, consents, memberships, statutory roles, delegations and credentials letters: the
+//! MPSV domain's facts (docs/domain.md). The rules themselves are in `domain::entitlement`;
+//! this module only reads and writes the facts they take.
+
+use sqlx::FromRow;
+
+use super::organisations::OrganisationRow;
+use super::{conflict_on_unique, Result, Storage, StorageError};
+use crate::domain::client::Application;
+use crate::domain::entitlement::{Affiliation, Consents, DelegationFacts};
+use crate::domain::mpsv_id::MpsvClientId;
+use crate::domain::person::{ConsentForm, Person};
+use crate::domain::text::search_key;
+use crate::secrets::now;
+
+#[derive(FromRow)]
+struct PersonRow {
+    sub: String,
+    given_name: String,
+    family_name: String,
+    email: Option<String>,
+    locale: String,
+    mpsv_client_id: Option<String>,
+}
+
+impl PersonRow {
+    fn into_person(self) -> Result<Person> {
+        Ok(Person {
+            sub: self.sub,
+            given_name: self.given_name,
+            family_name: self.family_name,
+            email: self.email,
+            locale: self.locale,
+            mpsv_client_id: self
+                .mpsv_client_id
+                .map(|id| MpsvClientId::parse(&id))
+                .transpose()
+                .map_err(|e| StorageError::Corrupt(e.0))?,
+        })
+    }
+}
+
+/// A consent as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct ConsentRecord {
+    pub id: String,
+    pub person_sub: String,
+    pub organisation_id: String,
+    pub form: String,
+    pub signed_on: String,
+    pub received_on: String,
+    pub reference: String,
+    pub recorded_by: String,
+    pub recorded_at: i64,
+    pub withdrawn_at: Option<i64>,
+    pub withdrawn_by: Option<String>,
+}
+
+/// A statutory role as stored: from (inclusive) until (exclusive), Unix seconds.
+#[derive(Debug, Clone, FromRow)]
+pub struct StatutoryRole {
+    pub id: String,
+    pub person_sub: String,
+    pub organisation_id: String,
+    pub from_at: i64,
+    pub until_at: Option<i64>,
+}
+
+/// A delegation of submit, with the names of both people for display.
+#[derive(Debug, Clone, FromRow)]
+pub struct Delegation {
+    pub id: String,
+    pub organisation_id: String,
+    pub delegate_sub: String,
+    pub delegate_name: String,
+    pub delegator_sub: String,
+    pub delegator_name: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub revoked_at: Option<i64>,
+}
+
+/// A member of an organisation as an organisation page lists them.
+#[derive(Debug, Clone, FromRow)]
+pub struct Member {
+    pub sub: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub username: Option<String>,
+}
+
+/// A credentials letter issued (the PDF itself is not kept).
+pub struct LetterRecord<'a> {
+    pub reference: &'a str,
+    pub person_sub: &'a str,
+    pub organisation_id: &'a str,
+    pub issued_by: &'a str,
+    pub password_expires_at: i64,
+}
+
+macro_rules! person_columns {
+    () => {
+        "sub, given_name, family_name, email, locale, mpsv_client_id"
+    };
+}
+
+/// A statutory role in force at `$2`.
+macro_rules! statutory_now {
+    () => {
+        "from_at <= $2 AND (until_at IS NULL OR until_at > $2)"
+    };
+}
+
+impl Storage {
+    pub async fn insert_person(&self, p: &Person, created_by: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO persons (sub, given_name, family_name, search_key, email, \
+             email_verified, locale, mpsv_client_id, created_by, created_at) \
+             VALUES ($1,$2,$3,$4,$5,0,$6,NULL,$7,$8)",
+        )
+        .bind(p.sub.clone())
+        .bind(p.given_name.clone())
+        .bind(p.family_name.clone())
+        .bind(search_key(&p.name()))
+        .bind(p.email.clone())
+        .bind(p.locale.clone())
+        .bind(created_by)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn person(&self, sub: &str) -> Result<Option<Person>> {
+        let row: Option<PersonRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            person_columns!(),
+            " FROM persons WHERE sub = $1"
+        ))
+        .bind(sub)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(PersonRow::into_person).transpose()
+    }
+
+    pub async fn person_by_mpsv_id(&self, id: &MpsvClientId) -> Result<Option<Person>> {
+        let row: Option<PersonRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            person_columns!(),
+            " FROM persons WHERE mpsv_client_id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(PersonRow::into_person).transpose()
+    }
+
+    /// Records a consent and, in the same transaction, makes the person a member of the
+    /// organisation and assigns their MPSV client identifier if they have none yet (from a
+    /// sequence that only grows, so an identifier is never reused). A second active consent
+    /// of the same form for the same organisation is a conflict.
+    pub async fn record_consent(
+        &self,
+        id: &str,
+        person_sub: &str,
+        organisation_id: &str,
+        form: Application,
+        c: &ConsentForm,
+        recorded_by: &str,
+    ) -> Result<MpsvClientId> {
+        let t = now();
+        let mut tx = self.pool().begin().await?;
+        let r = sqlx::query(
+            "INSERT INTO consents (id, person_sub, organisation_id, form, signed_on, received_on, \
+             reference, recorded_by, recorded_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+        )
+        .bind(id)
+        .bind(person_sub)
+        .bind(organisation_id)
+        .bind(form.as_str())
+        .bind(c.signed_on.to_string())
+        .bind(c.received_on.to_string())
+        .bind(c.reference.clone())
+        .bind(recorded_by)
+        .bind(t)
+        .execute(&mut *tx)
+        .await;
+        conflict_on_unique(r, "an active consent of this form for this organisation")?;
+        sqlx::query(
+            "INSERT INTO memberships (person_sub, organisation_id, from_at, until_at) \
+             VALUES ($1,$2,$3,NULL) \
+             ON CONFLICT (person_sub, organisation_id) DO UPDATE SET until_at = NULL",
+        )
+        .bind(person_sub)
+        .bind(organisation_id)
+        .bind(t)
+        .execute(&mut *tx)
+        .await?;
+        let existing: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT mpsv_client_id FROM persons WHERE sub = $1")
+                .bind(person_sub)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let id = match existing {
+            None => return Err(StorageError::Corrupt(format!("no person {person_sub}"))),
+            Some((Some(id),)) => {
+                MpsvClientId::parse(&id).map_err(|e| StorageError::Corrupt(e.0))?
+            }
+            Some((None,)) => {
+                let (n,): (i64,) = sqlx::query_as(
+                    "UPDATE mpsv_id_sequence SET next = next + 1 WHERE id = 1 RETURNING next - 1",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                let id = MpsvClientId::from_sequence(n).map_err(|e| StorageError::Corrupt(e.0))?;
+                sqlx::query("UPDATE persons SET mpsv_client_id = $1 WHERE sub = $2")
+                    .bind(id.as_str())
+                    .bind(person_sub)
+                    .execute(&mut *tx)
+                    .await?;
+                id
+            }
+        };
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Withdraws an active consent; false when there is none with this id.
+    pub async fn withdraw_consent(&self, id: &str, by: &str, reason: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE consents SET withdrawn_at = $1, withdrawn_by = $2, withdraw_reason = $3 \
+             WHERE id = $4 AND withdrawn_at IS NULL",
+        )
+        .bind(now())
+        .bind(by)
+        .bind(reason)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn consent(&self, id: &str) -> Result<Option<ConsentRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT id, person_sub, organisation_id, form, signed_on, received_on, reference, \
+             recorded_by, recorded_at, withdrawn_at, withdrawn_by FROM consents WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Every consent of a person, the newest first.
+    pub async fn consents_of(&self, person_sub: &str) -> Result<Vec<ConsentRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT id, person_sub, organisation_id, form, signed_on, received_on, reference, \
+             recorded_by, recorded_at, withdrawn_at, withdrawn_by FROM consents \
+             WHERE person_sub = $1 ORDER BY recorded_at DESC, id",
+        )
+        .bind(person_sub)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Does the person hold any active consent (the condition for having an account)?
+    pub async fn has_active_consent(&self, person_sub: &str) -> Result<bool> {
+        let n: (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM consents WHERE person_sub = $1 AND withdrawn_at IS NULL",
+        )
+        .bind(person_sub)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n.0 > 0)
+    }
+
+    /// The facts of every organisation the person holds an active consent for, as of `at`.
+    pub async fn affiliations(&self, person_sub: &str, at: i64) -> Result<Vec<Affiliation>> {
+        self.affiliations_where(person_sub, None, at).await
+    }
+
+    /// The facts for one organisation; `None` when the person holds no active consent there.
+    pub async fn affiliation(
+        &self,
+        person_sub: &str,
+        organisation_id: &str,
+        at: i64,
+    ) -> Result<Option<Affiliation>> {
+        Ok(self
+            .affiliations_where(person_sub, Some(organisation_id), at)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn affiliations_where(
+        &self,
+        person_sub: &str,
+        organisation_id: Option<&str>,
+        at: i64,
+    ) -> Result<Vec<Affiliation>> {
+        #[derive(FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            org: OrganisationRow,
+            form: String,
+        }
+        let org_filter = organisation_id.unwrap_or("");
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT o.id, o.ico, o.name, o.legal_form, o.seat_street, o.seat_city, \
+             o.seat_postcode, o.social_service_provider, o.nno_family_support, c.form \
+             FROM consents c JOIN organisations o ON o.id = c.organisation_id \
+             WHERE c.person_sub = $1 AND c.withdrawn_at IS NULL AND ($2 = '' OR o.id = $2) \
+             ORDER BY o.search_key, o.id",
+        )
+        .bind(person_sub)
+        .bind(org_filter)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out: Vec<Affiliation> = Vec::new();
+        for row in rows {
+            let form: Application = row
+                .form
+                .parse()
+                .map_err(|_| StorageError::Corrupt(format!("consent form {:?}", row.form)))?;
+            let org = row.org.into_organisation()?;
+            let i = match out.iter().position(|a| a.organisation.id == org.id) {
+                Some(i) => i,
+                None => {
+                    out.push(Affiliation {
+                        organisation: org,
+                        consents: Consents::default(),
+                        statutory: false,
+                        delegations: Vec::new(),
+                    });
+                    out.len() - 1
+                }
+            };
+            match form {
+                Application::Poskytovatel => out[i].consents.poskytovatel = true,
+                Application::Rodina => out[i].consents.rodina = true,
+            }
+        }
+        if out.is_empty() {
+            return Ok(out);
+        }
+        let statutory: Vec<(String,)> = sqlx::query_as(concat!(
+            "SELECT organisation_id FROM statutory_roles WHERE person_sub = $1 AND ",
+            statutory_now!()
+        ))
+        .bind(person_sub)
+        .bind(at)
+        .fetch_all(self.pool())
+        .await?;
+        // Each delegation the person holds, with whether its delegator is statutory now.
+        let delegations: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT d.organisation_id, d.id, s.id FROM delegations d \
+             LEFT JOIN statutory_roles s ON s.person_sub = d.delegator_sub \
+             AND s.organisation_id = d.organisation_id \
+             AND s.from_at <= $2 AND (s.until_at IS NULL OR s.until_at > $2) \
+             WHERE d.delegate_sub = $1 AND d.revoked_at IS NULL",
+        )
+        .bind(person_sub)
+        .bind(at)
+        .fetch_all(self.pool())
+        .await?;
+        for a in &mut out {
+            a.statutory = statutory.iter().any(|(o,)| *o == a.organisation.id);
+            a.delegations = delegations
+                .iter()
+                .filter(|(o, _, _)| *o == a.organisation.id)
+                .map(|(_, _, role)| DelegationFacts {
+                    revoked: false,
+                    delegator_statutory_now: role.is_some(),
+                })
+                .collect();
+        }
+        Ok(out)
+    }
+
+    /// Records that a person is a statutory representative of an organisation from `from_at`.
+    pub async fn start_statutory_role(
+        &self,
+        id: &str,
+        person_sub: &str,
+        organisation_id: &str,
+        from_at: i64,
+        recorded_by: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO memberships (person_sub, organisation_id, from_at, until_at) \
+             VALUES ($1,$2,$3,NULL) \
+             ON CONFLICT (person_sub, organisation_id) DO UPDATE SET until_at = NULL",
+        )
+        .bind(person_sub)
+        .bind(organisation_id)
+        .bind(from_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO statutory_roles (id, person_sub, organisation_id, from_at, until_at, \
+             recorded_by, recorded_at) VALUES ($1,$2,$3,$4,NULL,$5,$6)",
+        )
+        .bind(id)
+        .bind(person_sub)
+        .bind(organisation_id)
+        .bind(from_at)
+        .bind(recorded_by)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends every open statutory role of the person in the organisation at `at` (or keeps an
+    /// earlier end already set). Returns how many roles were ended.
+    pub async fn end_statutory_role(
+        &self,
+        person_sub: &str,
+        organisation_id: &str,
+        at: i64,
+        by: &str,
+        reason: &str,
+    ) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE statutory_roles SET until_at = $1, ended_by = $2, end_reason = $3 \
+             WHERE person_sub = $4 AND organisation_id = $5 \
+             AND (until_at IS NULL OR until_at > $1)",
+        )
+        .bind(at)
+        .bind(by)
+        .bind(reason)
+        .bind(person_sub)
+        .bind(organisation_id)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Statutory roles of an organisation that are current or start later (not ended before
+    /// `at`), or of one person when `person_sub` is given.
+    pub async fn statutory_roles(
+        &self,
+        organisation_id: Option<&str>,
+        person_sub: Option<&str>,
+        at: i64,
+    ) -> Result<Vec<StatutoryRole>> {
+        Ok(sqlx::query_as(
+            "SELECT id, person_sub, organisation_id, from_at, until_at FROM statutory_roles \
+             WHERE ($1 = '' OR organisation_id = $1) AND ($2 = '' OR person_sub = $2) \
+             AND (until_at IS NULL OR until_at > $3) ORDER BY from_at, id",
+        )
+        .bind(organisation_id.unwrap_or(""))
+        .bind(person_sub.unwrap_or(""))
+        .bind(at)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Is the person a statutory representative of the organisation at `at`?
+    pub async fn is_statutory(&self, person_sub: &str, organisation_id: &str, at: i64) -> Result<bool> {
+        let n: (i64,) = sqlx::query_as(concat!(
+            "SELECT COUNT(*) FROM statutory_roles WHERE person_sub = $1 AND ",
+            statutory_now!(),
+            " AND organisation_id = $3"
+        ))
+        .bind(person_sub)
+        .bind(at)
+        .bind(organisation_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n.0 > 0)
+    }
+
+    /// Current members of an organisation (membership not ended), by name.
+    pub async fn members(&self, organisation_id: &str) -> Result<Vec<Member>> {
+        Ok(sqlx::query_as(
+            "SELECT p.sub, p.given_name, p.family_name, a.username FROM memberships m \
+             JOIN persons p ON p.sub = m.person_sub LEFT JOIN accounts a ON a.sub = p.sub \
+             WHERE m.organisation_id = $1 AND m.until_at IS NULL \
+             ORDER BY p.search_key, p.sub",
+        )
+        .bind(organisation_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Is the person a current member of the organisation?
+    pub async fn is_member(&self, person_sub: &str, organisation_id: &str) -> Result<bool> {
+        let n: (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM memberships WHERE person_sub = $1 AND organisation_id = $2 \
+             AND until_at IS NULL",
+        )
+        .bind(person_sub)
+        .bind(organisation_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n.0 > 0)
+    }
+
+    /// Adds a delegation; an active one between the same people for the same organisation
+    /// is a conflict.
+    pub async fn insert_delegation(
+        &self,
+        id: &str,
+        organisation_id: &str,
+        delegate_sub: &str,
+        delegator_sub: &str,
+        created_by: &str,
+    ) -> Result<()> {
+        let r = sqlx::query(
+            "INSERT INTO delegations (id, organisation_id, delegate_sub, delegator_sub, \
+             created_at, created_by) VALUES ($1,$2,$3,$4,$5,$6)",
+        )
+        .bind(id)
+        .bind(organisation_id)
+        .bind(delegate_sub)
+        .bind(delegator_sub)
+        .bind(now())
+        .bind(created_by)
+        .execute(self.pool())
+        .await;
+        conflict_on_unique(r, "this delegation")?;
+        Ok(())
+    }
+
+    /// Revokes a delegation of the organisation; false when there is no active one with
+    /// this id there.
+    pub async fn revoke_delegation(
+        &self,
+        id: &str,
+        organisation_id: &str,
+        by: &str,
+        reason: &str,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE delegations SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 \
+             WHERE id = $4 AND organisation_id = $5 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(by)
+        .bind(reason)
+        .bind(id)
+        .bind(organisation_id)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Active (not revoked) delegations of an organisation, the newest first.
+    pub async fn delegations(&self, organisation_id: &str) -> Result<Vec<Delegation>> {
+        Ok(sqlx::query_as(
+            "SELECT d.id, d.organisation_id, d.delegate_sub, \
+             e.given_name || ' ' || e.family_name AS delegate_name, d.delegator_sub, \
+             g.given_name || ' ' || g.family_name AS delegator_name, d.created_at, \
+             d.created_by, d.revoked_at \
+             FROM delegations d JOIN persons e ON e.sub = d.delegate_sub \
+             JOIN persons g ON g.sub = d.delegator_sub \
+             WHERE d.organisation_id = $1 AND d.revoked_at IS NULL \
+             ORDER BY d.created_at DESC, d.id",
+        )
+        .bind(organisation_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Statutory roles that have ended by `at` whose consequences were not yet carried out.
+    pub async fn ended_roles_pending(&self, at: i64) -> Result<Vec<StatutoryRole>> {
+        Ok(sqlx::query_as(
+            "SELECT id, person_sub, organisation_id, from_at, until_at FROM statutory_roles \
+             WHERE until_at IS NOT NULL AND until_at <= $1 AND effects_applied_at IS NULL \
+             ORDER BY until_at, id",
+        )
+        .bind(at)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Marks a role's end as carried out; false when another node already did.
+    pub async fn mark_role_end_applied(&self, id: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE statutory_roles SET effects_applied_at = $1 \
+             WHERE id = $2 AND effects_applied_at IS NULL",
+        )
+        .bind(now())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Revokes every active delegation a person granted for an organisation (their statutory
+    /// role ended). Returns the delegates' subs.
+    pub async fn lapse_delegations_of(
+        &self,
+        delegator_sub: &str,
+        organisation_id: &str,
+        reason: &str,
+    ) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "UPDATE delegations SET revoked_at = $1, revoked_by = 'system', revoke_reason = $2 \
+             WHERE delegator_sub = $3 AND organisation_id = $4 AND revoked_at IS NULL \
+             RETURNING delegate_sub",
+        )
+        .bind(now())
+        .bind(reason)
+        .bind(delegator_sub)
+        .bind(organisation_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(s,)| s).collect())
+    }
+
+    pub async fn insert_letter(&self, l: &LetterRecord<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO letters (reference, person_sub, organisation_id, issued_by, issued_at, \
+             password_expires_at) VALUES ($1,$2,$3,$4,$5,$6)",
+        )
+        .bind(l.reference)
+        .bind(l.person_sub)
+        .bind(l.organisation_id)
+        .bind(l.issued_by)
+        .bind(now())
+        .bind(l.password_expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
