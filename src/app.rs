@@ -332,5 +332,9 @@ async fn upkeep(state: AppState) {
         if let Err(e) = state.storage.purge_expired(crate::secrets::now()).await {
             tracing::warn!(error = %e, "purging expired rows failed");
         }
+        // Statutory roles ended on a date that has now come (MPSV rule 6).
+        if let Err(e) = crate::registry::statutory::apply_pending_ends(&state).await {
+            tracing::warn!(error = %e, "carrying out ended statutory roles failed");
+        }
     }
 }

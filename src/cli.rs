@@ -1,5 +1,9 @@
-//! The command line: `serve`, `migrate`, `keys`, `client`, `user`. Every command loads the
-//! same configuration as the server and talks to the same storage layer.
+//! The command line: `serve`, `migrate`, `keys`, `client`, `staff`, and the operators'
+//! register (`organisation`, `consent`, `account`, `statutory`, `delegation`, in
+//! `cli/registry.rs`). Every command loads the same configuration as the server and talks to
+//! the same storage layer.
+
+mod registry;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -52,9 +56,12 @@ pub enum Command {
     /// OAuth clients (relying parties).
     #[command(subcommand)]
     Client(ClientCommand),
-    /// Accounts (temporary: replaced by the consent-gated flow of the domain issue).
+    /// Accounts of MPSV staff (operators and administrators). Accounts of MPSV's clients
+    /// are created with `account create` after a consent is recorded.
     #[command(subcommand)]
-    User(UserCommand),
+    Staff(UserCommand),
+    #[command(flatten)]
+    Registry(registry::RegistryCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -140,8 +147,8 @@ pub enum UserCommand {
         family_name: String,
         #[arg(long)]
         email: Option<String>,
-        /// user, operator or administrator (privileged roles need 17 characters and TOTP).
-        #[arg(long, default_value = "user")]
+        /// operator or administrator (17 characters and TOTP required).
+        #[arg(long)]
         role: String,
         /// The password is an initial one: it must be changed at first login and expires
         /// after `password.initial_password_days`.
@@ -170,7 +177,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Command::Keys(k) => keys(config, k),
             Command::Client(c) => client(config, c).await,
-            Command::User(u) => user(config, u).await,
+            Command::Staff(u) => user(config, u).await,
+            Command::Registry(r) => registry::run(config, r).await,
         }
     })
 }
@@ -388,6 +396,13 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
         } => {
             let username = Username::parse(&username).map_err(|e| anyhow::anyhow!("{e}"))?;
             let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if !role.privileged() {
+                // MPSV rule 3: no consent, no account.
+                bail!(
+                    "staff accounts are operators or administrators; a client's account is \
+                     created with `consent record` and then `account create`"
+                );
+            }
             let mut password = String::new();
             std::io::stdin()
                 .read_to_string(&mut password)

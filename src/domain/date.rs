@@ -54,7 +54,6 @@ pub(crate) fn prague_offset(unix: i64) -> i64 {
     }
 }
 
-
 /// A calendar date, stored as `YYYY-MM-DD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Date {
@@ -110,6 +109,14 @@ impl Date {
         Date::from_days((unix + prague_offset(unix)).div_euclid(86_400))
     }
 
+    /// The first second of the day in Prague, as Unix seconds.
+    pub fn start_in_prague(self) -> i64 {
+        let utc_midnight = self.days() * 86_400;
+        // The offset in force at that local midnight (changes happen at 01:00 UTC, never
+        // around midnight).
+        utc_midnight - prague_offset(utc_midnight)
+    }
+
     pub fn add_days(self, n: i64) -> Self {
         Date::from_days(self.days() + n)
     }
@@ -137,7 +144,15 @@ mod tests {
         assert_eq!(Date::parse("30. 11. 2026").unwrap(), d);
         assert_eq!(Date::parse("30.11.2026").unwrap(), d);
         assert_eq!(d.czech(), "30. 11. 2026");
-        for bad in ["2026-02-29", "2026-04-31", "2026-13-01", "x", "", "2026-1-", "20261130"] {
+        for bad in [
+            "2026-02-29",
+            "2026-04-31",
+            "2026-13-01",
+            "x",
+            "",
+            "2026-1-",
+            "20261130",
+        ] {
             assert!(Date::parse(bad).is_err(), "{bad}");
         }
         assert!(Date::parse("2028-02-29").is_ok());
@@ -147,6 +162,16 @@ mod tests {
     fn prague_dates_change_at_local_midnight() {
         // 2026-11-29 23:30 UTC is already 30 November in Prague (CET).
         assert_eq!(Date::in_prague(1_795_995_000).to_string(), "2026-11-30");
-        assert_eq!(Date::parse("2026-11-30").unwrap().add_days(60).to_string(), "2027-01-29");
+        assert_eq!(
+            Date::parse("2026-11-30").unwrap().add_days(60).to_string(),
+            "2027-01-29"
+        );
+        // Midnight of 30 November in Prague is 23:00 UTC the day before.
+        assert_eq!(
+            Date::parse("2026-11-30").unwrap().start_in_prague(),
+            1_795_993_200
+        );
+        assert_eq!(Date::in_prague(1_795_993_200).to_string(), "2026-11-30");
+        assert_eq!(Date::in_prague(1_795_993_199).to_string(), "2026-11-29");
     }
 }

@@ -20,7 +20,11 @@ pub struct Person {
 impl Person {
     /// A new person from what an operator typed: names are required, the e-mail is checked
     /// for shape only (it is where password-reset links go).
-    pub fn new(given_name: &str, family_name: &str, email: Option<&str>) -> Result<Self, ParseError> {
+    pub fn new(
+        given_name: &str,
+        family_name: &str,
+        email: Option<&str>,
+    ) -> Result<Self, ParseError> {
         let given_name = given_name.trim();
         let family_name = family_name.trim();
         if given_name.is_empty() || family_name.is_empty() {

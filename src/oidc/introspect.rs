@@ -82,7 +82,9 @@ async fn introspect(
                 state,
                 &token_client,
                 &c.sub,
-                live.family.as_ref().and_then(|f| f.organisation_id.as_deref()),
+                live.family
+                    .as_ref()
+                    .and_then(|f| f.organisation_id.as_deref()),
             )
             .await?;
             if let super::issue::GrantOrganisation::Lost = organisation {

@@ -95,16 +95,21 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Response, BearerError
         .filter(|a| a.status == AccountStatus::Active)
         .ok_or(BearerError::InvalidToken("the account is not active"))?;
     // Evaluated now, for the grant's client and organisation (DESIGN: claims contract).
-    let client = state
-        .storage
-        .client(&claims.client_id)
-        .await?
-        .ok_or(BearerError::InvalidToken("the client of this token is gone"))?;
+    let client =
+        state
+            .storage
+            .client(&claims.client_id)
+            .await?
+            .ok_or(BearerError::InvalidToken(
+                "the client of this token is gone",
+            ))?;
     let organisation = super::issue::grant_organisation(
         state,
         &client,
         &account.sub,
-        live.family.as_ref().and_then(|f| f.organisation_id.as_deref()),
+        live.family
+            .as_ref()
+            .and_then(|f| f.organisation_id.as_deref()),
     )
     .await?;
     if let super::issue::GrantOrganisation::Lost = organisation {

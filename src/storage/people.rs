@@ -459,7 +459,12 @@ impl Storage {
     }
 
     /// Is the person a statutory representative of the organisation at `at`?
-    pub async fn is_statutory(&self, person_sub: &str, organisation_id: &str, at: i64) -> Result<bool> {
+    pub async fn is_statutory(
+        &self,
+        person_sub: &str,
+        organisation_id: &str,
+        at: i64,
+    ) -> Result<bool> {
         let n: (i64,) = sqlx::query_as(concat!(
             "SELECT COUNT(*) FROM statutory_roles WHERE person_sub = $1 AND ",
             statutory_now!(),

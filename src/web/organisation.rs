@@ -106,7 +106,9 @@ pub async fn decide(
         );
         return Ok(Decision::Respond(r));
     }
-    park(state, client, req, session).await.map(Decision::Respond)
+    park(state, client, req, session)
+        .await
+        .map(Decision::Respond)
 }
 
 /// The person's affiliations that entitle them to `app`, as of now.
@@ -189,7 +191,12 @@ struct DeniedPage<'a> {
 
 /// A page that says why the person may not use the application and whom to contact; its
 /// button returns `error=access_denied` to the application (DESIGN: "Application entitlement").
-fn denied_page(state: &AppState, app: Application, req: &AuthRequest, description: &str) -> Response {
+fn denied_page(
+    state: &AppState,
+    app: Application,
+    req: &AuthRequest,
+    description: &str,
+) -> Response {
     let t = req.lang.texts();
     let target = req.target();
     let (link, action, fields) = match error_continue(state, &target, "access_denied", description)

@@ -66,13 +66,9 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
         .ok_or_else(|| OAuthError::invalid_grant("the session of this code has ended"))?;
     let account = active_account(state, &code.sub).await?;
     let scope = Scopes::from_list(code.scope.split(' ').filter(|s| !s.is_empty()));
-    let organisation = issue::grant_organisation(
-        state,
-        client,
-        &account.sub,
-        code.organisation_id.as_deref(),
-    )
-    .await?;
+    let organisation =
+        issue::grant_organisation(state, client, &account.sub, code.organisation_id.as_deref())
+            .await?;
     if let GrantOrganisation::Lost = organisation {
         return Err(OAuthError::invalid_grant(
             "the person is no longer entitled to this application",

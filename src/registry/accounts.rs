@@ -1,0 +1,296 @@
+//! Accounts of MPSV's clients (rules 3 and 5): created only for a person with an active
+//! consent, with a random initial password that is printed on a credentials letter to the
+//! organisation's seat and never stored in clear. Re-issuing a letter resets the password,
+//! so the previous letter stops working.
+
+use rand::Rng;
+use secrecy::SecretString;
+
+use super::{Actor, RegistryError, Result};
+use crate::app::AppState;
+use crate::audit::{Event, Record};
+use crate::domain::account::{Account, Username};
+use crate::domain::date::Date;
+use crate::domain::password_policy::Candidate;
+use crate::domain::person::Person;
+use crate::letter::{self, Letter};
+use crate::secrets::now;
+use crate::storage::people::LetterRecord;
+
+/// A letter ready to be sent: the PDF and its reference. The initial password is inside the
+/// PDF only.
+pub struct IssuedLetter {
+    pub reference: String,
+    pub pdf: Vec<u8>,
+    pub username: String,
+    pub password_expires_at: i64,
+}
+
+/// Unambiguous characters for passwords read off paper (no 0/O, 1/l/I).
+const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// A random initial password: four groups of four characters (≈ 92 bits), easy to type from
+/// a letter.
+fn initial_password() -> String {
+    let mut rng = rand::thread_rng();
+    (0..4)
+        .map(|_| {
+            (0..4)
+                .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Creates the account of a person with an active consent and issues its first letter,
+/// addressed to `organisation_id` (one the person holds a consent for). `username` defaults
+/// to `given.family`, numbered when taken.
+pub async fn create(
+    state: &AppState,
+    actor: Actor<'_>,
+    person_sub: &str,
+    organisation_id: &str,
+    username: Option<Username>,
+) -> Result<IssuedLetter> {
+    let storage = &state.storage;
+    let person = storage
+        .person(person_sub)
+        .await?
+        .ok_or(RegistryError::NotFound("person"))?;
+    // MPSV rule 3: no consent, no account.
+    if !storage.has_active_consent(&person.sub).await? || person.mpsv_client_id.is_none() {
+        return Err(RegistryError::Refused(
+            "the person has no active consent: record a signed consent first",
+        ));
+    }
+    if storage.account(&person.sub).await?.is_some() {
+        return Err(RegistryError::Conflict("an account for this person"));
+    }
+    let username = match username {
+        Some(u) => u,
+        None => free_username(state, &person).await?,
+    };
+    let (password, hash) = new_password(state, &person, &username).await?;
+    let t = now();
+    let expires_at = state.config.password.initial_password_expires_at(t);
+    let mut account = Account::new(
+        &username,
+        &person.given_name,
+        &person.family_name,
+        person.email.clone(),
+        hash,
+        t,
+    );
+    account.sub = person.sub.clone();
+    account.must_change_password = true;
+    account.initial_password_expires_at = Some(expires_at);
+    storage.insert_account(&account).await?;
+    state
+        .audit
+        .record(
+            Record::new(Event::AccountCreated)
+                .actor(actor)
+                .subject(person.sub.clone())
+                .detail("username", username.as_str()),
+        )
+        .await?;
+    issue(
+        state,
+        actor,
+        &person,
+        &account.username,
+        organisation_id,
+        &password,
+        expires_at,
+    )
+    .await
+}
+
+/// Re-issues the letter: a new initial password replaces the current one (the previous
+/// letter stops working) and every session of the person ends.
+pub async fn reissue_letter(
+    state: &AppState,
+    actor: Actor<'_>,
+    person_sub: &str,
+    organisation_id: &str,
+) -> Result<IssuedLetter> {
+    let storage = &state.storage;
+    let person = storage
+        .person(person_sub)
+        .await?
+        .ok_or(RegistryError::NotFound("person"))?;
+    let account = storage
+        .account(person_sub)
+        .await?
+        .ok_or(RegistryError::NotFound("account"))?;
+    let username = Username::parse(&account.username)?;
+    let (password, hash) = new_password(state, &person, &username).await?;
+    let t = now();
+    let expires_at = state.config.password.initial_password_expires_at(t);
+    storage
+        .set_password(person_sub, &hash, t, true, Some(expires_at))
+        .await?;
+    for s in storage.sessions_of(person_sub).await? {
+        crate::oidc::logout::end_session(state, &s.sid).await?;
+    }
+    storage.delete_login_requests_of(person_sub).await?;
+    issue(
+        state,
+        actor,
+        &person,
+        &account.username,
+        organisation_id,
+        &password,
+        expires_at,
+    )
+    .await
+}
+
+async fn free_username(state: &AppState, person: &Person) -> Result<Username> {
+    let base = person.proposed_username()?;
+    for n in 1..1000 {
+        let candidate = if n == 1 {
+            base.clone()
+        } else {
+            Username::parse(&format!("{}{n}", base.as_str()))?
+        };
+        if state
+            .storage
+            .account_by_username(candidate.as_str())
+            .await?
+            .is_none()
+        {
+            return Ok(candidate);
+        }
+    }
+    Err(RegistryError::Refused(
+        "no free username: give one explicitly",
+    ))
+}
+
+/// A random initial password that passes the policy, and its Argon2id hash.
+async fn new_password(
+    state: &AppState,
+    person: &Person,
+    username: &Username,
+) -> Result<(String, String)> {
+    loop {
+        let password = initial_password();
+        let ok = state
+            .config
+            .password
+            .check(&Candidate {
+                password: &password,
+                username: username.as_str(),
+                given_name: &person.given_name,
+                family_name: &person.family_name,
+                privileged: false,
+            })
+            .is_ok();
+        if ok {
+            let hash = state
+                .passwords
+                .hash(SecretString::from(password.clone()))
+                .await?;
+            return Ok((password, hash));
+        }
+    }
+}
+
+/// Renders the letter to the organisation's seat and records and audits its issue.
+async fn issue(
+    state: &AppState,
+    actor: Actor<'_>,
+    person: &Person,
+    username: &str,
+    organisation_id: &str,
+    password: &str,
+    expires_at: i64,
+) -> Result<IssuedLetter> {
+    let storage = &state.storage;
+    let organisation = storage
+        .organisation(organisation_id)
+        .await?
+        .ok_or(RegistryError::NotFound("organisation"))?;
+    let affiliation = storage
+        .affiliation(&person.sub, organisation_id, now())
+        .await?
+        .ok_or(RegistryError::Refused(
+            "the person has no active consent for this organisation",
+        ))?;
+    let t = now();
+    let today = Date::in_prague(t);
+    let reference = format!(
+        "MPSV-IDP/{}/{}",
+        &today.to_string()[..4],
+        uuid::Uuid::new_v4().simple().to_string()[..8].to_uppercase()
+    );
+    let texts = crate::web::i18n::Lang::Cs.texts();
+    let letter = Letter {
+        organisation_name: organisation.name.clone(),
+        organisation_ico: organisation.ico.as_str().to_owned(),
+        seat_street: organisation.seat.street.clone(),
+        seat_postcode: organisation.seat.postcode.clone(),
+        seat_city: organisation.seat.city.clone(),
+        person_name: person.name(),
+        username: username.to_owned(),
+        initial_password: password.to_owned(),
+        mpsv_client_id: person
+            .mpsv_client_id
+            .as_ref()
+            .map(|i| i.as_str().to_owned())
+            .unwrap_or_default(),
+        applications: affiliation
+            .apps()
+            .into_iter()
+            .map(|a| crate::web::organisation::app_name(texts, a).to_owned())
+            .collect(),
+        login_url: state.config.issuer.clone(),
+        issued_on: today.czech(),
+        expires_on: Date::in_prague(expires_at).czech(),
+        reference: reference.clone(),
+    };
+    let pdf = letter::render(&letter).map_err(|e| crate::error::Internal::Other(e.to_string()))?;
+    storage
+        .insert_letter(&LetterRecord {
+            reference: &reference,
+            person_sub: &person.sub,
+            organisation_id,
+            issued_by: actor,
+            password_expires_at: expires_at,
+        })
+        .await?;
+    state
+        .audit
+        .record(
+            Record::new(Event::LetterIssued)
+                .actor(actor)
+                .subject(person.sub.clone())
+                .detail("reference", reference.clone())
+                .detail("organisation_id", organisation_id)
+                .detail("username", username)
+                .detail("password_expires_at", expires_at),
+        )
+        .await?;
+    Ok(IssuedLetter {
+        reference,
+        pdf,
+        username: username.to_owned(),
+        password_expires_at: expires_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initial_passwords_are_long_random_and_readable() {
+        let a = initial_password();
+        assert_eq!(a.len(), 19);
+        assert_ne!(a, initial_password());
+        assert!(a.chars().all(|c| c == '-' || ALPHABET.contains(&(c as u8))));
+        assert!(!a.contains(['0', 'O', '1', 'l', 'I']));
+    }
+}

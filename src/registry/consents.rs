@@ -1,0 +1,119 @@
+//! Consents to personal-data processing (MPSV rule 3): recording one assigns the person's
+//! MPSV client identifier; withdrawing one removes the access it granted at the next moment
+//! claims are evaluated (token refresh, userinfo, introspection, login).
+
+use super::{Actor, RegistryError, Result};
+use crate::app::AppState;
+use crate::audit::{Event, Record};
+use crate::domain::client::Application;
+use crate::domain::mpsv_id::MpsvClientId;
+use crate::domain::person::{ConsentForm, Person};
+
+/// Whose consent it is: a person already known, or a new one the operator just typed.
+pub enum Subject<'a> {
+    Existing(&'a str),
+    New(&'a Person),
+}
+
+/// A recorded consent.
+#[derive(Debug)]
+pub struct Recorded {
+    pub consent_id: String,
+    pub person_sub: String,
+    pub mpsv_client_id: MpsvClientId,
+}
+
+pub async fn record(
+    state: &AppState,
+    actor: Actor<'_>,
+    subject: Subject<'_>,
+    organisation_id: &str,
+    form: Application,
+    paper: &ConsentForm,
+) -> Result<Recorded> {
+    let storage = &state.storage;
+    let organisation = storage
+        .organisation(organisation_id)
+        .await?
+        .ok_or(RegistryError::NotFound("organisation"))?;
+    let sub = match subject {
+        Subject::Existing(sub) => {
+            storage
+                .person(sub)
+                .await?
+                .ok_or(RegistryError::NotFound("person"))?
+                .sub
+        }
+        Subject::New(person) => {
+            storage.insert_person(person, actor).await?;
+            state
+                .audit
+                .record(
+                    Record::new(Event::PersonCreated)
+                        .actor(actor)
+                        .subject(person.sub.clone())
+                        .detail("name", person.name()),
+                )
+                .await?;
+            person.sub.clone()
+        }
+    };
+    let consent_id = uuid::Uuid::new_v4().to_string();
+    let mpsv_client_id = storage
+        .record_consent(&consent_id, &sub, &organisation.id, form, paper, actor)
+        .await?;
+    state
+        .audit
+        .record(
+            Record::new(Event::ConsentRecorded)
+                .actor(actor)
+                .subject(sub.clone())
+                .detail("consent_id", consent_id.clone())
+                .detail("form", form.as_str())
+                .detail("organisation_id", organisation.id.clone())
+                .detail("ico", organisation.ico.as_str())
+                .detail("signed_on", paper.signed_on.to_string())
+                .detail("received_on", paper.received_on.to_string())
+                .detail("reference", paper.reference.clone())
+                .detail("mpsv_client_id", mpsv_client_id.as_str()),
+        )
+        .await?;
+    Ok(Recorded {
+        consent_id,
+        person_sub: sub,
+        mpsv_client_id,
+    })
+}
+
+pub async fn withdraw(
+    state: &AppState,
+    actor: Actor<'_>,
+    consent_id: &str,
+    reason: &str,
+) -> Result<()> {
+    let consent = state
+        .storage
+        .consent(consent_id)
+        .await?
+        .ok_or(RegistryError::NotFound("consent"))?;
+    if !state
+        .storage
+        .withdraw_consent(consent_id, actor, reason)
+        .await?
+    {
+        return Err(RegistryError::Refused("the consent is already withdrawn"));
+    }
+    state
+        .audit
+        .record(
+            Record::new(Event::ConsentWithdrawn)
+                .actor(actor)
+                .subject(consent.person_sub.clone())
+                .detail("consent_id", consent_id)
+                .detail("form", consent.form.clone())
+                .detail("organisation_id", consent.organisation_id.clone())
+                .detail("reason", reason),
+        )
+        .await?;
+    Ok(())
+}

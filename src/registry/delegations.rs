@@ -1,0 +1,92 @@
+//! Delegation of submit (MPSV rule 4): a statutory representative lets a colleague of the
+//! same organisation submit; the delegation holds while the delegator is still statutory
+//! (`domain::entitlement::DelegationFacts`). Representatives do it themselves on the
+//! delegation page; operators do it on the organisation's behalf (`on_behalf`).
+
+use super::{Actor, RegistryError, Result};
+use crate::app::AppState;
+use crate::audit::{Event, Record};
+use crate::secrets::now;
+
+/// `delegator` delegates submit for the organisation to `delegate`. `actor` is the delegator
+/// themself, or an operator acting on the organisation's behalf.
+pub async fn grant(
+    state: &AppState,
+    actor: Actor<'_>,
+    organisation_id: &str,
+    delegator_sub: &str,
+    delegate_sub: &str,
+) -> Result<String> {
+    let storage = &state.storage;
+    if delegator_sub == delegate_sub {
+        return Err(RegistryError::Refused(
+            "a representative cannot delegate to themself",
+        ));
+    }
+    if !storage
+        .is_statutory(delegator_sub, organisation_id, now())
+        .await?
+    {
+        return Err(RegistryError::Refused(
+            "only a statutory representative of the organisation can delegate submit",
+        ));
+    }
+    if !storage.is_member(delegate_sub, organisation_id).await? {
+        return Err(RegistryError::Refused(
+            "submit can be delegated only to a member of the same organisation",
+        ));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    storage
+        .insert_delegation(&id, organisation_id, delegate_sub, delegator_sub, actor)
+        .await?;
+    state
+        .audit
+        .record(
+            Record::new(Event::DelegationGranted)
+                .actor(actor)
+                .subject(delegate_sub)
+                .detail("delegation_id", id.clone())
+                .detail("organisation_id", organisation_id)
+                .detail("delegator", delegator_sub),
+        )
+        .await?;
+    Ok(id)
+}
+
+/// Revokes a delegation of the organisation.
+pub async fn revoke(
+    state: &AppState,
+    actor: Actor<'_>,
+    organisation_id: &str,
+    delegation_id: &str,
+    reason: &str,
+) -> Result<()> {
+    let delegation = state
+        .storage
+        .delegations(organisation_id)
+        .await?
+        .into_iter()
+        .find(|d| d.id == delegation_id)
+        .ok_or(RegistryError::NotFound("delegation"))?;
+    if !state
+        .storage
+        .revoke_delegation(delegation_id, organisation_id, actor, reason)
+        .await?
+    {
+        return Err(RegistryError::NotFound("delegation"));
+    }
+    state
+        .audit
+        .record(
+            Record::new(Event::DelegationRevoked)
+                .actor(actor)
+                .subject(delegation.delegate_sub)
+                .detail("delegation_id", delegation_id)
+                .detail("organisation_id", organisation_id)
+                .detail("delegator", delegation.delegator_sub)
+                .detail("reason", reason),
+        )
+        .await?;
+    Ok(())
+}
