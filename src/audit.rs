@@ -181,7 +181,7 @@ impl AuditLog {
         let _guard = self.lock.lock().await;
         let details = r.details.to_string();
         let at = now();
-        let mut tx = self.storage.pool().begin().await?;
+        let mut tx = self.storage.begin_write().await?;
         if self.storage.backend() == Backend::Postgres {
             // A fixed key for "the audit chain"; released at commit.
             sqlx::query("SELECT pg_advisory_xact_lock(7243001)")

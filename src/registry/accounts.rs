@@ -26,6 +26,16 @@ pub struct IssuedLetter {
     pub password_expires_at: i64,
 }
 
+impl std::fmt::Debug for IssuedLetter {
+    /// Never prints the PDF (it carries the password).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedLetter")
+            .field("reference", &self.reference)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Unambiguous characters for passwords read off paper (no 0/O, 1/l/I).
 const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 

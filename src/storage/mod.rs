@@ -107,6 +107,21 @@ impl Storage {
         &self.pool
     }
 
+    /// Begins a transaction that will read and then write. On SQLite it takes the write lock
+    /// first (a write that changes nothing), so it waits for other writers under the busy
+    /// timeout: a deferred transaction that reads first and then writes fails at once with
+    /// "database is locked" when another connection wrote in between (SQLite docs,
+    /// "BEGIN DEFERRED" and SQLITE_BUSY_SNAPSHOT in WAL mode).
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Sqlite {
+            sqlx::query("UPDATE mpsv_id_sequence SET next = next WHERE id = 0")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// Applies the migrations of this backend's dialect.
     pub async fn migrate(&self) -> Result<()> {
         match self.backend {

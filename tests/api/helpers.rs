@@ -192,6 +192,8 @@ pub struct ClientSpec<'a> {
     pub backchannel: Option<String>,
     pub jwks: Option<String>,
     pub no_pkce: bool,
+    /// `poskytovatel` or `rodina`: an MPSV application client (scopes incl. mpsv, organisation).
+    pub application: Option<&'a str>,
 }
 
 impl<'a> ClientSpec<'a> {
@@ -205,6 +207,7 @@ impl<'a> ClientSpec<'a> {
             backchannel: None,
             jwks: None,
             no_pkce: false,
+            application: None,
         }
     }
 }
@@ -240,8 +243,14 @@ impl TestApp {
             backchannel_logout_uri: spec.backchannel,
             auth_method: spec.auth_method.into(),
             grant_types: spec.grant_types.iter().map(|s| s.to_string()).collect(),
-            scopes: vec![],
-            application: None,
+            scopes: if spec.application.is_some() {
+                ["openid", "profile", "email", "mpsv", "organisation"]
+                    .map(String::from)
+                    .to_vec()
+            } else {
+                vec![]
+            },
+            application: spec.application.map(String::from),
             id_token_alg: spec.id_token_alg.into(),
             access_token_alg: spec.access_token_alg.into(),
             jwks_file,

@@ -8,6 +8,7 @@ mod client_auth;
 mod code_flow;
 mod errors;
 mod logout;
+mod mpsv;
 mod operations;
 mod organisations;
 mod tokens;
