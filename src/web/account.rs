@@ -42,6 +42,16 @@ pub struct SessionRow {
     pub current: bool,
 }
 
+/// One organisation the person holds a consent for, and what they may do there.
+pub struct OrganisationRow {
+    pub name: String,
+    pub ico: String,
+    pub apps: String,
+    pub statutory: bool,
+    /// Translation key of the submit permission.
+    pub submit_key: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage<'a> {
@@ -52,6 +62,8 @@ pub struct AccountPage<'a> {
     pub username: &'a str,
     pub email: &'a str,
     pub role_key: &'a str,
+    pub mpsv_client_id: &'a str,
+    pub organisations: Vec<OrganisationRow>,
     pub password_changed: String,
     pub totp: bool,
     pub privileged: bool,
@@ -141,6 +153,34 @@ pub async fn show(
         })
         .collect();
     let recovery_left = state.storage.unused_recovery_codes(&account.sub).await?;
+    let t = lang.texts();
+    // Evaluated now, by the same rules as the tokens' claims.
+    let organisations = state
+        .storage
+        .affiliations(&account.sub, crate::secrets::now())
+        .await?
+        .into_iter()
+        .map(|a| OrganisationRow {
+            apps: a
+                .apps()
+                .into_iter()
+                .map(|app| super::organisation::app_name(t, app))
+                .collect::<Vec<_>>()
+                .join(", "),
+            statutory: a.statutory,
+            submit_key: match a.submit() {
+                Some(crate::domain::entitlement::SubmitSource::Statutory) => {
+                    "account.submit_statutory"
+                }
+                Some(crate::domain::entitlement::SubmitSource::Delegation) => {
+                    "account.submit_delegation"
+                }
+                None => "account.submit_none",
+            },
+            name: a.organisation.name,
+            ico: a.organisation.ico.as_str().to_owned(),
+        })
+        .collect();
     let role_key = match account.role {
         Role::User => "role.user",
         Role::Operator => "role.operator",
@@ -154,6 +194,8 @@ pub async fn show(
         username: &account.username,
         email: account.email.as_deref().unwrap_or("–"),
         role_key,
+        mpsv_client_id: account.mpsv_client_id.as_deref().unwrap_or("–"),
+        organisations,
         password_changed: datetime(account.password_changed_at, lang),
         totp: account.totp_secret.is_some(),
         privileged: account.role.privileged(),
