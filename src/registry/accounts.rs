@@ -81,9 +81,7 @@ pub async fn create(
         Some(u) => u,
         None => free_username(state, &person).await?,
     };
-    let (password, hash) = new_password(state, &person, &username).await?;
-    let t = now();
-    let expires_at = state.config.password.initial_password_expires_at(t);
+    let (password, hash, t, expires_at) = new_password(state, &person, &username).await?;
     let mut account = Account::new(
         &username,
         &person.given_name,
@@ -135,9 +133,7 @@ pub async fn reissue_letter(
         .await?
         .ok_or(RegistryError::NotFound("account"))?;
     let username = Username::parse(&account.username)?;
-    let (password, hash) = new_password(state, &person, &username).await?;
-    let t = now();
-    let expires_at = state.config.password.initial_password_expires_at(t);
+    let (password, hash, t, expires_at) = new_password(state, &person, &username).await?;
     storage
         .set_password(person_sub, &hash, t, true, Some(expires_at))
         .await?;
@@ -179,12 +175,13 @@ async fn free_username(state: &AppState, person: &Person) -> Result<Username> {
     ))
 }
 
-/// A random initial password that passes the policy, and its Argon2id hash.
+/// A random initial password that passes the policy, its Argon2id hash, when it was issued
+/// and until when it works.
 async fn new_password(
     state: &AppState,
     person: &Person,
     username: &Username,
-) -> Result<(String, String)> {
+) -> Result<(String, String, i64, i64)> {
     loop {
         let password = initial_password();
         let ok = state
@@ -203,7 +200,9 @@ async fn new_password(
                 .passwords
                 .hash(SecretString::from(password.clone()))
                 .await?;
-            return Ok((password, hash));
+            let t = now();
+            let expires_at = state.config.password.initial_password_expires_at(t);
+            return Ok((password, hash, t, expires_at));
         }
     }
 }

@@ -111,6 +111,26 @@ macro_rules! statutory_now {
     };
 }
 
+/// Makes the person a current member of the organisation (again, if they had left).
+async fn join_organisation(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    person_sub: &str,
+    organisation_id: &str,
+    from_at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO memberships (person_sub, organisation_id, from_at, until_at) \
+         VALUES ($1,$2,$3,NULL) \
+         ON CONFLICT (person_sub, organisation_id) DO UPDATE SET until_at = NULL",
+    )
+    .bind(person_sub)
+    .bind(organisation_id)
+    .bind(from_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Storage {
     pub async fn insert_person(&self, p: &Person, created_by: &str) -> Result<()> {
         sqlx::query(
@@ -186,16 +206,7 @@ impl Storage {
         .execute(&mut *tx)
         .await;
         conflict_on_unique(r, "an active consent of this form for this organisation")?;
-        sqlx::query(
-            "INSERT INTO memberships (person_sub, organisation_id, from_at, until_at) \
-             VALUES ($1,$2,$3,NULL) \
-             ON CONFLICT (person_sub, organisation_id) DO UPDATE SET until_at = NULL",
-        )
-        .bind(person_sub)
-        .bind(organisation_id)
-        .bind(t)
-        .execute(&mut *tx)
-        .await?;
+        join_organisation(&mut tx, person_sub, organisation_id, t).await?;
         let existing: Option<(Option<String>,)> =
             sqlx::query_as("SELECT mpsv_client_id FROM persons WHERE sub = $1")
                 .bind(person_sub)
@@ -387,16 +398,7 @@ impl Storage {
         recorded_by: &str,
     ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO memberships (person_sub, organisation_id, from_at, until_at) \
-             VALUES ($1,$2,$3,NULL) \
-             ON CONFLICT (person_sub, organisation_id) DO UPDATE SET until_at = NULL",
-        )
-        .bind(person_sub)
-        .bind(organisation_id)
-        .bind(from_at)
-        .execute(&mut *tx)
-        .await?;
+        join_organisation(&mut tx, person_sub, organisation_id, from_at).await?;
         sqlx::query(
             "INSERT INTO statutory_roles (id, person_sub, organisation_id, from_at, until_at, \
              recorded_by, recorded_at) VALUES ($1,$2,$3,$4,NULL,$5,$6)",
