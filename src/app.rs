@@ -202,6 +202,10 @@ pub fn build_router(state: AppState) -> Router {
             post(web::account::recovery_codes),
         )
         .route("/account/sessions/end", post(web::account::end_session))
+        .route(
+            "/account/delegations",
+            get(web::delegations::show).post(web::delegations::submit),
+        )
         .route("/account/done", post(web::account::done))
         .route(
             "/password/forgot",

@@ -64,6 +64,8 @@ pub struct AccountPage<'a> {
     pub role_key: &'a str,
     pub mpsv_client_id: &'a str,
     pub organisations: Vec<OrganisationRow>,
+    /// A statutory representative somewhere: the delegation page is offered.
+    pub represents: bool,
     pub password_changed: String,
     pub totp: bool,
     pub privileged: bool,
@@ -74,7 +76,7 @@ pub struct AccountPage<'a> {
 }
 
 /// The signed-in person, or a redirect to sign in and come back here.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     lang: Lang,
@@ -95,7 +97,7 @@ async fn signed_in(
 }
 
 /// A posted account form: the person, their session, and the form, CSRF-checked.
-async fn posted(
+pub(super) async fn posted(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
@@ -180,7 +182,8 @@ pub async fn show(
             name: a.organisation.name,
             ico: a.organisation.ico.as_str().to_owned(),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let represents = organisations.iter().any(|o| o.statutory);
     let role_key = match account.role {
         Role::User => "role.user",
         Role::Operator => "role.operator",
@@ -196,6 +199,7 @@ pub async fn show(
         role_key,
         mpsv_client_id: account.mpsv_client_id.as_deref().unwrap_or("–"),
         organisations,
+        represents,
         password_changed: datetime(account.password_changed_at, lang),
         totp: account.totp_secret.is_some(),
         privileged: account.role.privileged(),

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod client;
 pub mod cookies;
+pub mod delegations;
 pub mod format;
 pub mod i18n;
 pub mod login;

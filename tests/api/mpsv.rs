@@ -27,6 +27,7 @@ db_test!(
     a_person_in_several_organisations_chooses_one_per_application,
     mpsv_claims_are_in_userinfo_introspection_and_discovery,
     the_credentials_letter_carries_a_working_initial_password,
+    a_representative_delegates_and_revokes_on_the_self_service_page,
 );
 
 const OPERATOR: &str = "operator-test";
@@ -730,4 +731,139 @@ fn initial_password(text: &str) -> String {
         .and_then(|l| l.split_whitespace().last())
         .expect("password line")
         .to_owned()
+}
+
+// MPSV rule 4, self-service: the representative signed in, on /account/delegations.
+async fn a_representative_delegates_and_revokes_on_the_self_service_page(db: Db) {
+    let w = world(db).await;
+    let org = organisation(&w.app, "27712346", "Domov Slunce, o. p. s.", true, false).await;
+    let p = [(org.as_str(), Application::Poskytovatel)];
+    let boss = person(&w.app, "petr.dvorak", &p).await;
+    let clerk = person(&w.app, "eva.cerna", &p).await;
+    statutory(&w.app, &boss, &org).await;
+
+    sign_in(&w.app, &w.poskytovatel, "petr.dvorak").await;
+    let get = |app: &TestApp| {
+        let b = app.browser.clone();
+        let url = app.url("/account/delegations");
+        async move { b.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let html = get(&w.app).await;
+    assert!(html.contains("Pověření k podání"), "{html}");
+    assert!(
+        html.contains("Eva Šťastný (eva.cerna)") || html.contains("eva.cerna"),
+        "{html}"
+    );
+    let csrf = hidden(&html, "csrf");
+    let post = |app: &TestApp, form: Vec<(&'static str, String)>| {
+        let b = app.browser.clone();
+        let url = app.url("/account/delegations");
+        async move {
+            let r = b.post(url).form(&form).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            location(r.headers())
+        }
+    };
+    // A form without the session's CSRF token does nothing.
+    let r = w
+        .app
+        .browser
+        .post(w.app.url("/account/delegations"))
+        .form(&[
+            ("action", "grant"),
+            ("organisation", org.as_str()),
+            ("delegate", clerk.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(w
+        .app
+        .state
+        .storage
+        .delegations(&org)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let back = post(
+        &w.app,
+        vec![
+            ("csrf", csrf.clone()),
+            ("lang", "cs".into()),
+            ("action", "grant".into()),
+            ("organisation", org.clone()),
+            ("delegate", clerk.clone()),
+        ],
+    )
+    .await;
+    assert!(back.contains("notice=granted"), "{back}");
+    let d = w.app.state.storage.delegations(&org).await.unwrap();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].delegate_sub, clerk);
+    assert_eq!(d[0].created_by, boss);
+    let html = get(&w.app).await;
+    assert!(html.contains("Zrušit pověření"));
+
+    // The delegate now may submit; the delegate cannot delegate further.
+    let other = TestApp::with_browser(&w.app);
+    let (c, _) = sign_in(&other, &w.poskytovatel, "eva.cerna").await;
+    assert_eq!(c["submit_permission_source"], "delegation");
+    let html = get(&other).await;
+    assert!(
+        html.contains("Podle záznamů MPSV jím nyní nejste"),
+        "{html}"
+    );
+    // Even with a valid form of their own (the session's token from the account page).
+    let account = other
+        .browser
+        .get(other.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let back = post(
+        &other,
+        vec![
+            ("csrf", hidden(&account, "csrf")),
+            ("lang", "cs".into()),
+            ("action", "revoke".into()),
+            ("organisation", org.clone()),
+            ("delegation", d[0].id.clone()),
+        ],
+    )
+    .await;
+    assert!(back.contains("error=refused"), "{back}");
+    assert_eq!(
+        w.app.state.storage.delegations(&org).await.unwrap().len(),
+        1
+    );
+
+    // The representative revokes it.
+    let back = post(
+        &w.app,
+        vec![
+            ("csrf", csrf),
+            ("lang", "cs".into()),
+            ("action", "revoke".into()),
+            ("organisation", org.clone()),
+            ("delegation", d[0].id.clone()),
+        ],
+    )
+    .await;
+    assert!(back.contains("notice=revoked"), "{back}");
+    assert!(w
+        .app
+        .state
+        .storage
+        .delegations(&org)
+        .await
+        .unwrap()
+        .is_empty());
+    let log = w.app.state.audit.for_subject(&clerk, 50).await.unwrap();
+    assert!(log.iter().any(|e| e.event == "delegation.granted"));
+    assert!(log.iter().any(|e| e.event == "delegation.revoked"));
 }

@@ -114,4 +114,25 @@ describe('MPSV login pages', { timeout: 180_000 }, () => {
     await screenshot(page, 'account-organisations');
     await context.close();
   });
+
+  it('a statutory representative delegates submitting on the self-service page', async () => {
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    await page.goto(new URL('/account', server.base).toString());
+    await signIn(page, 'petr.dvorak');
+    await page.getByRole('link', { name: 'Pověření k podání' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Pověření k podání' }).waitFor();
+    // The demo delegation from petr.dvorak to tomas.kral is listed.
+    assert.match(await page.textContent('table'), /Tomáš Král/);
+    await page.getByLabel('Pověřit kolegu nebo kolegyni').selectOption({ label: 'Eva Černá (eva.cerna)' });
+    await page.getByRole('button', { name: 'Pověřit k podání' }).click();
+    await page.getByText('Pověření bylo uděleno.').waitFor();
+    assert.match(await page.textContent('table'), /Eva Černá/);
+    await checkA11y(page, 'delegations');
+    await screenshot(page, 'delegations');
+    await page.getByRole('button', { name: 'Zrušit pověření: Eva Černá' }).click();
+    await page.getByText('Pověření bylo zrušeno.').waitFor();
+    assert.doesNotMatch(await page.textContent('table'), /Eva Černá/);
+    await context.close();
+  });
 });

@@ -221,7 +221,7 @@ export async function checkA11y(page, label) {
 export const DOC_SCREENSHOTS = [
   'login-cs', 'login-en', 'account', 'password-change',
   'totp-enrol', 'recovery-codes', 'login-otp', 'forgot',
-  'organisation-choice', 'access-denied', 'account-organisations',
+  'organisation-choice', 'access-denied', 'account-organisations', 'delegations',
 ];
 
 /** A full-page screenshot into the screenshot folder as `<name>.png`. */
