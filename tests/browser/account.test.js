@@ -119,10 +119,11 @@ describe('account pages', { timeout: 180_000 }, () => {
   step('account page reflows at 320 CSS pixels (WCAG 1.4.10)', async () => {
     const size = page.viewportSize();
     await page.setViewportSize({ width: 320, height: 640 });
-    // The sessions table is a two-dimensional data table (the criterion's exception); the rest
-    // of the page must not scroll sideways.
+    // The sessions and organisations tables are two-dimensional data tables (the criterion's
+    // exception; the latter scrolls inside its own .table-wrap); the rest of the page must not
+    // scroll sideways.
     const overflow = await page.evaluate(() =>
-      [...document.querySelectorAll('main > section > :not(table), main > h1, header.site')]
+      [...document.querySelectorAll('main > section > :not(table):not(.table-wrap), main > h1, header.site')]
         .filter((el) => el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().right > 321)
         .map((el) => `${el.tagName.toLowerCase()}.${el.className}: ${Math.round(el.getBoundingClientRect().right)}px`),
     );
