@@ -232,31 +232,105 @@ impl AuditLog {
         .await?)
     }
 
-    /// Walks the whole chain; returns the id of the first record that does not verify.
-    pub async fn verify(&self) -> Result<Option<i64>> {
-        let rows: Vec<Stored> = sqlx::query_as(
-            "SELECT id, at, event, actor, subject, source_ip, details, prev_hash, hash \
-             FROM audit_log ORDER BY id",
-        )
-        .fetch_all(self.storage.pool())
-        .await?;
+    /// Walks the whole chain, a page at a time; returns the id of the first record that does
+    /// not verify (altered, inserted or removed), or `None` and the number of records.
+    pub async fn verify(&self) -> Result<Verification> {
         let mut prev = GENESIS.to_owned();
-        for r in rows {
-            let expected = chain_hash(
-                &prev,
-                r.at,
-                &r.event,
-                r.actor.as_deref(),
-                r.subject.as_deref(),
-                r.source_ip.as_deref(),
-                &r.details,
-            );
-            if r.prev_hash != prev || r.hash != expected {
-                return Ok(Some(r.id));
+        let mut after = 0;
+        let mut count = 0;
+        loop {
+            let page = self.page_after(after, 1000).await?;
+            let Some(last) = page.last() else {
+                return Ok(Verification::Intact { records: count });
+            };
+            after = last.id;
+            for r in page {
+                let expected = chain_hash(
+                    &prev,
+                    r.at,
+                    &r.event,
+                    r.actor.as_deref(),
+                    r.subject.as_deref(),
+                    r.source_ip.as_deref(),
+                    &r.details,
+                );
+                if r.prev_hash != prev || r.hash != expected {
+                    return Ok(Verification::Broken { at_id: r.id });
+                }
+                prev = r.hash;
+                count += 1;
             }
-            prev = r.hash;
         }
-        Ok(None)
+    }
+
+    /// Records with `id > after`, oldest first (export and verification walk the log so).
+    pub async fn page_after(&self, after: i64, limit: i64) -> Result<Vec<Stored>> {
+        Ok(sqlx::query_as(
+            "SELECT id, at, event, actor, subject, source_ip, details, prev_hash, hash \
+             FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.storage.pool())
+        .await?)
+    }
+
+    /// Records matching `f`, newest first; `f.before` pages backwards (ids below it).
+    pub async fn query(&self, f: &Filter) -> Result<Vec<Stored>> {
+        Ok(sqlx::query_as(
+            "SELECT id, at, event, actor, subject, source_ip, details, prev_hash, hash \
+             FROM audit_log WHERE ($1 = '' OR event = $1) AND ($2 = '' OR actor = $2) \
+             AND ($3 = '' OR subject = $3) AND ($4 = 0 OR at >= $4) AND ($5 = 0 OR at < $5) \
+             AND ($6 = 0 OR id < $6) ORDER BY id DESC LIMIT $7",
+        )
+        .bind(f.event.clone().unwrap_or_default())
+        .bind(f.actor.clone().unwrap_or_default())
+        .bind(f.subject.clone().unwrap_or_default())
+        .bind(f.from.unwrap_or(0))
+        .bind(f.until.unwrap_or(0))
+        .bind(f.before.unwrap_or(0))
+        .bind(f.limit.clamp(1, 1000))
+        .fetch_all(self.storage.pool())
+        .await?)
+    }
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    Intact { records: u64 },
+    Broken { at_id: i64 },
+}
+
+/// A search of the audit log; empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub event: Option<String>,
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    /// Unix seconds, inclusive.
+    pub from: Option<i64>,
+    /// Unix seconds, exclusive.
+    pub until: Option<i64>,
+    /// Only records with a smaller id (the cursor of the next page).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+impl Stored {
+    /// The record as one JSON object (details parsed), as `audit export` writes a line.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "id": self.id,
+            "at": self.at,
+            "event": self.event,
+            "actor": self.actor,
+            "subject": self.subject,
+            "source_ip": self.source_ip,
+            "details": serde_json::from_str::<Value>(&self.details).unwrap_or(Value::Null),
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        })
     }
 }
 

@@ -9,6 +9,7 @@ pub mod lockout;
 pub mod mpsv_id;
 pub mod organisation;
 pub mod password_policy;
+pub mod permission;
 pub mod person;
 pub mod pkce;
 pub mod prompt;
