@@ -41,6 +41,15 @@ pub enum OrganisationCommand {
     },
     /// Search by name or IČO (empty: all), with members, representatives and delegations.
     Show { query: Option<String> },
+    /// Import organisations from a CSV file (header: ico, name, legal_form, street, city,
+    /// postcode, social_service_provider, nno_family_support). Valid rows are registered,
+    /// invalid ones reported; exits with 1 when any row was invalid.
+    Import {
+        file: PathBuf,
+        /// Check every row and report, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -254,6 +263,41 @@ pub async fn run(config: Config, cmd: RegistryCommand) -> anyhow::Result<()> {
             .map_err(bad)?;
             registry::organisations::create(&state, a, &o).await?;
             println!("organisation {} ({}) registered", o.name, o.ico.as_str());
+        }
+        RegistryCommand::Organisation(OrganisationCommand::Import { file, dry_run }) => {
+            use registry::import::Outcome;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {} (UTF-8 expected)", file.display()))?;
+            let report = registry::import::import(&state, a, &text, dry_run).await?;
+            let mut invalid = 0;
+            for r in &report {
+                let what = match &r.outcome {
+                    Outcome::Imported => "imported".to_owned(),
+                    Outcome::WouldImport => "valid (dry run: not imported)".to_owned(),
+                    Outcome::Exists => "already registered (unchanged)".to_owned(),
+                    Outcome::Invalid(reason) => {
+                        invalid += 1;
+                        format!("INVALID: {reason}")
+                    }
+                };
+                println!("line {:>5}  {:<10} {what}", r.line, r.ico);
+            }
+            println!(
+                "{} rows: {} {}, {} already registered, {invalid} invalid",
+                report.len(),
+                report
+                    .iter()
+                    .filter(|r| matches!(r.outcome, Outcome::Imported | Outcome::WouldImport))
+                    .count(),
+                if dry_run { "valid" } else { "imported" },
+                report
+                    .iter()
+                    .filter(|r| r.outcome == Outcome::Exists)
+                    .count(),
+            );
+            if invalid > 0 {
+                std::process::exit(1);
+            }
         }
         RegistryCommand::Organisation(OrganisationCommand::Show { query }) => {
             let t = crate::secrets::now();

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod consents;
 pub mod delegations;
+pub mod import;
 pub mod organisations;
 pub mod statutory;
 

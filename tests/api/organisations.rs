@@ -63,3 +63,60 @@ async fn organisations_are_stored_unique_by_ico_and_found_without_diacritics(db:
         a.id
     );
 }
+
+db_test!(a_csv_import_reports_bad_rows_and_imports_the_good_ones_once);
+
+const CSV: &str =
+    "ico;name;legal_form;street;city;postcode;social_service_provider;nno_family_support\n\
+27712346;Domov Slunce, o. p. s.;o. p. s.;Lipová 12;Brno;602 00;ano;ne\n\
+27712347;Špatné IČO, z. s.;spolek;Husova 8;Olomouc;779 00;ne;ano\n\
+26543214;Šťastná rodina, z. ú.;z. ú.;Náměstí Míru 5;Ústí nad Labem;400 01;ano;ano\n\
+26910021;;spolek;Husova 8;Olomouc;779 00;ne;ano\n";
+
+async fn a_csv_import_reports_bad_rows_and_imports_the_good_ones_once(db: Db) {
+    use mpsv_idp::registry::import::{import, Outcome};
+    let app = spawn_app(db).await;
+    let s = &app.state.storage;
+    let count = || async { s.search_organisations("", 100).await.unwrap().len() };
+
+    // Dry run: a full report, nothing written.
+    let report = import(&app.state, "cli:test", CSV, true).await.unwrap();
+    assert_eq!(report.len(), 4);
+    assert_eq!(report[0].outcome, Outcome::WouldImport);
+    assert!(matches!(&report[1].outcome, Outcome::Invalid(r) if r.contains("check digit")));
+    assert_eq!(report[1].line, 3);
+    assert!(matches!(&report[3].outcome, Outcome::Invalid(r) if r.contains("name")));
+    assert_eq!(count().await, 0);
+
+    let report = import(&app.state, "cli:test", CSV, false).await.unwrap();
+    let imported = report
+        .iter()
+        .filter(|r| r.outcome == Outcome::Imported)
+        .count();
+    assert_eq!(imported, 2);
+    assert_eq!(count().await, 2);
+    let o = s
+        .organisation_by_ico(&Ico::parse("26543214").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(o.kind.nno_family_support && o.kind.social_service_provider);
+    assert_eq!(o.seat.city, "Ústí nad Labem");
+
+    // Again: nothing new, the valid rows are reported as already registered.
+    let report = import(&app.state, "cli:test", CSV, false).await.unwrap();
+    assert_eq!(report[0].outcome, Outcome::Exists);
+    assert_eq!(count().await, 2);
+    // Each import is audited.
+    let log = app
+        .state
+        .audit
+        .query(&mpsv_idp::audit::Filter {
+            event: Some("organisation.created".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 2);
+}
