@@ -160,6 +160,7 @@ pub fn build_router(state: AppState) -> Router {
         tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
     });
     let router = Router::new()
+        .nest(crate::admin::BASE, crate::admin::routes())
         .route(
             "/.well-known/openid-configuration",
             get(oidc::discovery::handler),

@@ -42,6 +42,13 @@ pub enum Event {
     DelegationGranted,
     DelegationRevoked,
     OrganisationCreated,
+    AccountStatusChanged,
+    SessionsEndedByStaff,
+    ClientCreated,
+    ClientChanged,
+    ClientSecretRotated,
+    KeyRotated,
+    StaffCreated,
 }
 
 impl Event {
@@ -69,6 +76,13 @@ impl Event {
             Event::DelegationGranted => "delegation.granted",
             Event::DelegationRevoked => "delegation.revoked",
             Event::OrganisationCreated => "organisation.created",
+            Event::AccountStatusChanged => "account.status_changed",
+            Event::SessionsEndedByStaff => "session.ended_by_staff",
+            Event::ClientCreated => "client.created",
+            Event::ClientChanged => "client.changed",
+            Event::ClientSecretRotated => "client.secret_rotated",
+            Event::KeyRotated => "key.rotated",
+            Event::StaffCreated => "staff.created",
         }
     }
 }

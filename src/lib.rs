@@ -3,6 +3,7 @@
 // No panics on paths a request or bad input can reach (tests may unwrap).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod cli;

@@ -124,6 +124,16 @@ impl Storage {
 
     /// Organisations whose name or IČO contains `query` (case-insensitive), by name.
     pub async fn search_organisations(&self, query: &str, limit: i64) -> Result<Vec<Organisation>> {
+        self.search_organisations_page(query, limit, 0).await
+    }
+
+    /// A page of [`Storage::search_organisations`]: `offset` rows skipped.
+    pub async fn search_organisations_page(
+        &self,
+        query: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Organisation>> {
         // LIKE wildcards typed by the person are taken literally by dropping them.
         let pattern = format!(
             "%{}%",
@@ -132,10 +142,12 @@ impl Storage {
         let rows: Vec<OrganisationRow> = sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
-            " FROM organisations WHERE search_key LIKE $1 OR ico LIKE $1 ORDER BY search_key LIMIT $2"
+            " FROM organisations WHERE search_key LIKE $1 OR ico LIKE $1 ORDER BY search_key, id \
+             LIMIT $2 OFFSET $3"
         ))
         .bind(pattern)
         .bind(limit)
+        .bind(offset)
         .fetch_all(self.pool())
         .await?;
         rows.into_iter()

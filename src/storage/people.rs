@@ -89,6 +89,19 @@ pub struct Member {
     pub username: Option<String>,
 }
 
+/// A person as a search lists them, with their account if any.
+#[derive(Debug, Clone, FromRow)]
+pub struct PersonSummary {
+    pub sub: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: Option<String>,
+    pub mpsv_client_id: Option<String>,
+    pub username: Option<String>,
+    pub status: Option<String>,
+    pub role: Option<String>,
+}
+
 /// A credentials letter issued (the PDF itself is not kept).
 pub struct LetterRecord<'a> {
     pub reference: &'a str,
@@ -617,6 +630,33 @@ impl Storage {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.into_iter().map(|(s,)| s).collect())
+    }
+
+    /// People whose name (ignoring case and diacritics), username or e-mail contains
+    /// `query`, or whose MPSV client identifier is `query`; by name, `offset` rows skipped.
+    pub async fn search_persons(
+        &self,
+        query: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<PersonSummary>> {
+        let q = query.trim();
+        let pattern = format!("%{}%", search_key(q).replace(['%', '_', '\\'], ""));
+        let mpsv_id = MpsvClientId::parse(q)
+            .map(|i| i.as_str().to_owned())
+            .unwrap_or_default();
+        Ok(sqlx::query_as(
+            "SELECT p.sub, p.given_name, p.family_name, p.email, p.mpsv_client_id, a.username, \
+             a.status, a.role FROM persons p LEFT JOIN accounts a ON a.sub = p.sub \
+             WHERE p.search_key LIKE $1 OR lower(p.email) LIKE $1 OR a.username LIKE $1 \
+             OR p.mpsv_client_id = $2 ORDER BY p.search_key, p.sub LIMIT $3 OFFSET $4",
+        )
+        .bind(pattern)
+        .bind(mpsv_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     pub async fn insert_letter(&self, l: &LetterRecord<'_>) -> Result<()> {

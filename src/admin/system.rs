@@ -1,0 +1,574 @@
+//! The administrators' part of the API: OAuth clients, signing keys, staff accounts and the
+//! audit log.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Admin;
+use super::error::{ApiError, ApiResult, Problem};
+use super::register::StatusChange;
+use super::ApiQuery;
+use crate::app::AppState;
+use crate::audit::{Event, Filter, Record};
+use crate::cli::{client_from_args, ClientArgs};
+use crate::domain::account::{Account, Role, Username};
+use crate::domain::client::{Application, Client as DomainClient, RedirectUri, SigningAlg};
+use crate::domain::permission::Permission;
+use crate::domain::scope::Scopes;
+use crate::secrets::{now, PlainToken};
+
+// ---------- clients ----------
+
+#[derive(Serialize, ToSchema)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    pub auth_method: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    /// `poskytovatel`, `rodina` or null.
+    pub application: Option<String>,
+    pub id_token_alg: String,
+    pub access_token_alg: String,
+    pub require_pkce: bool,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+    pub enabled: bool,
+}
+
+impl From<&DomainClient> for Client {
+    fn from(c: &DomainClient) -> Self {
+        let uris = |l: &[RedirectUri]| l.iter().map(|u| u.as_str().to_owned()).collect();
+        Client {
+            client_id: c.client_id.as_str().to_owned(),
+            name: c.name.clone(),
+            auth_method: c.auth_method.as_str().to_owned(),
+            redirect_uris: uris(&c.redirect_uris),
+            post_logout_redirect_uris: uris(&c.post_logout_redirect_uris),
+            backchannel_logout_uri: c
+                .backchannel_logout_uri
+                .as_ref()
+                .map(|u| u.as_str().to_owned()),
+            grant_types: c
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect(),
+            scopes: c
+                .scopes
+                .to_string()
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            application: c.application.map(|a| a.as_str().to_owned()),
+            id_token_alg: c.id_token_alg.as_str().to_owned(),
+            access_token_alg: c.access_token_alg.as_str().to_owned(),
+            require_pkce: c.require_pkce,
+            access_token_ttl: c.access_token_ttl,
+            refresh_token_ttl: c.refresh_token_ttl,
+            enabled: c.enabled,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/clients", tag = "system",
+    responses((status = 200, description = "OK", body = Vec<Client>), (status = 403, description = "Not allowed for this role", body = Problem)))]
+pub async fn list_clients(
+    State(state): State<AppState>,
+    admin: Admin,
+) -> ApiResult<Json<Vec<Client>>> {
+    admin.require(Permission::ManageClients)?;
+    let clients = state.storage.clients().await?;
+    Ok(Json(clients.iter().map(Client::from).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewClient {
+    pub client_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    /// `client_secret_basic` (default), `client_secret_post`, `private_key_jwt`, `none`.
+    pub auth_method: Option<String>,
+    /// Default: authorization_code and refresh_token.
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    /// Default: openid, profile, email.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// `poskytovatel` or `rodina`: logins are checked for entitlement and act for one organisation.
+    pub application: Option<String>,
+    pub id_token_alg: Option<String>,
+    pub access_token_alg: Option<String>,
+    /// The client's JWK Set (for `private_key_jwt`), as JSON text.
+    pub jwks: Option<String>,
+    pub require_pkce: Option<bool>,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedClient {
+    #[serde(flatten)]
+    pub client: Client,
+    /// Shown once; only its hash is stored.
+    pub client_secret: Option<String>,
+}
+
+#[utoipa::path(post, path = "/clients", tag = "system", request_body = NewClient,
+    responses((status = 201, description = "Created", body = CreatedClient), (status = 409, description = "Already exists", body = Problem), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+pub async fn create_client(
+    State(state): State<AppState>,
+    admin: Admin,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<CreatedClient>)> {
+    admin.require(Permission::ManageClients)?;
+    let n: NewClient = super::json(&body)?;
+    let (mut client, secret) = client_from_args(ClientArgs {
+        client_id: n.client_id,
+        name: n.name,
+        redirect_uris: n.redirect_uris,
+        post_logout_redirect_uris: n.post_logout_redirect_uris,
+        backchannel_logout_uri: n.backchannel_logout_uri,
+        auth_method: n
+            .auth_method
+            .unwrap_or_else(|| "client_secret_basic".into()),
+        grant_types: n.grant_types,
+        scopes: n.scopes,
+        application: n.application,
+        id_token_alg: n.id_token_alg.unwrap_or_else(|| "RS256".into()),
+        access_token_alg: n.access_token_alg.unwrap_or_else(|| "RS256".into()),
+        jwks_file: None,
+        no_pkce: !n.require_pkce.unwrap_or(true),
+        access_token_ttl: n.access_token_ttl,
+        refresh_token_ttl: n.refresh_token_ttl,
+        secret: None,
+    })
+    .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    if let Some(jwks) = n.jwks {
+        josekit::jwk::JwkSet::from_bytes(jwks.as_bytes())
+            .map_err(|e| ApiError::Invalid(format!("jwks is not a JWK Set: {e}")))?;
+        client.jwks = Some(jwks);
+    }
+    client.validate()?;
+    state.storage.insert_client(&client).await?;
+    audit_client(&state, &admin, Event::ClientCreated, &client).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedClient {
+            client: Client::from(&client),
+            client_secret: secret.map(|s| s.expose().to_owned()),
+        }),
+    ))
+}
+
+async fn audit_client(
+    state: &AppState,
+    admin: &Admin,
+    event: Event,
+    c: &DomainClient,
+) -> ApiResult<()> {
+    state
+        .audit
+        .record(
+            Record::new(event)
+                .actor(admin.actor.clone())
+                .subject(c.client_id.as_str())
+                .ip(admin.ip.clone())
+                .detail(
+                    "client",
+                    serde_json::to_value(Client::from(c)).unwrap_or_default(),
+                ),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn stored_client(state: &AppState, id: &str) -> ApiResult<DomainClient> {
+    let c = state
+        .storage
+        .client(id)
+        .await?
+        .ok_or(ApiError::NotFound("client"))?;
+    Ok((*c).clone())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ClientChange {
+    pub name: Option<String>,
+    /// Replaces the list; each must be an absolute `https` URI (or `http` on loopback), no fragment.
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub backchannel_logout_uri: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    /// `poskytovatel`, `rodina`, or an empty string for none.
+    pub application: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+#[utoipa::path(patch, path = "/clients/{id}", tag = "system", request_body = ClientChange,
+    params(("id" = String, Path)), responses((status = 200, description = "OK", body = Client), (status = 404, description = "Not found", body = Problem), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+pub async fn update_client(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Client>> {
+    admin.require(Permission::ManageClients)?;
+    let ch: ClientChange = super::json(&body)?;
+    let mut c = stored_client(&state, &id).await?;
+    let uris = |l: Vec<String>| -> ApiResult<Vec<RedirectUri>> {
+        l.iter()
+            .map(|u| RedirectUri::parse(u).map_err(ApiError::from))
+            .collect()
+    };
+    if let Some(n) = ch.name {
+        if n.trim().is_empty() {
+            return Err(ApiError::Invalid("name is empty".into()));
+        }
+        c.name = n.trim().to_owned();
+    }
+    if let Some(l) = ch.redirect_uris {
+        c.redirect_uris = uris(l)?;
+    }
+    if let Some(l) = ch.post_logout_redirect_uris {
+        c.post_logout_redirect_uris = uris(l)?;
+    }
+    if let Some(u) = ch.backchannel_logout_uri {
+        c.backchannel_logout_uri = if u.is_empty() {
+            None
+        } else {
+            Some(RedirectUri::parse(&u)?)
+        };
+    }
+    if let Some(s) = ch.scopes {
+        c.scopes = Scopes::parse(&s.join(" "))?;
+    }
+    if let Some(a) = ch.application {
+        c.application = if a.is_empty() {
+            None
+        } else {
+            Some(a.parse::<Application>()?)
+        };
+    }
+    if let Some(e) = ch.enabled {
+        c.enabled = e;
+    }
+    c.validate()?;
+    if !state.storage.update_client(&c).await? {
+        return Err(ApiError::NotFound("client"));
+    }
+    audit_client(&state, &admin, Event::ClientChanged, &c).await?;
+    Ok(Json(Client::from(&c)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NewSecret {
+    /// Shown once; the previous secret stops working at once.
+    pub client_secret: String,
+}
+
+#[utoipa::path(post, path = "/clients/{id}/secret", tag = "system",
+    params(("id" = String, Path)), responses((status = 200, description = "OK", body = NewSecret), (status = 404, description = "Not found", body = Problem), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<NewSecret>> {
+    admin.require(Permission::ManageClients)?;
+    let mut c = stored_client(&state, &id).await?;
+    if c.secret_hash.is_none() {
+        return Err(ApiError::Invalid(
+            "this client authenticates without a secret".into(),
+        ));
+    }
+    let secret = PlainToken::generate();
+    c.secret_hash = Some(secret.hashed());
+    state.storage.update_client(&c).await?;
+    audit_client(&state, &admin, Event::ClientSecretRotated, &c).await?;
+    Ok(Json(NewSecret {
+        client_secret: secret.expose().to_owned(),
+    }))
+}
+
+// ---------- keys ----------
+
+#[derive(Serialize, ToSchema)]
+pub struct Key {
+    pub kid: String,
+    pub alg: String,
+    /// `next` (published, not yet signing), `current`, or `retired` (still verifying).
+    pub state: String,
+    pub created_at: i64,
+    pub active_from: i64,
+}
+
+#[utoipa::path(get, path = "/keys", tag = "system", responses((status = 200, description = "OK", body = Vec<Key>)))]
+pub async fn list_keys(State(state): State<AppState>, admin: Admin) -> ApiResult<Json<Vec<Key>>> {
+    admin.require(Permission::ManageKeys)?;
+    Ok(Json(
+        state
+            .keys
+            .states(now())
+            .into_iter()
+            .map(|(k, s)| Key {
+                kid: k.meta.kid.clone(),
+                alg: k.meta.alg.clone(),
+                state: s.label().to_owned(),
+                created_at: k.meta.created_at,
+                active_from: k.meta.active_from,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct KeyRotation {
+    /// `RS256` or `ES256`.
+    pub alg: String,
+    /// Seconds until the new key signs (default: `keys.rotation_delay`).
+    pub delay: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/keys/rotate", tag = "system", request_body = KeyRotation,
+    responses((status = 201, description = "Created", body = Key), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+pub async fn rotate_key(
+    State(state): State<AppState>,
+    admin: Admin,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Key>)> {
+    admin.require(Permission::ManageKeys)?;
+    let r: KeyRotation = super::json(&body)?;
+    let alg: SigningAlg = r.alg.parse()?;
+    let delay = r.delay.unwrap_or(state.config.keys.rotation_delay).max(0);
+    let keys = std::sync::Arc::clone(&state.keys);
+    let meta = tokio::task::spawn_blocking(move || keys.rotate(alg, delay))
+        .await
+        .map_err(|e| crate::error::Internal::Other(e.to_string()))?
+        .map_err(|e| crate::error::Internal::Other(e.to_string()))?;
+    state
+        .audit
+        .record(
+            Record::new(Event::KeyRotated)
+                .actor(admin.actor.clone())
+                .subject(meta.kid.clone())
+                .ip(admin.ip.clone())
+                .detail("alg", meta.alg.clone())
+                .detail("active_from", meta.active_from),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Key {
+            kid: meta.kid,
+            alg: meta.alg,
+            state: "next".into(),
+            created_at: meta.created_at,
+            active_from: meta.active_from,
+        }),
+    ))
+}
+
+// ---------- staff ----------
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewStaff {
+    pub username: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: Option<String>,
+    /// `operator` or `administrator`.
+    pub role: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedStaff {
+    pub sub: String,
+    pub username: String,
+    /// Shown once: must be changed at first login, with TOTP enrolment; expires after
+    /// `password.initial_password_days`.
+    pub initial_password: String,
+}
+
+#[utoipa::path(post, path = "/staff", tag = "system", request_body = NewStaff,
+    responses((status = 201, description = "Created", body = CreatedStaff), (status = 409, description = "Already exists", body = Problem), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+pub async fn create_staff(
+    State(state): State<AppState>,
+    admin: Admin,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<CreatedStaff>)> {
+    admin.require(Permission::ManageStaff)?;
+    let n: NewStaff = super::json(&body)?;
+    let role = Role::parse(&n.role)?;
+    if !role.privileged() {
+        return Err(ApiError::Invalid(
+            "staff are operators or administrators; clients' accounts need a consent".into(),
+        ));
+    }
+    let username = Username::parse(&n.username)?;
+    let person =
+        crate::domain::person::Person::new(&n.given_name, &n.family_name, n.email.as_deref())?;
+    // 24 random characters: above the 17 of privileged accounts.
+    let password = PlainToken::generate_with_bytes(18).expose().to_owned();
+    let hash = state
+        .passwords
+        .hash(secrecy::SecretString::from(password.clone()))
+        .await
+        .map_err(crate::error::Internal::from)?;
+    let t = now();
+    let mut a = Account::new(
+        &username,
+        &person.given_name,
+        &person.family_name,
+        person.email.clone(),
+        hash,
+        t,
+    );
+    a.role = role;
+    a.must_change_password = true;
+    a.initial_password_expires_at = Some(state.config.password.initial_password_expires_at(t));
+    state.storage.insert_account(&a).await?;
+    state
+        .audit
+        .record(
+            Record::new(Event::StaffCreated)
+                .actor(admin.actor.clone())
+                .subject(a.sub.clone())
+                .ip(admin.ip.clone())
+                .detail("username", a.username.clone())
+                .detail("role", role.as_str()),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedStaff {
+            sub: a.sub,
+            username: a.username,
+            initial_password: password,
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/staff/{sub}/status", tag = "system", request_body = StatusChange,
+    params(("sub" = String, Path)), responses((status = 204, description = "Done"), (status = 404, description = "Not found", body = Problem)))]
+pub async fn change_staff_status(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(sub): Path<String>,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    admin.require(Permission::ManageStaff)?;
+    let c: StatusChange = super::json(&body)?;
+    match state.storage.account(&sub).await? {
+        Some(a) if a.role.privileged() => {}
+        _ => return Err(ApiError::NotFound("staff account")),
+    }
+    if sub == admin.actor {
+        return Err(ApiError::Invalid(
+            "administrators cannot change their own status".into(),
+        ));
+    }
+    super::register::set_status(&state, &admin, &sub, &c).await
+}
+
+// ---------- audit ----------
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    pub event: Option<String>,
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    /// Unix seconds, inclusive.
+    pub from: Option<i64>,
+    /// Unix seconds, exclusive.
+    pub until: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1–500, default 50.
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: i64,
+    pub event: String,
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    pub source_ip: Option<String>,
+    pub details: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditRecord>,
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/audit", tag = "system", params(AuditQuery),
+    responses((status = 200, description = "OK", body = AuditPage), (status = 403, description = "Not allowed for this role", body = Problem), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+pub async fn audit_log(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<AuditPage>> {
+    admin.require(Permission::ReadAudit)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::Invalid("limit must be 1 to 500".into()));
+    }
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ApiError::Invalid("bad cursor".into()))
+        })
+        .transpose()?;
+    let rows = state
+        .audit
+        .query(&Filter {
+            event: q.event,
+            actor: q.actor,
+            subject: q.subject,
+            from: q.from,
+            until: q.until,
+            before,
+            limit,
+        })
+        .await?;
+    let next_cursor = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.id.to_string()))
+        .flatten();
+    Ok(Json(AuditPage {
+        items: rows
+            .into_iter()
+            .map(|r| AuditRecord {
+                details: serde_json::from_str(&r.details).unwrap_or_default(),
+                id: r.id,
+                at: r.at,
+                event: r.event,
+                actor: r.actor,
+                subject: r.subject,
+                source_ip: r.source_ip,
+                prev_hash: r.prev_hash,
+                hash: r.hash,
+            })
+            .collect(),
+        next_cursor,
+    }))
+}
