@@ -83,7 +83,7 @@ pub struct SearchQuery {
 
 #[utoipa::path(get, path = "/organisations", tag = "register",
     params(SearchQuery, PageQuery),
-    responses((status = 200, description = "OK", body = Page<Organisation>), (status = 401, description = "Not authenticated", body = Problem), (status = 403, description = "Not allowed for this role", body = Problem)))]
+    responses((status = 200, description = "OK", body = Page<Organisation>), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_organisations(
     State(state): State<AppState>,
     admin: Admin,
@@ -103,7 +103,7 @@ pub async fn list_organisations(
 }
 
 #[utoipa::path(post, path = "/organisations", tag = "register", request_body = NewOrganisation,
-    responses((status = 201, description = "Created", body = Organisation), (status = 409, description = "Already exists", body = Problem), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+    responses((status = 201, description = "Created", body = Organisation), (status = 409, description = "Already exists", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid input or a broken rule", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_organisation(
     State(state): State<AppState>,
     admin: Admin,
@@ -155,7 +155,7 @@ pub struct OrganisationDetail {
 
 #[utoipa::path(get, path = "/organisations/{id}", tag = "register",
     params(("id" = String, Path, description = "organisation id")),
-    responses((status = 200, description = "OK", body = OrganisationDetail), (status = 404, description = "Not found", body = Problem)))]
+    responses((status = 200, description = "OK", body = OrganisationDetail), (status = 404, description = "Not found", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_organisation(
     State(state): State<AppState>,
     admin: Admin,
@@ -220,7 +220,7 @@ pub struct PersonSummary {
 }
 
 #[utoipa::path(get, path = "/persons", tag = "register", params(SearchQuery, PageQuery),
-    responses((status = 200, description = "OK", body = Page<PersonSummary>)))]
+    responses((status = 200, description = "OK", body = Page<PersonSummary>), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_persons(
     State(state): State<AppState>,
     admin: Admin,
@@ -276,7 +276,7 @@ pub struct PersonDetail {
 }
 
 #[utoipa::path(get, path = "/persons/{sub}", tag = "register",
-    params(("sub" = String, Path)), responses((status = 200, description = "OK", body = PersonDetail), (status = 404, description = "Not found", body = Problem)))]
+    params(("sub" = String, Path)), responses((status = 200, description = "OK", body = PersonDetail), (status = 404, description = "Not found", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_person(
     State(state): State<AppState>,
     admin: Admin,
@@ -364,7 +364,7 @@ pub struct RecordedConsent {
 }
 
 #[utoipa::path(post, path = "/consents", tag = "register", request_body = NewConsent,
-    responses((status = 201, description = "Created", body = RecordedConsent), (status = 409, description = "Already exists", body = Problem), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+    responses((status = 201, description = "Created", body = RecordedConsent), (status = 409, description = "Already exists", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid input or a broken rule", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn record_consent(
     State(state): State<AppState>,
     admin: Admin,
@@ -415,7 +415,7 @@ pub struct Reason {
 }
 
 #[utoipa::path(post, path = "/consents/{id}/withdraw", tag = "register", request_body = Reason,
-    params(("id" = String, Path)), responses((status = 204, description = "Done"), (status = 404, description = "Not found", body = Problem), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+    params(("id" = String, Path)), responses((status = 204, description = "Done"), (status = 404, description = "Not found", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid input or a broken rule", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn withdraw_consent(
     State(state): State<AppState>,
     admin: Admin,
@@ -465,7 +465,7 @@ fn letter_response(status: StatusCode, l: registry::accounts::IssuedLetter) -> R
 #[utoipa::path(post, path = "/persons/{sub}/account", tag = "register", request_body = NewAccount,
     params(("sub" = String, Path)),
     responses((status = 201, description = "the credentials letter", content_type = "application/pdf"),
-        (status = 409, description = "Already exists", body = Problem), (status = 422, body = Problem, description = "no active consent")))]
+        (status = 409, description = "Already exists", body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json", description = "no active consent"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_account(
     State(state): State<AppState>,
     admin: Admin,
@@ -483,7 +483,7 @@ pub async fn create_account(
 #[utoipa::path(post, path = "/persons/{sub}/letters", tag = "register", request_body = LetterRequest,
     params(("sub" = String, Path)),
     responses((status = 201, description = "a new credentials letter; the previous password stops working", content_type = "application/pdf"),
-        (status = 404, description = "Not found", body = Problem)))]
+        (status = 404, description = "Not found", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn reissue_letter(
     State(state): State<AppState>,
     admin: Admin,
@@ -517,7 +517,7 @@ pub struct StatusChange {
 }
 
 #[utoipa::path(post, path = "/persons/{sub}/status", tag = "register", request_body = StatusChange,
-    params(("sub" = String, Path)), responses((status = 204, description = "Done"), (status = 403, description = "Not allowed for this role", body = Problem), (status = 404, description = "Not found", body = Problem)))]
+    params(("sub" = String, Path)), responses((status = 204, description = "Done"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")))]
 pub async fn change_status(
     State(state): State<AppState>,
     admin: Admin,
@@ -580,7 +580,7 @@ async fn end_sessions(state: &AppState, sub: &str) -> ApiResult<usize> {
 }
 
 #[utoipa::path(post, path = "/persons/{sub}/sessions/end", tag = "register",
-    params(("sub" = String, Path)), responses((status = 204, description = "Done"), (status = 403, description = "Not allowed for this role", body = Problem)))]
+    params(("sub" = String, Path)), responses((status = 204, description = "Done"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")))]
 pub async fn end_all_sessions(
     State(state): State<AppState>,
     admin: Admin,
@@ -620,7 +620,7 @@ pub struct StatutoryEnd {
 }
 
 #[utoipa::path(post, path = "/persons/{sub}/statutory-roles", tag = "register", request_body = NewStatutoryRole,
-    params(("sub" = String, Path)), responses((status = 204, description = "Done"), (status = 409, description = "Already exists", body = Problem)))]
+    params(("sub" = String, Path)), responses((status = 204, description = "Done"), (status = 409, description = "Already exists", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn start_statutory(
     State(state): State<AppState>,
     admin: Admin,
@@ -638,7 +638,7 @@ pub async fn start_statutory(
 }
 
 #[utoipa::path(post, path = "/persons/{sub}/statutory-roles/end", tag = "register", request_body = StatutoryEnd,
-    params(("sub" = String, Path)), responses((status = 204, description = "Done"), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+    params(("sub" = String, Path)), responses((status = 204, description = "Done"), (status = 422, description = "Invalid input or a broken rule", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn end_statutory(
     State(state): State<AppState>,
     admin: Admin,
@@ -677,7 +677,7 @@ pub struct Created {
 }
 
 #[utoipa::path(post, path = "/organisations/{id}/delegations", tag = "register", request_body = NewDelegation,
-    params(("id" = String, Path)), responses((status = 201, description = "Created", body = Created), (status = 409, description = "Already exists", body = Problem), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+    params(("id" = String, Path)), responses((status = 201, description = "Created", body = Created), (status = 409, description = "Already exists", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid input or a broken rule", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn grant_delegation(
     State(state): State<AppState>,
     admin: Admin,
@@ -694,7 +694,7 @@ pub async fn grant_delegation(
 
 #[utoipa::path(post, path = "/organisations/{id}/delegations/{delegation}/revoke", tag = "register",
     request_body = Reason, params(("id" = String, Path), ("delegation" = String, Path)),
-    responses((status = 204, description = "Done"), (status = 404, description = "Not found", body = Problem)))]
+    responses((status = 204, description = "Done"), (status = 404, description = "Not found", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke_delegation(
     State(state): State<AppState>,
     admin: Admin,

@@ -80,7 +80,7 @@ impl From<&DomainClient> for Client {
 }
 
 #[utoipa::path(get, path = "/clients", tag = "system",
-    responses((status = 200, description = "OK", body = Vec<Client>), (status = 403, description = "Not allowed for this role", body = Problem)))]
+    responses((status = 200, description = "OK", body = Vec<Client>), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_clients(
     State(state): State<AppState>,
     admin: Admin,
@@ -127,7 +127,7 @@ pub struct CreatedClient {
 }
 
 #[utoipa::path(post, path = "/clients", tag = "system", request_body = NewClient,
-    responses((status = 201, description = "Created", body = CreatedClient), (status = 409, description = "Already exists", body = Problem), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+    responses((status = 201, description = "Created", body = CreatedClient), (status = 409, description = "Already exists", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid input or a broken rule", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_client(
     State(state): State<AppState>,
     admin: Admin,
@@ -218,7 +218,7 @@ pub struct ClientChange {
 }
 
 #[utoipa::path(patch, path = "/clients/{id}", tag = "system", request_body = ClientChange,
-    params(("id" = String, Path)), responses((status = 200, description = "OK", body = Client), (status = 404, description = "Not found", body = Problem), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+    params(("id" = String, Path)), responses((status = 200, description = "OK", body = Client), (status = 404, description = "Not found", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid input or a broken rule", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn update_client(
     State(state): State<AppState>,
     admin: Admin,
@@ -280,7 +280,7 @@ pub struct NewSecret {
 }
 
 #[utoipa::path(post, path = "/clients/{id}/secret", tag = "system",
-    params(("id" = String, Path)), responses((status = 200, description = "OK", body = NewSecret), (status = 404, description = "Not found", body = Problem), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+    params(("id" = String, Path)), responses((status = 200, description = "OK", body = NewSecret), (status = 404, description = "Not found", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid input or a broken rule", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     admin: Admin,
@@ -314,7 +314,7 @@ pub struct Key {
     pub active_from: i64,
 }
 
-#[utoipa::path(get, path = "/keys", tag = "system", responses((status = 200, description = "OK", body = Vec<Key>)))]
+#[utoipa::path(get, path = "/keys", tag = "system", responses((status = 200, description = "OK", body = Vec<Key>), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_keys(State(state): State<AppState>, admin: Admin) -> ApiResult<Json<Vec<Key>>> {
     admin.require(Permission::ManageKeys)?;
     Ok(Json(
@@ -342,7 +342,7 @@ pub struct KeyRotation {
 }
 
 #[utoipa::path(post, path = "/keys/rotate", tag = "system", request_body = KeyRotation,
-    responses((status = 201, description = "Created", body = Key), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+    responses((status = 201, description = "Created", body = Key), (status = 422, description = "Invalid input or a broken rule", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn rotate_key(
     State(state): State<AppState>,
     admin: Admin,
@@ -402,7 +402,7 @@ pub struct CreatedStaff {
 }
 
 #[utoipa::path(post, path = "/staff", tag = "system", request_body = NewStaff,
-    responses((status = 201, description = "Created", body = CreatedStaff), (status = 409, description = "Already exists", body = Problem), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+    responses((status = 201, description = "Created", body = CreatedStaff), (status = 409, description = "Already exists", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid input or a broken rule", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_staff(
     State(state): State<AppState>,
     admin: Admin,
@@ -461,7 +461,7 @@ pub async fn create_staff(
 }
 
 #[utoipa::path(post, path = "/staff/{sub}/status", tag = "system", request_body = StatusChange,
-    params(("sub" = String, Path)), responses((status = 204, description = "Done"), (status = 404, description = "Not found", body = Problem)))]
+    params(("sub" = String, Path)), responses((status = 204, description = "Done"), (status = 404, description = "Not found", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn change_staff_status(
     State(state): State<AppState>,
     admin: Admin,
@@ -520,7 +520,7 @@ pub struct AuditPage {
 }
 
 #[utoipa::path(get, path = "/audit", tag = "system", params(AuditQuery),
-    responses((status = 200, description = "OK", body = AuditPage), (status = 403, description = "Not allowed for this role", body = Problem), (status = 422, description = "Invalid input or a broken rule", body = Problem)))]
+    responses((status = 200, description = "OK", body = AuditPage), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid input or a broken rule", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")))]
 pub async fn audit_log(
     State(state): State<AppState>,
     admin: Admin,
