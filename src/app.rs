@@ -203,6 +203,73 @@ pub fn build_router(state: AppState) -> Router {
             post(web::account::recovery_codes),
         )
         .route("/account/sessions/end", post(web::account::end_session))
+        .route("/admin", get(web::console::home))
+        .route("/admin/persons", get(web::console::register::persons))
+        .route("/admin/persons/{sub}", get(web::console::register::person))
+        .route(
+            "/admin/persons/{sub}/account",
+            post(web::console::register::create_account),
+        )
+        .route(
+            "/admin/persons/{sub}/letter",
+            post(web::console::register::reissue_letter),
+        )
+        .route(
+            "/admin/persons/{sub}/status",
+            post(web::console::register::change_status),
+        )
+        .route(
+            "/admin/persons/{sub}/sessions/end",
+            post(web::console::register::end_sessions),
+        )
+        .route(
+            "/admin/persons/{sub}/statutory/start",
+            post(web::console::register::start_role),
+        )
+        .route(
+            "/admin/persons/{sub}/statutory/end",
+            post(web::console::register::end_role),
+        )
+        .route(
+            "/admin/consents",
+            post(web::console::register::record_consent),
+        )
+        .route(
+            "/admin/consents/{id}/withdraw",
+            post(web::console::register::withdraw_consent),
+        )
+        .route(
+            "/admin/organisations",
+            get(web::console::register::organisations)
+                .post(web::console::register::create_organisation),
+        )
+        .route(
+            "/admin/organisations/{id}",
+            get(web::console::register::organisation),
+        )
+        .route(
+            "/admin/organisations/{id}/delegations",
+            post(web::console::register::grant_delegation),
+        )
+        .route(
+            "/admin/organisations/{id}/delegations/{delegation}/revoke",
+            post(web::console::register::revoke_delegation),
+        )
+        .route(
+            "/admin/clients",
+            get(web::console::system::clients).post(web::console::system::create_client),
+        )
+        .route(
+            "/admin/clients/{id}",
+            get(web::console::system::client).post(web::console::system::update_client),
+        )
+        .route(
+            "/admin/clients/{id}/secret",
+            post(web::console::system::rotate_secret),
+        )
+        .route("/admin/keys", get(web::console::system::keys))
+        .route("/admin/keys/rotate", post(web::console::system::rotate_key))
+        .route("/admin/audit", get(web::console::system::audit_log))
         .route(
             "/account/delegations",
             get(web::delegations::show).post(web::delegations::submit),

@@ -6,7 +6,7 @@
 
 use crate::app::AppState;
 use crate::cli::{client_from_args, ClientArgs};
-use crate::domain::account::Username;
+use crate::domain::account::{Account, Role, Username};
 use crate::domain::client::Application;
 use crate::domain::date::Date;
 use crate::domain::organisation::{Ico, Organisation, OrganisationKind, Seat};
@@ -17,6 +17,14 @@ use crate::secrets::{now, PlainToken};
 pub const DEMO_USER: &str = "demo.uzivatel";
 pub const DEMO_PASSWORD: &str = "Demo-heslo-2026";
 pub const DEMO_CLIENT: &str = "demo-rp";
+/// Staff of the demo: an operator and an administrator, with this password and this TOTP
+/// secret (add it to an authenticator app, or compute codes from it) — demo only.
+pub const DEMO_STAFF_PASSWORD: &str = "Demo-konzole-heslo-2026";
+pub const DEMO_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+const STAFF: &[(&str, &str, &str, Role)] = &[
+    ("operator.demo", "Olga", "Operátorová", Role::Operator),
+    ("spravce.demo", "Adam", "Správce", Role::Administrator),
+];
 const ACTOR: &str = "demo";
 
 /// IČO, name, legal form, street, city, postcode, provider, NNO in family support.
@@ -205,6 +213,8 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
          discovery:     {issuer}/.well-known/openid-configuration\n\
          clients:\n{clients}\
          people (password {DEMO_PASSWORD} for all):\n{GUIDE}\n\
+         staff (console {issuer}/admin): operator.demo and spravce.demo / {DEMO_STAFF_PASSWORD},\n\
+                        TOTP secret {DEMO_TOTP_SECRET}\n\
          user:          {DEMO_USER} / {DEMO_PASSWORD}\n\
          try:           {issuer}/authorize?client_id={DEMO_CLIENT}&response_type=code&scope=openid%20profile&redirect_uri=http%3A%2F%2F127.0.0.1%3A8081%2Fcallback&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256\n"
     );
@@ -289,6 +299,22 @@ async fn seed_register(state: &AppState) -> anyhow::Result<()> {
         &who("tomas.kral")?,
     )
     .await?;
+    // MPSV staff for the console, with a known TOTP secret (demo only).
+    let staff_hash = crate::password::hash_now(DEMO_STAFF_PASSWORD)?;
+    let sealed = state.data_key.seal(DEMO_TOTP_SECRET.as_bytes());
+    for &(username, given, family, role) in STAFF {
+        let mut a = Account::new(
+            &Username::parse(username).map_err(bad)?,
+            given,
+            family,
+            Some(format!("{username}@mpsv.example.cz")),
+            staff_hash.clone(),
+            now(),
+        );
+        a.role = role;
+        state.storage.insert_account(&a).await?;
+        state.storage.set_totp(&a.sub, Some(&sealed), None).await?;
+    }
     Ok(())
 }
 

@@ -227,6 +227,15 @@ impl PageError {
             lang,
         }
     }
+
+    pub fn not_found(lang: crate::web::i18n::Lang) -> Self {
+        Self::Shown {
+            status: StatusCode::NOT_FOUND,
+            key: "error.not_found",
+            detail: String::new(),
+            lang,
+        }
+    }
 }
 
 impl IntoResponse for PageError {

@@ -30,6 +30,11 @@ impl Params {
         self.0.get(name).map(String::as_str)
     }
 
+    /// Every parameter, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Merges `other` in; a parameter present in both is a duplicate.
     pub fn merge(mut self, other: Params) -> Result<Self, Duplicate> {
         for (k, v) in other.0 {

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod client;
+pub mod console;
 pub mod cookies;
 pub mod delegations;
 pub mod format;

@@ -13,6 +13,7 @@ db_test!(
     an_operator_runs_the_register_through_the_api,
     an_administrator_manages_clients_keys_staff_and_reads_the_audit_log,
     the_openapi_document_describes_every_route,
+    the_console_is_closed_to_anonymous_people_and_plain_users,
 );
 
 /// Registers a client_credentials client with these scopes; returns an access token.
@@ -640,4 +641,43 @@ async fn the_openapi_document_describes_every_route(db: Db) {
     }
     assert!(doc["components"]["schemas"]["Problem"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+async fn the_console_is_closed_to_anonymous_people_and_plain_users(db: Db) {
+    let app = spawn_app(db).await;
+    // Anonymous: sent to sign in first.
+    let r = app.browser.get(app.url("/admin")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(location(r.headers()).starts_with("/login?"));
+    // A plain user, signed in: every console page and form is refused.
+    let rp_secret = app.register(ClientSpec::confidential("rp")).await;
+    let rp = app.rp("rp", rp_secret).await;
+    app.add_user("jana.novakova").await;
+    app.code_flow(&rp, "jana.novakova").await;
+    for path in [
+        "/admin",
+        "/admin/persons",
+        "/admin/organisations",
+        "/admin/clients",
+        "/admin/keys",
+        "/admin/audit",
+    ] {
+        let r = app.browser.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let r = app
+        .browser
+        .post(app.url("/admin/organisations"))
+        .form(&[("ico", "27712346"), ("name", "X"), ("lang", "cs")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(app
+        .state
+        .storage
+        .search_organisations("", 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -45,13 +45,15 @@ pub enum Target {
     Authorize(Box<AuthRequest>),
     /// The person's own account page.
     Account { lang: Lang },
+    /// The staff console (`/admin`).
+    Console { lang: Lang },
 }
 
 impl Target {
     pub fn lang(&self) -> Lang {
         match self {
             Target::Authorize(r) => r.lang,
-            Target::Account { lang } => *lang,
+            Target::Account { lang } | Target::Console { lang } => *lang,
         }
     }
 }
@@ -278,7 +280,7 @@ async fn finish(
                 .filter(|c| c.enabled)
                 .ok_or_else(|| PageError::bad_request("error.client_disabled", "", lang))?,
         ),
-        Target::Account { .. } => None,
+        Target::Account { .. } | Target::Console { .. } => None,
     };
     state.storage.delete_login_request(&pending.row.id).await?;
     state.storage.record_login_success(&account.sub).await?;
@@ -355,6 +357,7 @@ async fn finish(
             )
         }
         (Target::Authorize(req), Some(client)) => complete(state, &client, req, &session).await?,
+        (Target::Console { .. }, _) => see_other(&format!("/admin?lang={}", lang.code())),
         _ => see_other(&format!("/account?lang={}", lang.code())),
     };
     let keeps_csrf = response

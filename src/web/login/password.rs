@@ -46,7 +46,7 @@ pub async fn show(
     }
     let hint = match &pending.target {
         Target::Authorize(r) => r.login_hint.clone().unwrap_or_default(),
-        Target::Account { .. } => String::new(),
+        Target::Account { .. } | Target::Console { .. } => String::new(),
     };
     render(&state, &headers, &pending, lang, &hint, "", StatusCode::OK).await
 }
@@ -189,6 +189,7 @@ async fn render(
             .map(|c| c.name.clone())
             .unwrap_or_default(),
         Target::Account { .. } => lang.texts().get("account.title").to_owned(),
+        Target::Console { .. } => lang.texts().get("console.title").to_owned(),
     };
     let page = LoginPage {
         c: Chrome::new(

@@ -222,6 +222,8 @@ export const DOC_SCREENSHOTS = [
   'login-cs', 'login-en', 'account', 'password-change',
   'totp-enrol', 'recovery-codes', 'login-otp', 'forgot',
   'organisation-choice', 'access-denied', 'account-organisations', 'delegations',
+  'console-home', 'console-organisation', 'console-person', 'console-confirm-end-role',
+  'console-clients', 'console-audit',
 ];
 
 /** A full-page screenshot into the screenshot folder as `<name>.png`. */

@@ -1,0 +1,416 @@
+//! The staff console (`/admin`): server-rendered pages for operators (the register) and
+//! administrators (clients, keys, audit), in the same look, languages and accessibility bar
+//! as the login pages. Every form carries the session's CSRF token; destructive actions ask
+//! for confirmation first. Pages are assembled from a few blocks (`Block`) rendered by one
+//! template, so every page gets the same labelled fields, captions and headings.
+
+pub mod register;
+pub mod system;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::i18n::{Lang, Texts};
+use super::login::{self, Target};
+use super::pages::{error_page, html, Chrome};
+use crate::app::AppState;
+use crate::domain::account::{Account, AccountStatus, Role};
+use crate::domain::permission::{allows, Permission};
+use crate::error::PageError;
+use crate::oidc::params::Params;
+use crate::registry::RegistryError;
+use crate::secrets::constant_time_eq;
+use crate::storage::sessions::Session;
+
+pub enum Block {
+    Heading(String),
+    Text(String),
+    Notice(String),
+    Error(String),
+    /// A secret shown once (label, value).
+    Secret(String, String),
+    Facts(Vec<(String, String)>),
+    Table(Table),
+    /// A form under an optional heading.
+    Form(String, Form),
+    Link(String, String),
+}
+
+pub struct Table {
+    pub caption: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+    /// Shown instead of an empty table.
+    pub empty: String,
+}
+
+pub enum Cell {
+    Text(String),
+    Link(String, String),
+    Action(Form),
+}
+
+pub struct Form {
+    pub action: String,
+    pub method: &'static str,
+    pub fields: Vec<Field>,
+    pub submit: String,
+    /// An accessible name for the button when its text alone is ambiguous (in tables).
+    pub label: String,
+    pub secondary: bool,
+    pub inline: bool,
+}
+
+impl Form {
+    pub fn post(action: impl Into<String>, submit: impl Into<String>, fields: Vec<Field>) -> Self {
+        Form {
+            action: action.into(),
+            method: "post",
+            fields,
+            submit: submit.into(),
+            label: String::new(),
+            secondary: false,
+            inline: false,
+        }
+    }
+
+    pub fn get(action: impl Into<String>, submit: impl Into<String>, fields: Vec<Field>) -> Self {
+        Form {
+            method: "get",
+            ..Form::post(action, submit, fields)
+        }
+    }
+
+    /// A one-button form in a table row.
+    pub fn button(
+        action: impl Into<String>,
+        submit: impl Into<String>,
+        label: String,
+        fields: Vec<Field>,
+    ) -> Self {
+        Form {
+            label,
+            secondary: true,
+            inline: true,
+            ..Form::post(action, submit, fields)
+        }
+    }
+}
+
+pub enum Field {
+    Hidden(String, String),
+    Input(Input),
+    Select(Select),
+    Check(Check),
+}
+
+pub struct Input {
+    pub id: String,
+    pub name: String,
+    pub label: String,
+    /// `text`, `email`, `date`, `textarea`.
+    pub kind: &'static str,
+    pub value: String,
+    pub required: bool,
+    pub hint: String,
+}
+
+pub struct Select {
+    pub id: String,
+    pub name: String,
+    pub label: String,
+    /// (value, label, selected)
+    pub options: Vec<(String, String, bool)>,
+    pub required: bool,
+}
+
+pub struct Check {
+    pub id: String,
+    pub name: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+impl Field {
+    pub fn hidden(name: &str, value: impl Into<String>) -> Field {
+        Field::Hidden(name.to_owned(), value.into())
+    }
+
+    pub fn input(name: &str, label: &str, kind: &'static str, required: bool) -> Field {
+        Field::Input(Input {
+            id: format!("f-{name}"),
+            name: name.to_owned(),
+            label: label.to_owned(),
+            kind,
+            value: String::new(),
+            required,
+            hint: String::new(),
+        })
+    }
+
+    pub fn with_value(mut self, v: impl Into<String>) -> Field {
+        if let Field::Input(i) = &mut self {
+            i.value = v.into();
+        }
+        self
+    }
+
+    pub fn with_hint(mut self, h: impl Into<String>) -> Field {
+        if let Field::Input(i) = &mut self {
+            i.hint = h.into();
+        }
+        self
+    }
+
+    pub fn select(name: &str, label: &str, options: Vec<(String, String, bool)>) -> Field {
+        Field::Select(Select {
+            id: format!("f-{name}"),
+            name: name.to_owned(),
+            label: label.to_owned(),
+            options,
+            required: true,
+        })
+    }
+
+    pub fn check(name: &str, label: &str, checked: bool) -> Field {
+        Field::Check(Check {
+            id: format!("f-{name}"),
+            name: name.to_owned(),
+            label: label.to_owned(),
+            checked,
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console.html")]
+struct ConsolePage<'a> {
+    c: Chrome,
+    t: &'static Texts,
+    title: &'a str,
+    blocks: Vec<Block>,
+    csrf: &'a str,
+    operator: bool,
+    administrator: bool,
+}
+
+/// The signed-in staff member a console page is for.
+pub struct Staff {
+    pub session: Session,
+    pub account: Account,
+    pub lang: Lang,
+}
+
+impl Staff {
+    pub fn t(&self) -> &'static Texts {
+        self.lang.texts()
+    }
+
+    /// Renders a console page.
+    pub fn page(
+        &self,
+        status: StatusCode,
+        title: &str,
+        blocks: Vec<Block>,
+        self_url: &str,
+    ) -> Response {
+        let sep = if self_url.contains('?') { '&' } else { '?' };
+        let page = ConsolePage {
+            c: Chrome::new(
+                self.lang,
+                format!("{self_url}{sep}lang={}", self.lang.other().code()),
+            ),
+            t: self.t(),
+            title,
+            blocks,
+            csrf: &self.session.csrf,
+            operator: self.account.role == Role::Operator,
+            administrator: self.account.role == Role::Administrator,
+        };
+        html(status, page.render())
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.account.sub
+    }
+}
+
+/// The staff member behind this request, allowed `permission`; or the response to send
+/// instead (sign in first; or a 403 page).
+pub async fn staff(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    permission: Option<Permission>,
+) -> Result<Result<Staff, Response>, PageError> {
+    let session = crate::oidc::authorize::current_session(state, headers).await?;
+    let found = match session {
+        Some(s) => state
+            .storage
+            .account(&s.sub)
+            .await?
+            .filter(|a| a.status == AccountStatus::Active)
+            .map(|a| (s, a)),
+        None => None,
+    };
+    let Some((session, account)) = found else {
+        return Ok(Err(
+            login::begin(state, "", &Target::Console { lang }).await?
+        ));
+    };
+    let otp = session.amr_list().iter().any(|m| m == "otp");
+    let allowed =
+        account.role.privileged() && otp && permission.is_none_or(|p| allows(account.role, p));
+    if !allowed {
+        return Ok(Err(error_page(
+            StatusCode::FORBIDDEN,
+            "console.forbidden",
+            "",
+            lang,
+        )));
+    }
+    Ok(Ok(Staff {
+        session,
+        account,
+        lang,
+    }))
+}
+
+/// A posted console form: the staff member (allowed `permission`) and the CSRF-checked form.
+pub async fn posted(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    permission: Permission,
+) -> Result<Result<(Staff, Params), Response>, PageError> {
+    let form = Params::parse(body).unwrap_or_default();
+    let lang = Lang::parse(form.get("lang"));
+    let staff = match staff(state, headers, lang, Some(permission)).await? {
+        Ok(s) => s,
+        Err(r) => return Ok(Err(r)),
+    };
+    let csrf = form.get("csrf").unwrap_or("");
+    if staff.session.csrf.is_empty() || !constant_time_eq(csrf, &staff.session.csrf) {
+        tracing::warn!("console form with a bad CSRF token");
+        return Err(PageError::bad_request("login.csrf", "", lang));
+    }
+    Ok(Ok((staff, form)))
+}
+
+/// Destructive actions are confirmed on a page of their own: without `confirm=yes` the posted
+/// fields come back as a confirmation form (OWASP: confirm state-changing, irreversible
+/// operations), with a way back.
+pub fn confirmation(
+    staff: &Staff,
+    form: &Params,
+    action: &str,
+    question: &str,
+    back: &str,
+) -> Option<Response> {
+    if form.get("confirm") == Some("yes") {
+        return None;
+    }
+    let t = staff.t();
+    let mut fields: Vec<Field> = form
+        .iter()
+        .filter(|(k, _)| !matches!(*k, "csrf" | "lang" | "confirm"))
+        .map(|(k, v)| Field::hidden(k, v))
+        .collect();
+    fields.push(Field::hidden("confirm", "yes"));
+    Some(staff.page(
+        StatusCode::OK,
+        t.get("console.confirm_title"),
+        vec![
+            Block::Text(question.to_owned()),
+            Block::Form(
+                String::new(),
+                Form::post(action, t.get("console.confirm"), fields),
+            ),
+            Block::Link(back.to_owned(), t.get("console.cancel").to_owned()),
+        ],
+        back,
+    ))
+}
+
+/// The message of a refused registry action, for the page (internal errors propagate).
+pub fn refusal(e: RegistryError) -> Result<String, PageError> {
+    match e {
+        RegistryError::Internal(i) => Err(PageError::Internal(i)),
+        other => Ok(other.to_string()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct LangQ {
+    lang: Option<String>,
+}
+
+/// `GET /admin`: the start page — search and what this role may do.
+pub async fn home(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LangQ>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let staff = match staff(&state, &headers, lang, None).await? {
+        Ok(s) => s,
+        Err(r) => return Ok(r),
+    };
+    let t = staff.t();
+    let mut blocks = vec![Block::Text(format!(
+        "{} {} ({})",
+        t.get("console.signed_in_as"),
+        staff.account.name(),
+        t.get(match staff.account.role {
+            Role::Administrator => "role.administrator",
+            _ => "role.operator",
+        })
+    ))];
+    if staff.account.role == Role::Operator {
+        blocks.push(Block::Form(
+            t.get("console.find_person").to_owned(),
+            Form::get(
+                "/admin/persons",
+                t.get("console.search"),
+                vec![Field::input(
+                    "q",
+                    t.get("console.person_query"),
+                    "text",
+                    false,
+                )],
+            ),
+        ));
+        blocks.push(Block::Form(
+            t.get("console.find_organisation").to_owned(),
+            Form::get(
+                "/admin/organisations",
+                t.get("console.search"),
+                vec![Field::Input(Input {
+                    id: "f-oq".into(),
+                    name: "q".into(),
+                    label: t.get("console.organisation_query").into(),
+                    kind: "text",
+                    value: String::new(),
+                    required: false,
+                    hint: String::new(),
+                })],
+            ),
+        ));
+    } else {
+        blocks.push(Block::Link(
+            format!("/admin/clients?lang={}", lang.code()),
+            t.get("console.clients").into(),
+        ));
+        blocks.push(Block::Link(
+            format!("/admin/keys?lang={}", lang.code()),
+            t.get("console.keys").into(),
+        ));
+        blocks.push(Block::Link(
+            format!("/admin/audit?lang={}", lang.code()),
+            t.get("console.audit").into(),
+        ));
+    }
+    Ok(staff.page(StatusCode::OK, t.get("console.title"), blocks, "/admin"))
+}

@@ -1,0 +1,1152 @@
+//! Console pages of operators: people, organisations, consents, accounts and letters,
+//! statutory roles, delegations, account status.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::{confirmation, posted, refusal, staff, Block, Cell, Field, Form, Staff, Table};
+use crate::app::AppState;
+use crate::audit::{Event, Record};
+use crate::domain::account::{AccountStatus, Role, Username};
+use crate::domain::client::Application;
+use crate::domain::date::Date;
+use crate::domain::organisation::{Ico, Organisation, OrganisationKind, Seat};
+use crate::domain::permission::Permission;
+use crate::domain::person::{ConsentForm, Person};
+use crate::error::PageError;
+use crate::oidc::authorize::see_other;
+use crate::registry::{self, consents::Subject};
+use crate::secrets::now;
+use crate::web::format::datetime;
+use crate::web::i18n::Lang;
+
+#[derive(serde::Deserialize)]
+pub struct Q {
+    lang: Option<String>,
+    q: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Back to `path` with a notice key or an error message.
+fn back(path: &str, lang: Lang, outcome: Result<&str, String>) -> Response {
+    let extra = match outcome {
+        Ok(notice) => format!("notice={notice}"),
+        Err(e) => format!("error={}", enc(&e)),
+    };
+    see_other(&format!("{path}?lang={}&{extra}", lang.code()))
+}
+
+fn messages(staff: &Staff, q: &Q) -> Vec<Block> {
+    let t = staff.t();
+    let mut b = Vec::new();
+    if let Some(n) = q
+        .notice
+        .as_deref()
+        .filter(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+    {
+        b.push(Block::Notice(
+            t.get(&format!("console.notice_{n}")).to_owned(),
+        ));
+    }
+    if let Some(e) = &q.error {
+        b.push(Block::Error(format!("{}: {e}", t.get("console.refused"))));
+    }
+    b
+}
+
+macro_rules! staff_or_return {
+    ($state:expr, $headers:expr, $lang:expr, $perm:expr) => {
+        match staff(&$state, &$headers, $lang, Some($perm)).await? {
+            Ok(s) => s,
+            Err(r) => return Ok(r),
+        }
+    };
+}
+
+macro_rules! posted_or_return {
+    ($state:expr, $headers:expr, $body:expr, $perm:expr) => {
+        match posted(&$state, &$headers, &$body, $perm).await? {
+            Ok(v) => v,
+            Err(r) => return Ok(r),
+        }
+    };
+}
+
+// ---------- people ----------
+
+/// `GET /admin/persons?q=`
+pub async fn persons(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Q>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let staff = staff_or_return!(state, headers, lang, Permission::ReadRegister);
+    let t = staff.t();
+    let query = q.q.clone().unwrap_or_default();
+    let rows = state.storage.search_persons(&query, 100, 0).await?;
+    let mut blocks = messages(&staff, &q);
+    blocks.push(Block::Form(
+        String::new(),
+        Form::get(
+            "/admin/persons",
+            t.get("console.search"),
+            vec![
+                Field::input("q", t.get("console.person_query"), "text", false)
+                    .with_value(query.clone()),
+            ],
+        ),
+    ));
+    blocks.push(Block::Table(Table {
+        caption: t.get("console.persons").into(),
+        headers: [
+            "console.name",
+            "login.username",
+            "account.email",
+            "account.mpsv_client_id",
+            "console.status",
+        ]
+        .iter()
+        .map(|k| t.get(k).to_owned())
+        .collect(),
+        rows: rows
+            .into_iter()
+            .map(|p| {
+                vec![
+                    Cell::Link(
+                        format!("/admin/persons/{}?lang={}", p.sub, lang.code()),
+                        format!("{} {}", p.given_name, p.family_name),
+                    ),
+                    Cell::Text(p.username.unwrap_or_else(|| "–".into())),
+                    Cell::Text(p.email.unwrap_or_else(|| "–".into())),
+                    Cell::Text(p.mpsv_client_id.unwrap_or_else(|| "–".into())),
+                    Cell::Text(
+                        p.status
+                            .map(|s| t.get(&format!("console.status_{s}")).to_owned())
+                            .unwrap_or_else(|| t.get("console.no_account").into()),
+                    ),
+                ]
+            })
+            .collect(),
+        empty: t.get("console.nothing_found").into(),
+    }));
+    Ok(staff.page(
+        StatusCode::OK,
+        t.get("console.persons"),
+        blocks,
+        "/admin/persons",
+    ))
+}
+
+/// `GET /admin/persons/{sub}`
+pub async fn person(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(sub): Path<String>,
+    Query(q): Query<Q>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let staff = staff_or_return!(state, headers, lang, Permission::ReadRegister);
+    let t = staff.t();
+    let Some(p) = state.storage.person(&sub).await? else {
+        return Err(PageError::not_found(lang));
+    };
+    let account = state.storage.account(&sub).await?;
+    let here = format!("/admin/persons/{sub}");
+    let mut blocks = messages(&staff, &q);
+    blocks.push(Block::Facts(vec![
+        (t.get("console.name").into(), p.name()),
+        (
+            t.get("account.email").into(),
+            p.email.clone().unwrap_or_else(|| "–".into()),
+        ),
+        (
+            t.get("account.mpsv_client_id").into(),
+            p.mpsv_client_id
+                .as_ref()
+                .map(|i| i.as_str().to_owned())
+                .unwrap_or_else(|| "–".into()),
+        ),
+        (
+            t.get("login.username").into(),
+            account
+                .as_ref()
+                .map(|a| a.username.clone())
+                .unwrap_or_else(|| t.get("console.no_account").into()),
+        ),
+        (
+            t.get("console.status").into(),
+            account
+                .as_ref()
+                .map(|a| {
+                    t.get(&format!("console.status_{}", a.status.as_str()))
+                        .to_owned()
+                })
+                .unwrap_or_else(|| "–".into()),
+        ),
+    ]));
+
+    // Consents, with withdrawal.
+    let orgs = organisations_by_id(&state).await?;
+    let org_name = |id: &str| {
+        orgs.iter()
+            .find(|o| o.id == id)
+            .map(|o| o.name.clone())
+            .unwrap_or_default()
+    };
+    let consents = state.storage.consents_of(&sub).await?;
+    blocks.push(Block::Heading(t.get("console.consents").into()));
+    blocks.push(Block::Table(Table {
+        caption: t.get("console.consents").into(),
+        headers: [
+            "console.organisation",
+            "console.form",
+            "console.signed",
+            "console.received",
+            "console.reference",
+            "console.state",
+            "account.session_action",
+        ]
+        .iter()
+        .map(|k| t.get(k).to_owned())
+        .collect(),
+        rows: consents
+            .iter()
+            .map(|c| {
+                vec![
+                    Cell::Text(org_name(&c.organisation_id)),
+                    Cell::Text(t.get(&format!("app.{}", c.form)).to_owned()),
+                    Cell::Text(c.signed_on.clone()),
+                    Cell::Text(c.received_on.clone()),
+                    Cell::Text(c.reference.clone()),
+                    Cell::Text(if c.withdrawn_at.is_some() {
+                        t.get("console.withdrawn").into()
+                    } else {
+                        t.get("console.active").into()
+                    }),
+                    if c.withdrawn_at.is_none() && staff.account.role == Role::Operator {
+                        Cell::Action(Form::button(
+                            format!("/admin/consents/{}/withdraw", c.id),
+                            t.get("console.withdraw"),
+                            format!(
+                                "{}: {}",
+                                t.get("console.withdraw"),
+                                org_name(&c.organisation_id)
+                            ),
+                            vec![
+                                Field::hidden("person", sub.clone()),
+                                Field::hidden("reason", "odvolání souhlasu"),
+                            ],
+                        ))
+                    } else {
+                        Cell::Text(String::new())
+                    },
+                ]
+            })
+            .collect(),
+        empty: t.get("console.no_consents").into(),
+    }));
+    let active_orgs: Vec<(String, String, bool)> = {
+        let mut v: Vec<(String, String, bool)> = Vec::new();
+        for c in consents.iter().filter(|c| c.withdrawn_at.is_none()) {
+            if !v.iter().any(|(id, _, _)| *id == c.organisation_id) {
+                v.push((
+                    c.organisation_id.clone(),
+                    org_name(&c.organisation_id),
+                    v.is_empty(),
+                ));
+            }
+        }
+        v
+    };
+    blocks.push(Block::Form(
+        t.get("console.record_consent").into(),
+        Form::post(
+            "/admin/consents",
+            t.get("console.record"),
+            consent_fields(&staff, &orgs, Some(&sub)),
+        ),
+    ));
+
+    // Account: create with a letter, or re-issue the letter; status.
+    match &account {
+        None if !active_orgs.is_empty() => blocks.push(Block::Form(
+            t.get("console.create_account").into(),
+            Form::post(
+                format!("{here}/account"),
+                t.get("console.create_account_submit"),
+                vec![
+                    Field::select(
+                        "organisation",
+                        t.get("console.letter_to"),
+                        active_orgs.clone(),
+                    ),
+                    Field::input("username", t.get("login.username"), "text", false)
+                        .with_hint(t.get("console.username_hint")),
+                ],
+            ),
+        )),
+        None => blocks.push(Block::Text(t.get("console.no_consent_no_account").into())),
+        Some(a) if a.role == Role::User && !active_orgs.is_empty() => {
+            blocks.push(Block::Form(
+                t.get("console.reissue_letter").into(),
+                Form::post(
+                    format!("{here}/letter"),
+                    t.get("console.reissue_submit"),
+                    vec![Field::select(
+                        "organisation",
+                        t.get("console.letter_to"),
+                        active_orgs.clone(),
+                    )],
+                ),
+            ));
+        }
+        Some(_) => {}
+    }
+    if let Some(a) = account.as_ref().filter(|a| a.role == Role::User) {
+        blocks.push(Block::Heading(t.get("console.account_status").into()));
+        let mut actions = Vec::new();
+        for (action, key) in match a.status {
+            AccountStatus::Active => vec![("lock", "console.lock"), ("disable", "console.disable")],
+            AccountStatus::Locked => {
+                vec![("unlock", "console.unlock"), ("disable", "console.disable")]
+            }
+            AccountStatus::Disabled => vec![("enable", "console.enable")],
+        } {
+            actions.push(Cell::Action(Form::button(
+                format!("{here}/status"),
+                t.get(key),
+                String::new(),
+                vec![Field::hidden("action", action)],
+            )));
+        }
+        actions.push(Cell::Action(Form::button(
+            format!("{here}/sessions/end"),
+            t.get("console.end_sessions"),
+            String::new(),
+            vec![],
+        )));
+        blocks.push(Block::Table(Table {
+            caption: t.get("console.account_status").into(),
+            headers: vec![t.get("account.session_action").into(); actions.len()],
+            rows: vec![actions],
+            empty: String::new(),
+        }));
+    }
+
+    // Statutory roles.
+    let roles = state
+        .storage
+        .statutory_roles(None, Some(&sub), now())
+        .await?;
+    blocks.push(Block::Heading(t.get("console.statutory_roles").into()));
+    blocks.push(Block::Table(Table {
+        caption: t.get("console.statutory_roles").into(),
+        headers: [
+            "console.organisation",
+            "console.since",
+            "console.until",
+            "account.session_action",
+        ]
+        .iter()
+        .map(|k| t.get(k).to_owned())
+        .collect(),
+        rows: roles
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::Text(org_name(&r.organisation_id)),
+                    Cell::Text(datetime(r.from_at, lang)),
+                    Cell::Text(
+                        r.until_at
+                            .map(|u| datetime(u, lang))
+                            .unwrap_or_else(|| "–".into()),
+                    ),
+                    Cell::Action(Form::button(
+                        format!("{here}/statutory/end"),
+                        t.get("console.end_role"),
+                        format!(
+                            "{}: {}",
+                            t.get("console.end_role"),
+                            org_name(&r.organisation_id)
+                        ),
+                        vec![Field::hidden("organisation", r.organisation_id.clone())],
+                    )),
+                ]
+            })
+            .collect(),
+        empty: t.get("console.no_roles").into(),
+    }));
+    if !active_orgs.is_empty() {
+        blocks.push(Block::Form(
+            t.get("console.start_role").into(),
+            Form::post(
+                format!("{here}/statutory/start"),
+                t.get("console.start_role_submit"),
+                vec![Field::select(
+                    "organisation",
+                    t.get("console.organisation"),
+                    active_orgs,
+                )],
+            ),
+        ));
+    }
+    Ok(staff.page(StatusCode::OK, &p.name(), blocks, &here))
+}
+
+async fn organisations_by_id(state: &AppState) -> Result<Vec<Organisation>, PageError> {
+    Ok(state.storage.search_organisations("", 10_000).await?)
+}
+
+/// The fields of a consent: organisation (fixed or chosen), form, dates, reference; names for
+/// a new person when `person` is `None`.
+fn consent_fields(staff: &Staff, orgs: &[Organisation], person: Option<&str>) -> Vec<Field> {
+    let t = staff.t();
+    let mut f = Vec::new();
+    match person {
+        Some(sub) => f.push(Field::hidden("person", sub)),
+        None => {
+            f.push(Field::input(
+                "given_name",
+                t.get("console.given_name"),
+                "text",
+                true,
+            ));
+            f.push(Field::input(
+                "family_name",
+                t.get("console.family_name"),
+                "text",
+                true,
+            ));
+            f.push(Field::input(
+                "email",
+                t.get("account.email"),
+                "email",
+                false,
+            ));
+        }
+    }
+    if orgs.len() == 1 {
+        f.push(Field::hidden("organisation", orgs[0].id.clone()));
+    } else {
+        f.push(Field::select(
+            "organisation",
+            t.get("console.organisation"),
+            orgs.iter()
+                .map(|o| {
+                    (
+                        o.id.clone(),
+                        format!("{} (IČO {})", o.name, o.ico.as_str()),
+                        false,
+                    )
+                })
+                .collect(),
+        ));
+    }
+    f.push(Field::select(
+        "form",
+        t.get("console.form"),
+        vec![
+            (
+                "poskytovatel".into(),
+                t.get("app.poskytovatel").into(),
+                true,
+            ),
+            ("rodina".into(), t.get("app.rodina").into(), false),
+        ],
+    ));
+    f.push(Field::input(
+        "signed_on",
+        t.get("console.signed"),
+        "date",
+        true,
+    ));
+    f.push(Field::input(
+        "received_on",
+        t.get("console.received"),
+        "date",
+        true,
+    ));
+    f.push(Field::input(
+        "reference",
+        t.get("console.reference"),
+        "text",
+        true,
+    ));
+    f
+}
+
+/// `POST /admin/consents`: for an existing person (`person`) or a new one (names).
+pub async fn record_consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) =
+        posted_or_return!(state, headers, body, Permission::ManageConsentsAndAccounts);
+    let g = |k: &str| form.get(k).unwrap_or("").to_owned();
+    let org = g("organisation");
+    let return_to = match form.get("person") {
+        Some(sub) => format!("/admin/persons/{sub}"),
+        None => format!("/admin/organisations/{org}"),
+    };
+    let result = async {
+        let app: Application = g("form")
+            .parse()
+            .map_err(|_| registry::RegistryError::Invalid("form: poskytovatel or rodina".into()))?;
+        let paper = ConsentForm::new(
+            Date::parse(&g("signed_on"))?,
+            Date::parse(&g("received_on"))?,
+            &g("reference"),
+        )?;
+        let new_person;
+        let subject = match form.get("person") {
+            Some(sub) => Subject::Existing(sub),
+            None => {
+                new_person = Person::new(&g("given_name"), &g("family_name"), form.get("email"))?;
+                Subject::New(&new_person)
+            }
+        };
+        registry::consents::record(&state, staff.actor(), subject, &org, app, &paper).await
+    }
+    .await;
+    match result {
+        Ok(r) => Ok(back(
+            &format!("/admin/persons/{}", r.person_sub),
+            staff.lang,
+            Ok("consent"),
+        )),
+        Err(e) => Ok(back(&return_to, staff.lang, Err(refusal(e)?))),
+    }
+}
+
+/// `POST /admin/consents/{id}/withdraw` (confirmed)
+pub async fn withdraw_consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) =
+        posted_or_return!(state, headers, body, Permission::ManageConsentsAndAccounts);
+    let person = form.get("person").unwrap_or("").to_owned();
+    let here = format!("/admin/persons/{person}");
+    if let Some(r) = confirmation(
+        &staff,
+        &form,
+        &format!("/admin/consents/{id}/withdraw"),
+        staff.t().get("console.confirm_withdraw"),
+        &here,
+    ) {
+        return Ok(r);
+    }
+    let reason = form.get("reason").unwrap_or("withdrawn");
+    match registry::consents::withdraw(&state, staff.actor(), &id, reason).await {
+        Ok(()) => Ok(back(&here, staff.lang, Ok("withdrawn"))),
+        Err(e) => Ok(back(&here, staff.lang, Err(refusal(e)?))),
+    }
+}
+
+fn pdf(l: registry::accounts::IssuedLetter) -> Response {
+    let mut r = (StatusCode::OK, l.pdf).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"dopis-{}.pdf\"",
+        l.username
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+/// `POST /admin/persons/{sub}/account`: the account, and its letter downloaded at once.
+pub async fn create_account(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(sub): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) =
+        posted_or_return!(state, headers, body, Permission::ManageConsentsAndAccounts);
+    let here = format!("/admin/persons/{sub}");
+    let result = async {
+        let username = form.get("username").map(Username::parse).transpose()?;
+        registry::accounts::create(
+            &state,
+            staff.actor(),
+            &sub,
+            form.get("organisation").unwrap_or(""),
+            username,
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok(l) => Ok(pdf(l)),
+        Err(e) => Ok(back(&here, staff.lang, Err(refusal(e)?))),
+    }
+}
+
+/// `POST /admin/persons/{sub}/letter` (confirmed): a new initial password and its letter.
+pub async fn reissue_letter(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(sub): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) =
+        posted_or_return!(state, headers, body, Permission::ManageConsentsAndAccounts);
+    let here = format!("/admin/persons/{sub}");
+    if let Some(r) = guard_user_account(&state, &staff, &sub).await? {
+        return Ok(r);
+    }
+    if let Some(r) = confirmation(
+        &staff,
+        &form,
+        &format!("{here}/letter"),
+        staff.t().get("console.confirm_reissue"),
+        &here,
+    ) {
+        return Ok(r);
+    }
+    match registry::accounts::reissue_letter(
+        &state,
+        staff.actor(),
+        &sub,
+        form.get("organisation").unwrap_or(""),
+    )
+    .await
+    {
+        Ok(l) => Ok(pdf(l)),
+        Err(e) => Ok(back(&here, staff.lang, Err(refusal(e)?))),
+    }
+}
+
+/// Operators manage clients' accounts only, never staff ones.
+async fn guard_user_account(
+    state: &AppState,
+    staff: &Staff,
+    sub: &str,
+) -> Result<Option<Response>, PageError> {
+    Ok(match state.storage.account(sub).await? {
+        Some(a) if a.role != Role::User => Some(crate::web::pages::error_page(
+            StatusCode::FORBIDDEN,
+            "console.forbidden",
+            "",
+            staff.lang,
+        )),
+        _ => None,
+    })
+}
+
+/// `POST /admin/persons/{sub}/status` (lock and disable confirmed)
+pub async fn change_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(sub): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageAccountStatus);
+    let here = format!("/admin/persons/{sub}");
+    if let Some(r) = guard_user_account(&state, &staff, &sub).await? {
+        return Ok(r);
+    }
+    let action = form.get("action").unwrap_or("");
+    let status = match action {
+        "lock" => AccountStatus::Locked,
+        "disable" => AccountStatus::Disabled,
+        "unlock" | "enable" => AccountStatus::Active,
+        _ => return Ok(back(&here, staff.lang, Err("unknown action".into()))),
+    };
+    if status != AccountStatus::Active {
+        if let Some(r) = confirmation(
+            &staff,
+            &form,
+            &format!("{here}/status"),
+            staff.t().get("console.confirm_status"),
+            &here,
+        ) {
+            return Ok(r);
+        }
+    }
+    if !state.storage.set_account_status(&sub, status).await? {
+        return Ok(back(&here, staff.lang, Err("no account".into())));
+    }
+    if status == AccountStatus::Active {
+        state.storage.record_login_success(&sub).await?;
+    } else {
+        for s in state.storage.sessions_of(&sub).await? {
+            crate::oidc::logout::end_session(&state, &s.sid).await?;
+        }
+    }
+    state
+        .audit
+        .record(
+            Record::new(Event::AccountStatusChanged)
+                .actor(staff.actor())
+                .subject(sub.clone())
+                .detail("action", action),
+        )
+        .await?;
+    Ok(back(&here, staff.lang, Ok("status")))
+}
+
+/// `POST /admin/persons/{sub}/sessions/end` (confirmed): sign out everywhere.
+pub async fn end_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(sub): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageAccountStatus);
+    let here = format!("/admin/persons/{sub}");
+    if let Some(r) = guard_user_account(&state, &staff, &sub).await? {
+        return Ok(r);
+    }
+    if let Some(r) = confirmation(
+        &staff,
+        &form,
+        &format!("{here}/sessions/end"),
+        staff.t().get("console.confirm_sessions"),
+        &here,
+    ) {
+        return Ok(r);
+    }
+    let sessions = state.storage.sessions_of(&sub).await?;
+    for s in &sessions {
+        crate::oidc::logout::end_session(&state, &s.sid).await?;
+    }
+    state
+        .audit
+        .record(
+            Record::new(Event::SessionsEndedByStaff)
+                .actor(staff.actor())
+                .subject(sub.clone())
+                .detail("sessions", sessions.len()),
+        )
+        .await?;
+    Ok(back(&here, staff.lang, Ok("sessions")))
+}
+
+/// `POST /admin/persons/{sub}/statutory/start`
+pub async fn start_role(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(sub): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageStatutoryRoles);
+    let here = format!("/admin/persons/{sub}");
+    match registry::statutory::start(
+        &state,
+        staff.actor(),
+        &sub,
+        form.get("organisation").unwrap_or(""),
+        now(),
+    )
+    .await
+    {
+        Ok(_) => Ok(back(&here, staff.lang, Ok("role_started"))),
+        Err(e) => Ok(back(&here, staff.lang, Err(refusal(e)?))),
+    }
+}
+
+/// `POST /admin/persons/{sub}/statutory/end` (confirmed, with the date and the reason)
+pub async fn end_role(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(sub): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageStatutoryRoles);
+    let here = format!("/admin/persons/{sub}");
+    let t = staff.t();
+    if form.get("confirm") != Some("yes") {
+        // The confirmation page asks for the reason and, optionally, a later date.
+        let org = form.get("organisation").unwrap_or("").to_owned();
+        return Ok(staff.page(
+            StatusCode::OK,
+            t.get("console.confirm_title"),
+            vec![
+                Block::Text(t.get("console.confirm_end_role").into()),
+                Block::Form(
+                    String::new(),
+                    Form::post(
+                        format!("{here}/statutory/end"),
+                        t.get("console.end_role"),
+                        vec![
+                            Field::hidden("organisation", org),
+                            Field::hidden("confirm", "yes"),
+                            Field::input("reason", t.get("console.reason"), "text", true),
+                            Field::input("on", t.get("console.end_on"), "date", false)
+                                .with_hint(t.get("console.end_on_hint")),
+                        ],
+                    ),
+                ),
+                Block::Link(here.clone(), t.get("console.cancel").into()),
+            ],
+            &here,
+        ));
+    }
+    let result = async {
+        let at = form
+            .get("on")
+            .map(|d| Date::parse(d).map(Date::start_in_prague))
+            .transpose()?;
+        registry::statutory::end(
+            &state,
+            staff.actor(),
+            &sub,
+            form.get("organisation").unwrap_or(""),
+            at,
+            form.get("reason").unwrap_or(""),
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(back(&here, staff.lang, Ok("role_ended"))),
+        Err(e) => Ok(back(&here, staff.lang, Err(refusal(e)?))),
+    }
+}
+
+// ---------- organisations ----------
+
+/// `GET /admin/organisations?q=`
+pub async fn organisations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Q>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let staff = staff_or_return!(state, headers, lang, Permission::ReadRegister);
+    let t = staff.t();
+    let query = q.q.clone().unwrap_or_default();
+    let rows = state.storage.search_organisations(&query, 200).await?;
+    let yes_no = |b: bool| {
+        t.get(if b { "console.yes" } else { "console.no" })
+            .to_owned()
+    };
+    let mut blocks = messages(&staff, &q);
+    blocks.push(Block::Form(
+        String::new(),
+        Form::get(
+            "/admin/organisations",
+            t.get("console.search"),
+            vec![
+                Field::input("q", t.get("console.organisation_query"), "text", false)
+                    .with_value(query),
+            ],
+        ),
+    ));
+    blocks.push(Block::Table(Table {
+        caption: t.get("console.organisations").into(),
+        headers: [
+            "console.organisation",
+            "organisation.ico",
+            "console.city",
+            "console.provider",
+            "console.nno",
+        ]
+        .iter()
+        .map(|k| t.get(k).to_owned())
+        .collect(),
+        rows: rows
+            .into_iter()
+            .map(|o| {
+                vec![
+                    Cell::Link(
+                        format!("/admin/organisations/{}?lang={}", o.id, lang.code()),
+                        o.name.clone(),
+                    ),
+                    Cell::Text(o.ico.as_str().to_owned()),
+                    Cell::Text(o.seat.city.clone()),
+                    Cell::Text(yes_no(o.kind.social_service_provider)),
+                    Cell::Text(yes_no(o.kind.nno_family_support)),
+                ]
+            })
+            .collect(),
+        empty: t.get("console.nothing_found").into(),
+    }));
+    if staff.account.role == Role::Operator {
+        blocks.push(Block::Form(
+            t.get("console.new_organisation").into(),
+            Form::post(
+                "/admin/organisations",
+                t.get("console.create"),
+                vec![
+                    Field::input("ico", t.get("organisation.ico"), "text", true),
+                    Field::input("name", t.get("console.organisation"), "text", true),
+                    Field::input("legal_form", t.get("console.legal_form"), "text", true),
+                    Field::input("street", t.get("console.street"), "text", true),
+                    Field::input("city", t.get("console.city"), "text", true),
+                    Field::input("postcode", t.get("console.postcode"), "text", true),
+                    Field::check("social_service_provider", t.get("console.provider"), false),
+                    Field::check("nno_family_support", t.get("console.nno"), false),
+                ],
+            ),
+        ));
+    }
+    Ok(staff.page(
+        StatusCode::OK,
+        t.get("console.organisations"),
+        blocks,
+        "/admin/organisations",
+    ))
+}
+
+/// `POST /admin/organisations`
+pub async fn create_organisation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageOrganisations);
+    let g = |k: &str| form.get(k).unwrap_or("").to_owned();
+    let result = async {
+        let o = Organisation::new(
+            Ico::parse(&g("ico"))?,
+            &g("name"),
+            &g("legal_form"),
+            Seat::parse(&g("street"), &g("city"), &g("postcode"))?,
+            OrganisationKind {
+                social_service_provider: form.get("social_service_provider").is_some(),
+                nno_family_support: form.get("nno_family_support").is_some(),
+            },
+        )?;
+        registry::organisations::create(&state, staff.actor(), &o).await?;
+        Ok::<_, registry::RegistryError>(o.id)
+    }
+    .await;
+    match result {
+        Ok(id) => Ok(back(
+            &format!("/admin/organisations/{id}"),
+            staff.lang,
+            Ok("created"),
+        )),
+        Err(e) => Ok(back("/admin/organisations", staff.lang, Err(refusal(e)?))),
+    }
+}
+
+/// `GET /admin/organisations/{id}`
+pub async fn organisation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let staff = staff_or_return!(state, headers, lang, Permission::ReadRegister);
+    let t = staff.t();
+    let Some(o) = state.storage.organisation(&id).await? else {
+        return Err(PageError::not_found(lang));
+    };
+    let here = format!("/admin/organisations/{id}");
+    let yes_no = |b: bool| {
+        t.get(if b { "console.yes" } else { "console.no" })
+            .to_owned()
+    };
+    let mut blocks = messages(&staff, &q);
+    blocks.push(Block::Facts(vec![
+        (t.get("organisation.ico").into(), o.ico.as_str().to_owned()),
+        (t.get("console.legal_form").into(), o.legal_form.clone()),
+        (
+            t.get("console.seat").into(),
+            format!("{}, {} {}", o.seat.street, o.seat.postcode, o.seat.city),
+        ),
+        (
+            t.get("console.provider").into(),
+            yes_no(o.kind.social_service_provider),
+        ),
+        (
+            t.get("console.nno").into(),
+            yes_no(o.kind.nno_family_support),
+        ),
+    ]));
+    let t_now = now();
+    let statutory = state
+        .storage
+        .statutory_roles(Some(&id), None, t_now)
+        .await?;
+    let members = state.storage.members(&id).await?;
+    let is_statutory = |sub: &str| {
+        statutory
+            .iter()
+            .any(|r| r.person_sub == sub && r.from_at <= t_now)
+    };
+    blocks.push(Block::Heading(t.get("console.members").into()));
+    blocks.push(Block::Table(Table {
+        caption: t.get("console.members").into(),
+        headers: ["console.name", "login.username", "account.org_role"]
+            .iter()
+            .map(|k| t.get(k).to_owned())
+            .collect(),
+        rows: members
+            .iter()
+            .map(|m| {
+                vec![
+                    Cell::Link(
+                        format!("/admin/persons/{}?lang={}", m.sub, lang.code()),
+                        format!("{} {}", m.given_name, m.family_name),
+                    ),
+                    Cell::Text(
+                        m.username
+                            .clone()
+                            .unwrap_or_else(|| t.get("console.no_account").into()),
+                    ),
+                    Cell::Text(
+                        t.get(if is_statutory(&m.sub) {
+                            "account.statutory"
+                        } else {
+                            "account.member"
+                        })
+                        .into(),
+                    ),
+                ]
+            })
+            .collect(),
+        empty: t.get("console.no_members").into(),
+    }));
+    let delegations = state.storage.delegations(&id).await?;
+    blocks.push(Block::Heading(t.get("delegations.title").into()));
+    blocks.push(Block::Table(Table {
+        caption: t.get("delegations.title").into(),
+        headers: [
+            "delegations.delegate",
+            "delegations.granted_by",
+            "delegations.since",
+            "account.session_action",
+        ]
+        .iter()
+        .map(|k| t.get(k).to_owned())
+        .collect(),
+        rows: delegations
+            .iter()
+            .map(|d| {
+                vec![
+                    Cell::Text(d.delegate_name.clone()),
+                    Cell::Text(d.delegator_name.clone()),
+                    Cell::Text(datetime(d.created_at, lang)),
+                    Cell::Action(Form::button(
+                        format!("{here}/delegations/{}/revoke", d.id),
+                        t.get("delegations.revoke"),
+                        format!("{}: {}", t.get("delegations.revoke"), d.delegate_name),
+                        vec![],
+                    )),
+                ]
+            })
+            .collect(),
+        empty: t.get("delegations.none").into(),
+    }));
+    let reps: Vec<(String, String, bool)> = members
+        .iter()
+        .filter(|m| is_statutory(&m.sub))
+        .map(|m| {
+            (
+                m.sub.clone(),
+                format!("{} {}", m.given_name, m.family_name),
+                false,
+            )
+        })
+        .collect();
+    let others: Vec<(String, String, bool)> = members
+        .iter()
+        .filter(|m| !is_statutory(&m.sub))
+        .map(|m| {
+            (
+                m.sub.clone(),
+                format!("{} {}", m.given_name, m.family_name),
+                false,
+            )
+        })
+        .collect();
+    if !reps.is_empty() && !others.is_empty() {
+        blocks.push(Block::Form(
+            t.get("console.grant_delegation").into(),
+            Form::post(
+                format!("{here}/delegations"),
+                t.get("delegations.grant"),
+                vec![
+                    Field::select("delegator", t.get("console.delegator"), reps),
+                    Field::select("delegate", t.get("delegations.delegate"), others),
+                ],
+            ),
+        ));
+    }
+    blocks.push(Block::Form(
+        t.get("console.record_consent_new").into(),
+        Form::post(
+            "/admin/consents",
+            t.get("console.record"),
+            consent_fields(&staff, std::slice::from_ref(&o), None),
+        ),
+    ));
+    Ok(staff.page(StatusCode::OK, &o.name, blocks, &here))
+}
+
+/// `POST /admin/organisations/{id}/delegations`: on the organisation's behalf.
+pub async fn grant_delegation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageDelegations);
+    let here = format!("/admin/organisations/{id}");
+    let r = registry::delegations::grant(
+        &state,
+        staff.actor(),
+        &id,
+        form.get("delegator").unwrap_or(""),
+        form.get("delegate").unwrap_or(""),
+    )
+    .await;
+    match r {
+        Ok(_) => Ok(back(&here, staff.lang, Ok("delegated"))),
+        Err(e) => Ok(back(&here, staff.lang, Err(refusal(e)?))),
+    }
+}
+
+/// `POST /admin/organisations/{id}/delegations/{d}/revoke` (confirmed)
+pub async fn revoke_delegation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, delegation)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageDelegations);
+    let here = format!("/admin/organisations/{id}");
+    if let Some(r) = confirmation(
+        &staff,
+        &form,
+        &format!("{here}/delegations/{delegation}/revoke"),
+        staff.t().get("console.confirm_revoke"),
+        &here,
+    ) {
+        return Ok(r);
+    }
+    match registry::delegations::revoke(
+        &state,
+        staff.actor(),
+        &id,
+        &delegation,
+        "revoked by an operator",
+    )
+    .await
+    {
+        Ok(()) => Ok(back(&here, staff.lang, Ok("revoked"))),
+        Err(e) => Ok(back(&here, staff.lang, Err(refusal(e)?))),
+    }
+}

@@ -1,0 +1,654 @@
+//! Console pages of administrators: OAuth clients, signing keys, the audit log.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::{confirmation, posted, staff, Block, Cell, Field, Form, Staff, Table};
+use crate::app::AppState;
+use crate::audit::{Event, Filter, Record};
+use crate::cli::{client_from_args, ClientArgs};
+use crate::domain::client::{Application, Client, RedirectUri, SigningAlg};
+use crate::domain::permission::Permission;
+use crate::error::PageError;
+use crate::oidc::authorize::see_other;
+use crate::oidc::params::Params;
+use crate::secrets::{now, PlainToken};
+use crate::web::format::datetime;
+use crate::web::i18n::Lang;
+
+#[derive(serde::Deserialize)]
+pub struct Q {
+    lang: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+    event: Option<String>,
+    actor: Option<String>,
+    subject: Option<String>,
+    before: Option<i64>,
+}
+
+macro_rules! staff_or_return {
+    ($state:expr, $headers:expr, $lang:expr, $perm:expr) => {
+        match staff(&$state, &$headers, $lang, Some($perm)).await? {
+            Ok(s) => s,
+            Err(r) => return Ok(r),
+        }
+    };
+}
+
+macro_rules! posted_or_return {
+    ($state:expr, $headers:expr, $body:expr, $perm:expr) => {
+        match posted(&$state, &$headers, &$body, $perm).await? {
+            Ok(v) => v,
+            Err(r) => return Ok(r),
+        }
+    };
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn messages(staff: &Staff, q: &Q) -> Vec<Block> {
+    let t = staff.t();
+    let mut b = Vec::new();
+    if let Some(n) = q
+        .notice
+        .as_deref()
+        .filter(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+    {
+        b.push(Block::Notice(
+            t.get(&format!("console.notice_{n}")).to_owned(),
+        ));
+    }
+    if let Some(e) = &q.error {
+        b.push(Block::Error(format!("{}: {e}", t.get("console.refused"))));
+    }
+    b
+}
+
+fn lines(s: Option<&str>) -> Vec<String> {
+    s.unwrap_or("")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The editable fields of a client (new or existing).
+fn client_fields(staff: &Staff, c: Option<&Client>) -> Vec<Field> {
+    let t = staff.t();
+    let join = |l: &[RedirectUri]| l.iter().map(|u| u.as_str()).collect::<Vec<_>>().join("\n");
+    let app = c.and_then(|c| c.application);
+    let mut f = Vec::new();
+    if c.is_none() {
+        f.push(Field::input("client_id", "client_id", "text", true));
+    }
+    f.push(
+        Field::input("name", t.get("console.client_name"), "text", true)
+            .with_value(c.map(|c| c.name.clone()).unwrap_or_default()),
+    );
+    f.push(
+        Field::input(
+            "redirect_uris",
+            t.get("console.redirect_uris"),
+            "textarea",
+            false,
+        )
+        .with_value(c.map(|c| join(&c.redirect_uris)).unwrap_or_default())
+        .with_hint(t.get("console.redirect_uris_hint")),
+    );
+    f.push(
+        Field::input(
+            "post_logout_redirect_uris",
+            t.get("console.post_logout_uris"),
+            "textarea",
+            false,
+        )
+        .with_value(
+            c.map(|c| join(&c.post_logout_redirect_uris))
+                .unwrap_or_default(),
+        ),
+    );
+    f.push(
+        Field::input(
+            "backchannel_logout_uri",
+            t.get("console.backchannel_uri"),
+            "text",
+            false,
+        )
+        .with_value(
+            c.and_then(|c| c.backchannel_logout_uri.as_ref())
+                .map(|u| u.as_str().to_owned())
+                .unwrap_or_default(),
+        ),
+    );
+    f.push(Field::select(
+        "application",
+        t.get("console.application"),
+        vec![
+            (
+                String::new(),
+                t.get("console.no_application").into(),
+                app.is_none(),
+            ),
+            (
+                "poskytovatel".into(),
+                t.get("app.poskytovatel").into(),
+                app == Some(Application::Poskytovatel),
+            ),
+            (
+                "rodina".into(),
+                t.get("app.rodina").into(),
+                app == Some(Application::Rodina),
+            ),
+        ],
+    ));
+    f.push(
+        Field::input("scopes", t.get("console.scopes"), "text", false).with_value(
+            c.map(|c| c.scopes.to_string())
+                .unwrap_or_else(|| "openid profile email mpsv organisation".into()),
+        ),
+    );
+    if let Some(c) = c {
+        f.push(Field::check("enabled", t.get("console.enabled"), c.enabled));
+    }
+    f
+}
+
+/// `GET /admin/clients`
+pub async fn clients(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Q>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let staff = staff_or_return!(state, headers, lang, Permission::ManageClients);
+    let t = staff.t();
+    let list = state.storage.clients().await?;
+    let mut blocks = messages(&staff, &q);
+    blocks.push(Block::Table(Table {
+        caption: t.get("console.clients").into(),
+        headers: [
+            "client_id",
+            "console.client_name",
+            "console.application",
+            "console.state",
+        ]
+        .iter()
+        .map(|k| {
+            if k.contains('.') {
+                t.get(k).to_owned()
+            } else {
+                (*k).to_owned()
+            }
+        })
+        .collect(),
+        rows: list
+            .iter()
+            .map(|c| {
+                vec![
+                    Cell::Link(
+                        format!(
+                            "/admin/clients/{}?lang={}",
+                            c.client_id.as_str(),
+                            lang.code()
+                        ),
+                        c.client_id.as_str().to_owned(),
+                    ),
+                    Cell::Text(c.name.clone()),
+                    Cell::Text(
+                        c.application
+                            .map(|a| t.get(&format!("app.{}", a.as_str())).to_owned())
+                            .unwrap_or_else(|| "–".into()),
+                    ),
+                    Cell::Text(
+                        t.get(if c.enabled {
+                            "console.active"
+                        } else {
+                            "console.disabled"
+                        })
+                        .into(),
+                    ),
+                ]
+            })
+            .collect(),
+        empty: t.get("console.nothing_found").into(),
+    }));
+    blocks.push(Block::Form(
+        t.get("console.new_client").into(),
+        Form::post(
+            "/admin/clients",
+            t.get("console.create"),
+            client_fields(&staff, None),
+        ),
+    ));
+    Ok(staff.page(
+        StatusCode::OK,
+        t.get("console.clients"),
+        blocks,
+        "/admin/clients",
+    ))
+}
+
+fn apply(c: &mut Client, form: &Params) -> Result<(), crate::domain::ParseError> {
+    let name = form.get("name").unwrap_or("").trim();
+    if name.is_empty() {
+        return Err(crate::domain::ParseError::new("the name is required"));
+    }
+    c.name = name.to_owned();
+    c.redirect_uris = lines(form.get("redirect_uris"))
+        .iter()
+        .map(|u| RedirectUri::parse(u))
+        .collect::<Result<_, _>>()?;
+    c.post_logout_redirect_uris = lines(form.get("post_logout_redirect_uris"))
+        .iter()
+        .map(|u| RedirectUri::parse(u))
+        .collect::<Result<_, _>>()?;
+    c.backchannel_logout_uri = form
+        .get("backchannel_logout_uri")
+        .map(RedirectUri::parse)
+        .transpose()?;
+    c.application = form
+        .get("application")
+        .map(str::parse::<Application>)
+        .transpose()?;
+    c.scopes = crate::domain::scope::Scopes::parse(form.get("scopes").unwrap_or(""))?;
+    c.validate()
+}
+
+/// `POST /admin/clients`: registers a client; its secret is shown once.
+pub async fn create_client(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageClients);
+    let t = staff.t();
+    let made = client_from_args(ClientArgs {
+        client_id: form.get("client_id").unwrap_or("").to_owned(),
+        name: form.get("name").unwrap_or("").to_owned(),
+        redirect_uris: vec![],
+        post_logout_redirect_uris: vec![],
+        backchannel_logout_uri: None,
+        auth_method: "client_secret_basic".into(),
+        grant_types: vec![],
+        scopes: vec![],
+        application: None,
+        id_token_alg: "RS256".into(),
+        access_token_alg: "RS256".into(),
+        jwks_file: None,
+        no_pkce: false,
+        access_token_ttl: None,
+        refresh_token_ttl: None,
+        secret: None,
+    })
+    .map_err(|e| e.to_string())
+    .and_then(|(mut c, s)| apply(&mut c, &form).map(|()| (c, s)).map_err(|e| e.0));
+    let (client, secret) = match made {
+        Ok(v) => v,
+        Err(e) => {
+            return Ok(see_other(&format!(
+                "/admin/clients?lang={}&error={}",
+                staff.lang.code(),
+                enc(&e)
+            )))
+        }
+    };
+    if let Err(e) = state.storage.insert_client(&client).await {
+        return match e {
+            crate::storage::StorageError::Conflict(w) => Ok(see_other(&format!(
+                "/admin/clients?lang={}&error={}",
+                staff.lang.code(),
+                enc(&format!("{w} already exists"))
+            ))),
+            other => Err(PageError::Internal(other.into())),
+        };
+    }
+    audit(
+        &state,
+        &staff,
+        Event::ClientCreated,
+        client.client_id.as_str(),
+    )
+    .await?;
+    let mut blocks = vec![Block::Notice(t.get("console.notice_client_created").into())];
+    if let Some(s) = secret {
+        blocks.push(Block::Secret(
+            t.get("console.secret_once").into(),
+            s.expose().to_owned(),
+        ));
+    }
+    blocks.push(Block::Link(
+        format!(
+            "/admin/clients/{}?lang={}",
+            client.client_id.as_str(),
+            staff.lang.code()
+        ),
+        t.get("console.back_to_client").into(),
+    ));
+    Ok(staff.page(
+        StatusCode::OK,
+        client.client_id.as_str(),
+        blocks,
+        "/admin/clients",
+    ))
+}
+
+async fn audit(
+    state: &AppState,
+    staff: &Staff,
+    event: Event,
+    subject: &str,
+) -> Result<(), PageError> {
+    state
+        .audit
+        .record(Record::new(event).actor(staff.actor()).subject(subject))
+        .await?;
+    Ok(())
+}
+
+/// `GET /admin/clients/{id}`
+pub async fn client(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let staff = staff_or_return!(state, headers, lang, Permission::ManageClients);
+    let t = staff.t();
+    let Some(c) = state.storage.client(&id).await? else {
+        return Err(PageError::not_found(lang));
+    };
+    let here = format!("/admin/clients/{id}");
+    let mut blocks = messages(&staff, &q);
+    blocks.push(Block::Form(
+        String::new(),
+        Form::post(
+            here.clone(),
+            t.get("console.save"),
+            client_fields(&staff, Some(&c)),
+        ),
+    ));
+    if c.secret_hash.is_some() {
+        blocks.push(Block::Form(
+            t.get("console.rotate_secret").into(),
+            Form::post(
+                format!("{here}/secret"),
+                t.get("console.rotate_secret"),
+                vec![],
+            ),
+        ));
+    }
+    Ok(staff.page(
+        StatusCode::OK,
+        &format!("{} ({})", c.name, c.client_id.as_str()),
+        blocks,
+        &here,
+    ))
+}
+
+/// `POST /admin/clients/{id}`: saves the edited registration (URIs validated).
+pub async fn update_client(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageClients);
+    let here = format!("/admin/clients/{id}");
+    let Some(current) = state.storage.client(&id).await? else {
+        return Err(PageError::not_found(staff.lang));
+    };
+    let mut c = (*current).clone();
+    if let Err(e) = apply(&mut c, &form) {
+        return Ok(see_other(&format!(
+            "{here}?lang={}&error={}",
+            staff.lang.code(),
+            enc(&e.0)
+        )));
+    }
+    c.enabled = form.get("enabled").is_some();
+    state.storage.update_client(&c).await?;
+    audit(&state, &staff, Event::ClientChanged, &id).await?;
+    Ok(see_other(&format!(
+        "{here}?lang={}&notice=saved",
+        staff.lang.code()
+    )))
+}
+
+/// `POST /admin/clients/{id}/secret` (confirmed): a new secret, shown once.
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageClients);
+    let t = staff.t();
+    let here = format!("/admin/clients/{id}");
+    if let Some(r) = confirmation(
+        &staff,
+        &form,
+        &format!("{here}/secret"),
+        t.get("console.confirm_rotate_secret"),
+        &here,
+    ) {
+        return Ok(r);
+    }
+    let Some(current) = state.storage.client(&id).await? else {
+        return Err(PageError::not_found(staff.lang));
+    };
+    let mut c = (*current).clone();
+    let secret = PlainToken::generate();
+    c.secret_hash = Some(secret.hashed());
+    state.storage.update_client(&c).await?;
+    audit(&state, &staff, Event::ClientSecretRotated, &id).await?;
+    Ok(staff.page(
+        StatusCode::OK,
+        &id,
+        vec![
+            Block::Secret(
+                t.get("console.secret_once").into(),
+                secret.expose().to_owned(),
+            ),
+            Block::Link(
+                format!("{here}?lang={}", staff.lang.code()),
+                t.get("console.back_to_client").into(),
+            ),
+        ],
+        &here,
+    ))
+}
+
+/// `GET /admin/keys`
+pub async fn keys(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Q>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let staff = staff_or_return!(state, headers, lang, Permission::ManageKeys);
+    let t = staff.t();
+    let mut blocks = messages(&staff, &q);
+    blocks.push(Block::Table(Table {
+        caption: t.get("console.keys").into(),
+        headers: vec![
+            "kid".into(),
+            "alg".into(),
+            t.get("console.state").into(),
+            t.get("console.signs_from").into(),
+        ],
+        rows: state
+            .keys
+            .states(now())
+            .into_iter()
+            .map(|(k, s)| {
+                vec![
+                    Cell::Text(k.meta.kid.clone()),
+                    Cell::Text(k.meta.alg.clone()),
+                    Cell::Text(s.label().to_owned()),
+                    Cell::Text(datetime(k.meta.active_from, lang)),
+                ]
+            })
+            .collect(),
+        empty: String::new(),
+    }));
+    blocks.push(Block::Form(
+        t.get("console.rotate_key").into(),
+        Form::post(
+            "/admin/keys/rotate",
+            t.get("console.rotate_key"),
+            vec![Field::select(
+                "alg",
+                "alg",
+                SigningAlg::ALL
+                    .iter()
+                    .map(|a| (a.as_str().to_owned(), a.as_str().to_owned(), false))
+                    .collect(),
+            )],
+        ),
+    ));
+    Ok(staff.page(StatusCode::OK, t.get("console.keys"), blocks, "/admin/keys"))
+}
+
+/// `POST /admin/keys/rotate` (confirmed): pre-publishes a new key.
+pub async fn rotate_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageKeys);
+    if let Some(r) = confirmation(
+        &staff,
+        &form,
+        "/admin/keys/rotate",
+        staff.t().get("console.confirm_rotate_key"),
+        "/admin/keys",
+    ) {
+        return Ok(r);
+    }
+    let Ok(alg) = form.get("alg").unwrap_or("").parse::<SigningAlg>() else {
+        return Ok(see_other(&format!(
+            "/admin/keys?lang={}&error=alg",
+            staff.lang.code()
+        )));
+    };
+    let delay = state.config.keys.rotation_delay;
+    let keys = std::sync::Arc::clone(&state.keys);
+    let meta = tokio::task::spawn_blocking(move || keys.rotate(alg, delay))
+        .await
+        .map_err(|e| crate::error::Internal::Other(e.to_string()))?
+        .map_err(|e| crate::error::Internal::Other(e.to_string()))?;
+    state
+        .audit
+        .record(
+            Record::new(Event::KeyRotated)
+                .actor(staff.actor())
+                .subject(meta.kid.clone())
+                .detail("alg", meta.alg.clone())
+                .detail("active_from", meta.active_from),
+        )
+        .await?;
+    Ok(see_other(&format!(
+        "/admin/keys?lang={}&notice=key",
+        staff.lang.code()
+    )))
+}
+
+/// `GET /admin/audit?event=&actor=&subject=&before=`
+pub async fn audit_log(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Q>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let staff = staff_or_return!(state, headers, lang, Permission::ReadAudit);
+    let t = staff.t();
+    let nonempty = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
+    let rows = state
+        .audit
+        .query(&Filter {
+            event: nonempty(&q.event),
+            actor: nonempty(&q.actor),
+            subject: nonempty(&q.subject),
+            from: None,
+            until: None,
+            before: q.before,
+            limit: 100,
+        })
+        .await?;
+    let mut blocks = vec![Block::Form(
+        String::new(),
+        Form::get(
+            "/admin/audit",
+            t.get("console.filter"),
+            vec![
+                Field::input("event", t.get("console.event"), "text", false)
+                    .with_value(q.event.clone().unwrap_or_default()),
+                Field::input("actor", t.get("console.actor"), "text", false)
+                    .with_value(q.actor.clone().unwrap_or_default()),
+                Field::input("subject", t.get("console.subject"), "text", false)
+                    .with_value(q.subject.clone().unwrap_or_default()),
+            ],
+        ),
+    )];
+    let next = (rows.len() == 100)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    blocks.push(Block::Table(Table {
+        caption: t.get("console.audit").into(),
+        headers: [
+            "console.time",
+            "console.event",
+            "console.actor",
+            "console.subject",
+            "console.source",
+            "console.details",
+        ]
+        .iter()
+        .map(|k| t.get(k).to_owned())
+        .collect(),
+        rows: rows
+            .into_iter()
+            .map(|r| {
+                vec![
+                    Cell::Text(datetime(r.at, lang)),
+                    Cell::Text(r.event),
+                    Cell::Text(r.actor.unwrap_or_default()),
+                    Cell::Text(r.subject.unwrap_or_default()),
+                    Cell::Text(r.source_ip.unwrap_or_default()),
+                    Cell::Text(r.details),
+                ]
+            })
+            .collect(),
+        empty: t.get("console.nothing_found").into(),
+    }));
+    if let Some(before) = next {
+        let keep = |k: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|v| format!("&{k}={}", enc(v)))
+                .unwrap_or_default()
+        };
+        blocks.push(Block::Link(
+            format!(
+                "/admin/audit?lang={}&before={before}{}{}{}",
+                lang.code(),
+                keep("event", &q.event),
+                keep("actor", &q.actor),
+                keep("subject", &q.subject)
+            ),
+            t.get("console.older").into(),
+        ));
+    }
+    Ok(staff.page(
+        StatusCode::OK,
+        t.get("console.audit"),
+        blocks,
+        "/admin/audit",
+    ))
+}
