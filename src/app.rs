@@ -300,6 +300,10 @@ pub fn build_router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            web::client::remember_source,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             telemetry::track,
         ));
     let router = security_headers(router);

@@ -87,6 +87,13 @@ impl Event {
     }
 }
 
+tokio::task_local! {
+    /// The client address of the request being served (set by `web::client::remember_source`
+    /// for every request), so that records written deep inside an action — by `registry`, say —
+    /// carry their source address without every function passing it along.
+    pub static SOURCE_IP: Option<String>;
+}
+
 /// One record to append.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -191,7 +198,10 @@ impl AuditLog {
 
     /// Appends a record. Failures are returned: an action whose audit cannot be written
     /// should not silently succeed.
-    pub async fn record(&self, r: Record) -> Result<()> {
+    pub async fn record(&self, mut r: Record) -> Result<()> {
+        if r.source_ip.is_none() {
+            r.source_ip = SOURCE_IP.try_with(Clone::clone).ok().flatten();
+        }
         let _guard = self.lock.lock().await;
         let details = r.details.to_string();
         let at = now();

@@ -104,9 +104,20 @@ pub enum ClientCommand {
     /// List registered clients.
     List,
     /// Remove a client.
-    Remove { client_id: String },
+    Remove {
+        client_id: String,
+    },
     /// Issue a new secret (the old one stops working at once); prints it once.
-    RotateSecret { client_id: String },
+    RotateSecret {
+        client_id: String,
+    },
+    /// Stop a client from signing anyone in or getting tokens (reversible).
+    Disable {
+        client_id: String,
+    },
+    Enable {
+        client_id: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -192,7 +203,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("migrations applied ({:?})", storage.backend());
                 Ok(())
             }
-            Command::Keys(k) => keys(config, k),
+            Command::Keys(k) => keys(config, k).await,
             Command::Client(c) => client(config, c).await,
             Command::Staff(u) => user(config, u).await,
             Command::Registry(r) => registry::run(config, r).await,
@@ -280,7 +291,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn keys(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
+async fn keys(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
     let store = KeyStore::open(&config.key_dir, config.max_signed_lifetime())?;
     match cmd {
         KeysCommand::Rotate { alg, delay } => {
@@ -291,6 +302,16 @@ fn keys(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
             let delay = delay.unwrap_or(config.keys.rotation_delay);
             for alg in algs {
                 let meta = store.rotate(alg, delay)?;
+                let audit = crate::audit::AuditLog::new(open_storage(&config).await?);
+                audit
+                    .record(
+                        crate::audit::Record::new(crate::audit::Event::KeyRotated)
+                            .actor(registry::actor())
+                            .subject(meta.kid.clone())
+                            .detail("alg", meta.alg.clone())
+                            .detail("active_from", meta.active_from),
+                    )
+                    .await?;
                 println!(
                     "{alg}: new key {} published now, signs from {} (in {delay} s)",
                     meta.kid, meta.active_from
@@ -391,11 +412,38 @@ pub fn client_from_args(a: ClientArgs) -> anyhow::Result<(Client, Option<PlainTo
 }
 
 async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
+    use crate::audit::{AuditLog, Event, Record};
     let storage = open_storage(&config).await?;
+    let audit = AuditLog::new(storage.clone());
+    let record = |event: Event, id: &str| {
+        Record::new(event)
+            .actor(registry::actor())
+            .subject(id.to_owned())
+    };
     match cmd {
+        ClientCommand::Disable { ref client_id } | ClientCommand::Enable { ref client_id } => {
+            let enable = matches!(cmd, ClientCommand::Enable { .. });
+            let mut c = (*storage
+                .client(client_id)
+                .await?
+                .with_context(|| format!("no client {client_id}"))?)
+            .clone();
+            c.enabled = enable;
+            storage.update_client(&c).await?;
+            audit
+                .record(record(Event::ClientChanged, client_id).detail("enabled", enable))
+                .await?;
+            println!(
+                "client {client_id} {}",
+                if enable { "enabled" } else { "disabled" }
+            );
+        }
         ClientCommand::Add(args) => {
             let (client, secret) = client_from_args(args)?;
             storage.insert_client(&client).await?;
+            audit
+                .record(record(Event::ClientCreated, client.client_id.as_str()))
+                .await?;
             println!("client {} registered", client.client_id);
             if let Some(s) = secret {
                 println!("client_secret: {}", s.expose());
@@ -422,6 +470,9 @@ async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
             if !storage.delete_client(&client_id).await? {
                 bail!("no client {client_id}");
             }
+            audit
+                .record(record(Event::ClientChanged, &client_id).detail("removed", true))
+                .await?;
             println!("client {client_id} removed");
         }
         ClientCommand::RotateSecret { client_id } => {
@@ -439,6 +490,9 @@ async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
             let secret = PlainToken::generate();
             c.secret_hash = Some(secret.hashed());
             storage.update_client(&c).await?;
+            audit
+                .record(record(Event::ClientSecretRotated, &client_id))
+                .await?;
             println!("client_secret: {}", secret.expose());
         }
     }
@@ -495,6 +549,15 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 account.initial_password_expires_at = Some(policy.initial_password_expires_at(t));
             }
             storage.insert_account(&account).await?;
+            crate::audit::AuditLog::new(storage.clone())
+                .record(
+                    crate::audit::Record::new(crate::audit::Event::StaffCreated)
+                        .actor(registry::actor())
+                        .subject(account.sub.clone())
+                        .detail("username", account.username.clone())
+                        .detail("role", account.role.as_str()),
+                )
+                .await?;
             println!("account {} created (sub {})", account.username, account.sub);
         }
     }

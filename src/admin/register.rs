@@ -15,8 +15,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::ApiQuery;
 use super::{Page, PageQuery};
 use crate::app::AppState;
-use crate::audit::{Event, Record};
-use crate::domain::account::{AccountStatus, Role, Username};
+use crate::domain::account::{Role, Username};
 use crate::domain::client::Application;
 use crate::domain::date::Date;
 use crate::domain::organisation::{
@@ -530,53 +529,23 @@ pub async fn change_status(
     set_status(&state, &admin, &sub, &c).await
 }
 
-/// Locks, unlocks, disables or enables an account (audited); locking and disabling end its
-/// sessions with back-channel logout.
+/// Applies a status change (audited, through `registry`).
 pub(super) async fn set_status(
     state: &AppState,
     admin: &Admin,
     sub: &str,
     c: &StatusChange,
 ) -> ApiResult<StatusCode> {
-    let status = match c.action.as_str() {
-        "lock" => AccountStatus::Locked,
-        "disable" => AccountStatus::Disabled,
-        "unlock" | "enable" => AccountStatus::Active,
-        _ => {
-            return Err(ApiError::Invalid(
-                "action must be lock, unlock, disable or enable".into(),
-            ))
-        }
-    };
-    if !state.storage.set_account_status(sub, status).await? {
-        return Err(ApiError::NotFound("account"));
-    }
-    if status == AccountStatus::Active {
-        // Unlocking also lifts a temporary lock after failed logins.
-        state.storage.record_login_success(sub).await?;
-    } else {
-        end_sessions(state, sub).await?;
-    }
-    state
-        .audit
-        .record(
-            Record::new(Event::AccountStatusChanged)
-                .actor(admin.actor.clone())
-                .subject(sub)
-                .ip(admin.ip.clone())
-                .detail("action", c.action.clone())
-                .detail("reason", c.reason.clone().unwrap_or_default()),
-        )
-        .await?;
+    let action: registry::accounts::StatusAction = c.action.parse()?;
+    registry::accounts::set_status(
+        state,
+        &admin.actor,
+        sub,
+        action,
+        c.reason.as_deref().unwrap_or(""),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn end_sessions(state: &AppState, sub: &str) -> ApiResult<usize> {
-    let sessions = state.storage.sessions_of(sub).await?;
-    for s in &sessions {
-        crate::oidc::logout::end_session(state, &s.sid).await?;
-    }
-    Ok(sessions.len())
 }
 
 #[utoipa::path(post, path = "/persons/{sub}/sessions/end", tag = "register",
@@ -588,17 +557,7 @@ pub async fn end_all_sessions(
 ) -> ApiResult<StatusCode> {
     admin.require(Permission::ManageAccountStatus)?;
     staff_guard(&state, &sub).await?;
-    let n = end_sessions(&state, &sub).await?;
-    state
-        .audit
-        .record(
-            Record::new(Event::SessionsEndedByStaff)
-                .actor(admin.actor.clone())
-                .subject(sub)
-                .ip(admin.ip.clone())
-                .detail("sessions", n),
-        )
-        .await?;
+    registry::accounts::end_sessions(&state, &admin.actor, &sub).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -113,6 +113,22 @@ pub enum AccountCommand {
         #[arg(long)]
         letter: PathBuf,
     },
+    /// Lock, unlock, disable or enable a client's account (locking and disabling sign the
+    /// person out everywhere).
+    Status {
+        #[command(flatten)]
+        person: PersonRef,
+        /// lock, unlock, disable or enable.
+        #[arg(long)]
+        action: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Sign the person out of every session and application.
+    EndSessions {
+        #[command(flatten)]
+        person: PersonRef,
+    },
     /// New initial password and letter; the previous letter stops working.
     ReissueLetter {
         #[command(flatten)]
@@ -184,7 +200,7 @@ pub enum RegistryCommand {
 }
 
 /// The operator on the server, as the audit log records them.
-fn actor() -> String {
+pub(super) fn actor() -> String {
     format!(
         "cli:{}",
         std::env::var("SUDO_USER")
@@ -215,6 +231,15 @@ async fn organisation_id(state: &AppState, ico: &str) -> anyhow::Result<String> 
     let o = state.storage.organisation_by_ico(&ico).await?;
     o.map(|o| o.id)
         .ok_or_else(|| anyhow!("no organisation with IČO {}", ico.as_str()))
+}
+
+/// These commands manage MPSV's clients' accounts; staff accounts are the administrators'.
+async fn guard_client_account(state: &AppState, sub: &str) -> anyhow::Result<()> {
+    match state.storage.account(sub).await? {
+        Some(a) if a.role.privileged() => bail!("a staff account: use the administrators' tools"),
+        Some(_) => Ok(()),
+        None => bail!("the person has no account"),
+    }
 }
 
 /// Start of the day in Prague, as Unix seconds.
@@ -419,6 +444,24 @@ pub async fn run(config: Config, cmd: RegistryCommand) -> anyhow::Result<()> {
                 .map_err(bad)?;
             let l = registry::accounts::create(&state, a, &sub, &org, username).await?;
             write_letter(&letter, &l)?;
+        }
+        RegistryCommand::Account(AccountCommand::Status {
+            person,
+            action,
+            reason,
+        }) => {
+            let sub = person_sub(&state, &person.person).await?;
+            guard_client_account(&state, &sub).await?;
+            let action: registry::accounts::StatusAction = action.parse()?;
+            registry::accounts::set_status(&state, a, &sub, action, &reason).await?;
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            println!("account {}: {}", person.person, action.as_str());
+        }
+        RegistryCommand::Account(AccountCommand::EndSessions { person }) => {
+            let sub = person_sub(&state, &person.person).await?;
+            let n = registry::accounts::end_sessions(&state, a, &sub).await?;
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            println!("{n} sessions ended");
         }
         RegistryCommand::Account(AccountCommand::ReissueLetter {
             person,

@@ -57,3 +57,15 @@ impl FromRequestParts<AppState> for ClientMeta {
         Ok(Self { ip, user_agent })
     }
 }
+
+/// Middleware: serves the request with its client address known to the audit log
+/// (`audit::SOURCE_IP`).
+pub async fn remember_source(
+    meta: ClientMeta,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    crate::audit::SOURCE_IP
+        .scope(meta.ip_string(), next.run(req))
+        .await
+}

@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::{confirmation, posted, refusal, staff, Block, Cell, Field, Form, Staff, Table};
 use crate::app::AppState;
-use crate::audit::{Event, Record};
 use crate::domain::account::{AccountStatus, Role, Username};
 use crate::domain::client::Application;
 use crate::domain::date::Date;
@@ -663,14 +662,14 @@ pub async fn change_status(
     if let Some(r) = guard_user_account(&state, &staff, &sub).await? {
         return Ok(r);
     }
-    let action = form.get("action").unwrap_or("");
-    let status = match action {
-        "lock" => AccountStatus::Locked,
-        "disable" => AccountStatus::Disabled,
-        "unlock" | "enable" => AccountStatus::Active,
-        _ => return Ok(back(&here, staff.lang, Err("unknown action".into()))),
+    let action: registry::accounts::StatusAction = match form.get("action").unwrap_or("").parse() {
+        Ok(a) => a,
+        Err(e) => return Ok(back(&here, staff.lang, Err(refusal(e)?))),
     };
-    if status != AccountStatus::Active {
+    if matches!(
+        action,
+        registry::accounts::StatusAction::Lock | registry::accounts::StatusAction::Disable
+    ) {
         if let Some(r) = confirmation(
             &staff,
             &form,
@@ -681,25 +680,9 @@ pub async fn change_status(
             return Ok(r);
         }
     }
-    if !state.storage.set_account_status(&sub, status).await? {
-        return Ok(back(&here, staff.lang, Err("no account".into())));
+    if let Err(e) = registry::accounts::set_status(&state, staff.actor(), &sub, action, "").await {
+        return Ok(back(&here, staff.lang, Err(refusal(e)?)));
     }
-    if status == AccountStatus::Active {
-        state.storage.record_login_success(&sub).await?;
-    } else {
-        for s in state.storage.sessions_of(&sub).await? {
-            crate::oidc::logout::end_session(&state, &s.sid).await?;
-        }
-    }
-    state
-        .audit
-        .record(
-            Record::new(Event::AccountStatusChanged)
-                .actor(staff.actor())
-                .subject(sub.clone())
-                .detail("action", action),
-        )
-        .await?;
     Ok(back(&here, staff.lang, Ok("status")))
 }
 
@@ -724,19 +707,9 @@ pub async fn end_sessions(
     ) {
         return Ok(r);
     }
-    let sessions = state.storage.sessions_of(&sub).await?;
-    for s in &sessions {
-        crate::oidc::logout::end_session(&state, &s.sid).await?;
+    if let Err(e) = registry::accounts::end_sessions(&state, staff.actor(), &sub).await {
+        return Ok(back(&here, staff.lang, Err(refusal(e)?)));
     }
-    state
-        .audit
-        .record(
-            Record::new(Event::SessionsEndedByStaff)
-                .actor(staff.actor())
-                .subject(sub.clone())
-                .detail("sessions", sessions.len()),
-        )
-        .await?;
     Ok(back(&here, staff.lang, Ok("sessions")))
 }
 
