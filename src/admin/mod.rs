@@ -138,7 +138,7 @@ impl Modify for Security {
         register::list_persons, register::get_person,
         register::record_consent, register::withdraw_consent,
         register::create_account, register::reissue_letter,
-        register::change_status, register::end_all_sessions,
+        register::change_status, register::list_sessions, register::end_all_sessions,
         register::start_statutory, register::end_statutory,
         register::grant_delegation, register::revoke_delegation,
         system::list_clients, system::create_client, system::update_client, system::rotate_secret,
@@ -183,6 +183,7 @@ pub fn routes() -> Router<AppState> {
         .route("/persons/{sub}/account", post(register::create_account))
         .route("/persons/{sub}/letters", post(register::reissue_letter))
         .route("/persons/{sub}/status", post(register::change_status))
+        .route("/persons/{sub}/sessions", get(register::list_sessions))
         .route(
             "/persons/{sub}/sessions/end",
             post(register::end_all_sessions),

@@ -561,6 +561,47 @@ pub async fn end_all_sessions(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct SessionInfo {
+    /// The public session id (`sid` in tokens and logout tokens).
+    pub sid: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Authentication methods (`pwd`, `otp`).
+    pub amr: Vec<String>,
+}
+
+#[utoipa::path(get, path = "/persons/{sub}/sessions", tag = "register",
+    params(("sub" = String, Path)), responses((status = 200, description = "OK", body = Vec<SessionInfo>), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(sub): Path<String>,
+) -> ApiResult<Json<Vec<SessionInfo>>> {
+    admin.require(Permission::ManageAccountStatus)?;
+    staff_guard(&state, &sub).await?;
+    Ok(Json(
+        state
+            .storage
+            .sessions_of(&sub)
+            .await?
+            .into_iter()
+            .map(|s| SessionInfo {
+                amr: s.amr_list(),
+                sid: s.sid,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                expires_at: s.expires_at,
+                ip: s.ip,
+                user_agent: s.user_agent,
+            })
+            .collect(),
+    ))
+}
+
 // ---------- statutory roles and delegations ----------
 
 #[derive(Deserialize, ToSchema)]

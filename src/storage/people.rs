@@ -286,6 +286,30 @@ impl Storage {
         .await?)
     }
 
+    /// Every consent given for an organisation, with the person's name, the newest first.
+    pub async fn consents_for_organisation(
+        &self,
+        organisation_id: &str,
+    ) -> Result<Vec<(ConsentRecord, String)>> {
+        #[derive(FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            c: ConsentRecord,
+            person_name: String,
+        }
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT c.id, c.person_sub, c.organisation_id, c.form, c.signed_on, c.received_on, \
+             c.reference, c.recorded_by, c.recorded_at, c.withdrawn_at, c.withdrawn_by, \
+             p.given_name || ' ' || p.family_name AS person_name \
+             FROM consents c JOIN persons p ON p.sub = c.person_sub \
+             WHERE c.organisation_id = $1 ORDER BY c.recorded_at DESC, c.id",
+        )
+        .bind(organisation_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.c, r.person_name)).collect())
+    }
+
     /// Does the person hold any active consent (the condition for having an account)?
     pub async fn has_active_consent(&self, person_sub: &str) -> Result<bool> {
         let n: (i64,) = sqlx::query_as(

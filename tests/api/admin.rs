@@ -309,6 +309,16 @@ async fn an_operator_runs_the_register_through_the_api(db: Db) {
     )
     .await;
     assert_eq!(s, StatusCode::CONFLICT);
+    let (s, sessions, _) = call(
+        &app,
+        t,
+        Method::GET,
+        &format!("/persons/{boss_sub}/sessions"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(sessions.as_array().unwrap().is_empty());
     let (_, person, _) = call(&app, t, Method::GET, &format!("/persons/{boss_sub}"), None).await;
     assert_eq!(person["username"], "marie.svobodova");
     assert_eq!(person["status"], "active");

@@ -340,6 +340,41 @@ pub async fn person(
         }));
     }
 
+    // Sessions.
+    if account.is_some() {
+        let sessions = state.storage.sessions_of(&sub).await?;
+        blocks.push(Block::Heading(t.get("account.sessions").into()));
+        blocks.push(Block::Table(Table {
+            caption: t.get("account.sessions").into(),
+            headers: [
+                "account.session_started",
+                "account.session_seen",
+                "account.session_device",
+            ]
+            .iter()
+            .map(|k| t.get(k).to_owned())
+            .collect(),
+            rows: sessions
+                .into_iter()
+                .map(|s| {
+                    vec![
+                        Cell::Text(datetime(s.created_at, lang)),
+                        Cell::Text(datetime(s.last_seen_at, lang)),
+                        Cell::Text(format!(
+                            "{}, {}",
+                            s.user_agent
+                                .as_deref()
+                                .map(crate::web::format::user_agent)
+                                .unwrap_or_else(|| "?".into()),
+                            s.ip.as_deref().unwrap_or("?")
+                        )),
+                    ]
+                })
+                .collect(),
+            empty: t.get("console.no_sessions").into(),
+        }));
+    }
+
     // Statutory roles.
     let roles = state
         .storage
@@ -1058,6 +1093,41 @@ pub async fn organisation(
             ),
         ));
     }
+    let consents = state.storage.consents_for_organisation(&id).await?;
+    blocks.push(Block::Heading(t.get("console.consents").into()));
+    blocks.push(Block::Table(Table {
+        caption: t.get("console.consents").into(),
+        headers: [
+            "console.name",
+            "console.form",
+            "console.received",
+            "console.reference",
+            "console.state",
+        ]
+        .iter()
+        .map(|k| t.get(k).to_owned())
+        .collect(),
+        rows: consents
+            .into_iter()
+            .map(|(c, name)| {
+                vec![
+                    Cell::Link(
+                        format!("/admin/persons/{}?lang={}", c.person_sub, lang.code()),
+                        name,
+                    ),
+                    Cell::Text(t.get(&format!("app.{}", c.form)).to_owned()),
+                    Cell::Text(c.received_on),
+                    Cell::Text(c.reference),
+                    Cell::Text(if c.withdrawn_at.is_some() {
+                        t.get("console.withdrawn").into()
+                    } else {
+                        t.get("console.active").into()
+                    }),
+                ]
+            })
+            .collect(),
+        empty: t.get("console.no_consents").into(),
+    }));
     blocks.push(Block::Form(
         t.get("console.record_consent_new").into(),
         Form::post(
