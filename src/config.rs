@@ -177,6 +177,94 @@ impl Default for KeyConfig {
 }
 
 impl Config {
+    /// The settings in force, as administrators read them (console, API): every setting that
+    /// shapes security or behaviour, never a secret (the database URL shows only its kind).
+    pub fn summary(&self) -> Vec<(&'static str, String)> {
+        let p = &self.password;
+        vec![
+            ("issuer", self.issuer.clone()),
+            (
+                "database",
+                if self.database_url.starts_with("sqlite") {
+                    "SQLite"
+                } else {
+                    "PostgreSQL"
+                }
+                .into(),
+            ),
+            (
+                "tokens.authorization_code",
+                format!("{} s", self.tokens.authorization_code),
+            ),
+            (
+                "tokens.access_token",
+                format!("{} s", self.tokens.access_token),
+            ),
+            ("tokens.id_token", format!("{} s", self.tokens.id_token)),
+            (
+                "tokens.refresh_token",
+                format!("{} s", self.tokens.refresh_token),
+            ),
+            (
+                "session.absolute_timeout",
+                format!("{} s", self.session.absolute_timeout),
+            ),
+            (
+                "session.idle_timeout",
+                format!("{} s", self.session.idle_timeout),
+            ),
+            ("password.min_length_user", p.min_length_user.to_string()),
+            (
+                "password.min_length_privileged",
+                p.min_length_privileged.to_string(),
+            ),
+            ("password.history", p.history.to_string()),
+            ("password.max_age_days", p.max_age_days.to_string()),
+            (
+                "password.min_change_interval_minutes",
+                p.min_change_interval_minutes.to_string(),
+            ),
+            (
+                "password.initial_password_days",
+                p.initial_password_days.to_string(),
+            ),
+            ("lockout.threshold", self.lockout.threshold.to_string()),
+            (
+                "lockout.first_lock_seconds",
+                self.lockout.first_lock_seconds.to_string(),
+            ),
+            (
+                "lockout.max_lock_seconds",
+                self.lockout.max_lock_seconds.to_string(),
+            ),
+            (
+                "limits.login_per_minute",
+                self.limits.login_per_minute.to_string(),
+            ),
+            (
+                "limits.password_reset_per_minute",
+                self.limits.password_reset_per_minute.to_string(),
+            ),
+            (
+                "keys.rotation_delay",
+                format!("{} s", self.keys.rotation_delay),
+            ),
+            (
+                "client_cache_seconds",
+                self.client_cache_seconds.to_string(),
+            ),
+            ("mail.mode", self.mail.mode.clone()),
+            (
+                "trusted_proxies",
+                self.trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        ]
+    }
+
     /// Defaults, then the file (if given), then the environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut config = match file {

@@ -144,6 +144,7 @@ impl Modify for Security {
         system::list_clients, system::create_client, system::update_client, system::rotate_secret,
         system::list_keys, system::rotate_key,
         system::create_staff, system::change_staff_status,
+        system::settings,
         system::audit_log,
     ),
     tags(
@@ -208,6 +209,7 @@ pub fn routes() -> Router<AppState> {
         .route("/keys/rotate", post(system::rotate_key))
         .route("/staff", post(system::create_staff))
         .route("/staff/{sub}/status", post(system::change_staff_status))
+        .route("/settings", get(system::settings))
         .route("/audit", get(system::audit_log))
         .fallback(not_found)
 }

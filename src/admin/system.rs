@@ -482,6 +482,36 @@ pub async fn change_staff_status(
     super::register::set_status(&state, &admin, &sub, &c).await
 }
 
+// ---------- settings ----------
+
+#[derive(Serialize, ToSchema)]
+pub struct Setting {
+    pub name: String,
+    pub value: String,
+}
+
+#[utoipa::path(get, path = "/settings", tag = "system",
+    responses((status = 200, description = "The settings in force (from the configuration file; no secrets)", body = Vec<Setting>),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
+pub async fn settings(
+    State(state): State<AppState>,
+    admin: Admin,
+) -> ApiResult<Json<Vec<Setting>>> {
+    admin.require(Permission::ReadSettings)?;
+    Ok(Json(
+        state
+            .config
+            .summary()
+            .into_iter()
+            .map(|(name, value)| Setting {
+                name: name.into(),
+                value,
+            })
+            .collect(),
+    ))
+}
+
 // ---------- audit ----------
 
 #[derive(Deserialize, IntoParams)]

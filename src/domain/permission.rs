@@ -3,7 +3,8 @@
 //! - `operator`: the register — organisations, people, consents, accounts, letters,
 //!   statutory changes, delegations, unlocking and resetting accounts, their sessions.
 //! - `administrator`: OAuth clients, signing keys, staff (operators and administrators),
-//!   settings, the audit log.
+//!   settings, the audit log. Settings live in the configuration file deployed with every
+//!   node (so all nodes agree); administrators read them in the console and the API.
 //!
 //! The two sets do not overlap (an administrator does not record consents, an operator does
 //! not touch clients or keys); a person who needs both holds two accounts. Users have none.
@@ -33,6 +34,8 @@ pub enum Permission {
     ManageStaff,
     /// Read and export the audit log.
     ReadAudit,
+    /// Read the settings in force.
+    ReadSettings,
 }
 
 impl Permission {
@@ -47,6 +50,7 @@ impl Permission {
         Permission::ManageKeys,
         Permission::ManageStaff,
         Permission::ReadAudit,
+        Permission::ReadSettings,
     ];
 
     fn of_operator(self) -> bool {

@@ -115,7 +115,8 @@ async fn each_role_reaches_only_its_own_endpoints(db: Db) {
             Some(json!({"organisation_id": "x", "reason": "r"})),
         ),
     ];
-    let administrator_only: [(Method, &str, Option<Value>); 5] = [
+    let administrator_only: [(Method, &str, Option<Value>); 6] = [
+        (Method::GET, "/settings", None),
         (Method::GET, "/clients", None),
         (Method::POST, "/keys/rotate", Some(json!({"alg": "ES256"}))),
         (Method::GET, "/keys", None),
@@ -385,6 +386,26 @@ async fn an_operator_runs_the_register_through_the_api(db: Db) {
     )
     .await;
     assert!(detail["delegations"].as_array().unwrap().is_empty());
+
+    // A new letter (the old password stops working), signing out everywhere.
+    let r = reqwest::Client::new()
+        .post(app.url(&format!("/admin/api/v1/persons/{boss_sub}/letters")))
+        .bearer_auth(&op)
+        .json(&json!({"organisation_id": org_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert!(r.bytes().await.unwrap().starts_with(b"%PDF"));
+    let (s, _, _) = call(
+        &app,
+        t,
+        Method::POST,
+        &format!("/persons/{boss_sub}/sessions/end"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
 
     // Lock and unlock the account; withdraw the consent.
     let (s, _, _) = call(

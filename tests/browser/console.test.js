@@ -115,6 +115,9 @@ describe('staff console', { timeout: 240_000 }, () => {
     await checkA11y(page, 'console client with an error');
     await page.goto(new URL('/admin/keys', server.base).toString());
     await checkA11y(page, 'console keys');
+    await page.goto(new URL('/admin/settings', server.base).toString());
+    assert.match(await page.textContent('table'), /password\.min_length_privileged/);
+    await checkA11y(page, 'console settings');
     await page.goto(new URL('/admin/audit?event=consent.recorded', server.base).toString());
     assert.match(await page.textContent('table'), /consent\.recorded/);
     await checkA11y(page, 'console audit');

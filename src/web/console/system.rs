@@ -652,3 +652,38 @@ pub async fn audit_log(
         "/admin/audit",
     ))
 }
+
+/// `GET /admin/settings`: the settings in force (read-only: they come from the configuration
+/// file every node is deployed with).
+pub async fn settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Q>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(q.lang.as_deref());
+    let staff = staff_or_return!(state, headers, lang, Permission::ReadSettings);
+    let t = staff.t();
+    let blocks = vec![
+        Block::Text(t.get("console.settings_intro").into()),
+        Block::Table(Table {
+            caption: t.get("console.settings").into(),
+            headers: vec![
+                t.get("console.setting").into(),
+                t.get("console.value").into(),
+            ],
+            rows: state
+                .config
+                .summary()
+                .into_iter()
+                .map(|(k, v)| vec![Cell::Text(k.to_owned()), Cell::Text(v)])
+                .collect(),
+            empty: String::new(),
+        }),
+    ];
+    Ok(staff.page(
+        StatusCode::OK,
+        t.get("console.settings"),
+        blocks,
+        "/admin/settings",
+    ))
+}
