@@ -64,7 +64,9 @@ fn messages(staff: &Staff, q: &Q) -> Vec<Block> {
         ));
     }
     if let Some(e) = &q.error {
-        b.push(Block::Error(format!("{}: {e}", t.get("console.refused"))));
+        // The register's refusals are translated where a translation exists (keyed by the
+        // English message); anything else is shown as it came.
+        b.push(Block::Error(format!("{}: {}", t.get("console.refused"), t.get(e))));
     }
     b
 }
