@@ -82,6 +82,21 @@ impl FromRequestParts<AppState> for Admin {
                 "the token carries no admin scope (admin:operator or admin:administrator)",
             ))?;
             if c.sid.is_none() {
+                // Disabling the client or taking the admin scope away ends its power at once,
+                // not when its tokens expire.
+                let client = state.storage.client(&c.client_id).await?;
+                let still = client.is_some_and(|cl| {
+                    cl.enabled
+                        && cl.scopes.contains(match role {
+                            Role::Administrator => SCOPE_ADMINISTRATOR,
+                            _ => SCOPE_OPERATOR,
+                        })
+                });
+                if !still {
+                    return Err(ApiError::Unauthenticated(
+                        "the client is disabled or no longer holds this admin scope",
+                    ));
+                }
                 return Ok(Admin {
                     actor: format!("client:{}", c.client_id),
                     role,

@@ -91,7 +91,10 @@ async fn introspect(
                 return Ok(inactive);
             }
             let scope = crate::domain::scope::Scopes::parse(&c.scope).unwrap_or_default();
-            if let Value::Object(map) = &mut v {
+            // The person's claims go only to the client the token was issued to (another
+            // client learns that the token is active, not whom it describes).
+            let own = c.client_id == client.client_id.as_str();
+            if let (true, Value::Object(map)) = (own, &mut v) {
                 for (k, val) in
                     super::issue::user_claims(&account, organisation.affiliation(), &scope)
                 {

@@ -93,6 +93,16 @@ pub async fn create(
     account.sub = person.sub.clone();
     account.must_change_password = true;
     account.initial_password_expires_at = Some(expires_at);
+    // The letter first: a wrong organisation changes nothing.
+    let letter = render(
+        state,
+        &person,
+        &account.username,
+        organisation_id,
+        &password,
+        expires_at,
+    )
+    .await?;
     storage.insert_account(&account).await?;
     state
         .audit
@@ -103,16 +113,7 @@ pub async fn create(
                 .detail("username", username.as_str()),
         )
         .await?;
-    issue(
-        state,
-        actor,
-        &person,
-        &account.username,
-        organisation_id,
-        &password,
-        expires_at,
-    )
-    .await
+    record_letter(state, actor, &person, organisation_id, letter).await
 }
 
 /// Re-issues the letter: a new initial password replaces the current one (the previous
@@ -134,6 +135,16 @@ pub async fn reissue_letter(
         .ok_or(RegistryError::NotFound("account"))?;
     let username = Username::parse(&account.username)?;
     let (password, hash, t, expires_at) = new_password(state, &person, &username).await?;
+    // The letter first: a wrong organisation leaves the current password and sessions alone.
+    let letter = render(
+        state,
+        &person,
+        &account.username,
+        organisation_id,
+        &password,
+        expires_at,
+    )
+    .await?;
     storage
         .set_password(person_sub, &hash, t, true, Some(expires_at))
         .await?;
@@ -141,16 +152,7 @@ pub async fn reissue_letter(
         crate::oidc::logout::end_session(state, &s.sid).await?;
     }
     storage.delete_login_requests_of(person_sub).await?;
-    issue(
-        state,
-        actor,
-        &person,
-        &account.username,
-        organisation_id,
-        &password,
-        expires_at,
-    )
-    .await
+    record_letter(state, actor, &person, organisation_id, letter).await
 }
 
 async fn free_username(state: &AppState, person: &Person) -> Result<Username> {
@@ -207,10 +209,10 @@ async fn new_password(
     }
 }
 
-/// Renders the letter to the organisation's seat and records and audits its issue.
-async fn issue(
+/// Renders the letter to the organisation's seat (checking that the person holds a consent
+/// there); writes nothing.
+async fn render(
     state: &AppState,
-    actor: Actor<'_>,
     person: &Person,
     username: &str,
     organisation_id: &str,
@@ -228,8 +230,7 @@ async fn issue(
         .ok_or(RegistryError::Refused(
             "the person has no active consent for this organisation",
         ))?;
-    let t = now();
-    let today = Date::in_prague(t);
+    let today = Date::in_prague(now());
     let reference = format!(
         "MPSV-IDP/{}/{}",
         &today.to_string()[..4],
@@ -261,13 +262,30 @@ async fn issue(
         reference: reference.clone(),
     };
     let pdf = letter::render(&letter).map_err(|e| crate::error::Internal::Other(e.to_string()))?;
-    storage
+    Ok(IssuedLetter {
+        reference,
+        pdf,
+        username: username.to_owned(),
+        password_expires_at: expires_at,
+    })
+}
+
+/// Records and audits the issue of a rendered letter.
+async fn record_letter(
+    state: &AppState,
+    actor: Actor<'_>,
+    person: &Person,
+    organisation_id: &str,
+    letter: IssuedLetter,
+) -> Result<IssuedLetter> {
+    state
+        .storage
         .insert_letter(&LetterRecord {
-            reference: &reference,
+            reference: &letter.reference,
             person_sub: &person.sub,
             organisation_id,
             issued_by: actor,
-            password_expires_at: expires_at,
+            password_expires_at: letter.password_expires_at,
         })
         .await?;
     state
@@ -276,18 +294,13 @@ async fn issue(
             Record::new(Event::LetterIssued)
                 .actor(actor)
                 .subject(person.sub.clone())
-                .detail("reference", reference.clone())
+                .detail("reference", letter.reference.clone())
                 .detail("organisation_id", organisation_id)
-                .detail("username", username)
-                .detail("password_expires_at", expires_at),
+                .detail("username", letter.username.clone())
+                .detail("password_expires_at", letter.password_expires_at),
         )
         .await?;
-    Ok(IssuedLetter {
-        reference,
-        pdf,
-        username: username.to_owned(),
-        password_expires_at: expires_at,
-    })
+    Ok(letter)
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub async fn record(
         .ok_or(RegistryError::NotFound("organisation"))?;
     let sub = match subject {
         Subject::Existing(sub) => {
+            super::ensure_not_staff(state, sub).await?;
             storage
                 .person(sub)
                 .await?

@@ -18,6 +18,7 @@ pub async fn grant(
     delegate_sub: &str,
 ) -> Result<String> {
     let storage = &state.storage;
+    super::ensure_not_staff(state, delegate_sub).await?;
     if delegator_sub == delegate_sub {
         return Err(RegistryError::Refused(
             "a representative cannot delegate to themself",
@@ -37,9 +38,21 @@ pub async fn grant(
         ));
     }
     let id = uuid::Uuid::new_v4().to_string();
-    storage
-        .insert_delegation(&id, organisation_id, delegate_sub, delegator_sub, actor)
+    let inserted = storage
+        .insert_delegation(
+            &id,
+            organisation_id,
+            delegate_sub,
+            delegator_sub,
+            actor,
+            now(),
+        )
         .await?;
+    if !inserted {
+        return Err(RegistryError::Refused(
+            "only a statutory representative of the organisation can delegate submit",
+        ));
+    }
     state
         .audit
         .record(

@@ -54,3 +54,14 @@ impl From<crate::password::PasswordError> for RegistryError {
 }
 
 pub type Result<T> = std::result::Result<T, RegistryError>;
+
+/// MPSV staff (operators, administrators) are not MPSV's clients: no consents, statutory
+/// roles or delegations for them (and operators must not act on staff accounts).
+pub(crate) async fn ensure_not_staff(state: &crate::app::AppState, sub: &str) -> Result<()> {
+    match state.storage.account(sub).await? {
+        Some(a) if a.role.privileged() => Err(RegistryError::Refused(
+            "staff accounts do not take part in the register",
+        )),
+        _ => Ok(()),
+    }
+}

@@ -18,6 +18,7 @@ pub async fn start(
     from_at: i64,
 ) -> Result<String> {
     let storage = &state.storage;
+    super::ensure_not_staff(state, person_sub).await?;
     storage
         .person(person_sub)
         .await?
@@ -98,13 +99,13 @@ pub async fn apply_pending_ends(state: &AppState) -> std::result::Result<usize, 
             .storage
             .is_statutory(&role.person_sub, &role.organisation_id, t)
             .await?;
-        if !state.storage.mark_role_end_applied(&role.id).await? {
-            continue;
-        }
-        done += 1;
         if still {
+            state.storage.mark_role_end_applied(&role.id).await?;
+            done += 1;
             continue;
         }
+        // The work first, then the mark: a failure half-way is retried at the next upkeep.
+        // Every step is idempotent (another node doing the same finds nothing left to do).
         let lapsed = state
             .storage
             .lapse_delegations_of(
@@ -137,6 +138,8 @@ pub async fn apply_pending_ends(state: &AppState) -> std::result::Result<usize, 
         for sid in &sessions {
             crate::oidc::logout::end_session(state, sid).await?;
         }
+        state.storage.mark_role_end_applied(&role.id).await?;
+        done += 1;
         tracing::info!(
             sub = %role.person_sub,
             organisation = %role.organisation_id,

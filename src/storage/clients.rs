@@ -101,6 +101,8 @@ impl Storage {
         let r = bind_client(sqlx::query(sql), c)
             .execute(self.pool())
             .await?;
+        // This node sees its own change at once (other nodes within the cache's lifetime).
+        self.clients.forget(c.client_id.as_str());
         Ok(r.rows_affected() == 1)
     }
 

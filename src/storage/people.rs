@@ -543,8 +543,10 @@ impl Storage {
         Ok(n.0 > 0)
     }
 
-    /// Adds a delegation; an active one between the same people for the same organisation
-    /// is a conflict.
+    /// Adds a delegation if, at `at`, the delegator is a statutory representative of the
+    /// organisation — checked in the same statement, so a role ending meanwhile cannot let a
+    /// delegation slip past its lapse. `false`: the delegator is not statutory. An active
+    /// delegation between the same people for the same organisation is a conflict.
     pub async fn insert_delegation(
         &self,
         id: &str,
@@ -552,21 +554,24 @@ impl Storage {
         delegate_sub: &str,
         delegator_sub: &str,
         created_by: &str,
-    ) -> Result<()> {
+        at: i64,
+    ) -> Result<bool> {
         let r = sqlx::query(
             "INSERT INTO delegations (id, organisation_id, delegate_sub, delegator_sub, \
-             created_at, created_by) VALUES ($1,$2,$3,$4,$5,$6)",
+             created_at, created_by) SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), \
+             CAST($4 AS TEXT), CAST($5 AS BIGINT), CAST($6 AS TEXT) WHERE EXISTS (\
+             SELECT 1 FROM statutory_roles WHERE person_sub = $4 AND organisation_id = $2 \
+             AND from_at <= $5 AND (until_at IS NULL OR until_at > $5))",
         )
         .bind(id)
         .bind(organisation_id)
         .bind(delegate_sub)
         .bind(delegator_sub)
-        .bind(now())
+        .bind(at)
         .bind(created_by)
         .execute(self.pool())
         .await;
-        conflict_on_unique(r, "this delegation")?;
-        Ok(())
+        Ok(conflict_on_unique(r, "this delegation")?.rows_affected() == 1)
     }
 
     /// Revokes a delegation of the organisation; false when there is no active one with

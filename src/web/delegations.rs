@@ -173,7 +173,12 @@ pub async fn submit(
     let back = |what: &str| see_other(&format!("/account/delegations?lang={}&{what}", lang.code()));
     // Only a current representative acts for the organisation here (the delegator of a
     // grant is always the person themself; revoking covers any of the organisation's).
-    if !state.storage.is_statutory(&account.sub, org, now()).await? {
+    let represents = state
+        .storage
+        .affiliation(&account.sub, org, now())
+        .await?
+        .is_some_and(|a| a.statutory);
+    if !represents {
         return Ok(back("error=refused"));
     }
     let result = match form.get("action") {

@@ -64,6 +64,11 @@ impl Texts {
     }
 
     /// The text for `key`, or the key itself when it is missing.
+    /// The text of `key`, if there is one.
+    pub fn lookup(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
     pub fn get<'a>(&'a self, key: &'a str) -> &'a str {
         self.0.get(key).map(String::as_str).unwrap_or(key)
     }

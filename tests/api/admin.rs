@@ -143,6 +143,22 @@ async fn each_role_reaches_only_its_own_endpoints(db: Db) {
         assert_ne!(s, StatusCode::FORBIDDEN, "administrator at {m} {path}");
     }
 
+    // Disabling the automation client ends its power at once (not when its token expires).
+    let mut c = (*app
+        .state
+        .storage
+        .client("ops-robot")
+        .await
+        .unwrap()
+        .unwrap())
+    .clone();
+    c.enabled = false;
+    app.state.storage.update_client(&c).await.unwrap();
+    let (s, _, _) = call(&app, Some(&op), Method::GET, "/organisations", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    c.enabled = true;
+    app.state.storage.update_client(&c).await.unwrap();
+
     // A plain user signed in (SSO cookie) is not staff.
     let rp_secret = app.register(ClientSpec::confidential("rp")).await;
     let rp = app.rp("rp", rp_secret).await;
@@ -184,6 +200,37 @@ async fn each_role_reaches_only_its_own_endpoints(db: Db) {
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // Nor do staff take part in the register (no consent, role or delegation for them).
+    let (_, org, _) = call(
+        &app,
+        Some(&op),
+        Method::POST,
+        "/organisations",
+        Some(json!({
+        "ico": "27712346", "name": "Domov Slunce", "legal_form": "o. p. s.", "street": "Lipová 1",
+        "city": "Brno", "postcode": "602 00"})),
+    )
+    .await;
+    let (s, v, _) = call(
+        &app,
+        Some(&op),
+        Method::POST,
+        "/consents",
+        Some(json!({
+        "person_sub": sub, "organisation_id": org["id"], "form": "poskytovatel",
+        "signed_on": "2026-11-02", "received_on": "2026-11-05", "reference": "X"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, _, _) = call(
+        &app,
+        Some(&op),
+        Method::POST,
+        &format!("/persons/{sub}/statutory-roles"),
+        Some(json!({"organisation_id": org["id"]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 async fn an_operator_runs_the_register_through_the_api(db: Db) {

@@ -619,11 +619,23 @@ async fn mpsv_claims_are_in_userinfo_introspection_and_discovery(db: Db) {
     assert_eq!(v["submit_permission"], true);
     assert_eq!(v["submit_permission_source"], "statutory");
     assert_eq!(v["organisation"]["name"], "Domov Slunce, o. p. s.");
+    // Another client learns that the token is active, not whom it describes.
+    let r = w
+        .app
+        .post_basic(
+            "/introspect",
+            "oksluzby-rodina",
+            &w.secrets.1,
+            &[("token", tokens.access_token().secret())],
+        )
+        .await;
+    let other: Value = r.json().await.unwrap();
+    assert_eq!(other["active"], true);
+    assert!(other.get("submit_permission").is_none() && other.get("mpsv_client_id").is_none());
     // Evaluated at introspection time: the role ends, the next answer says so.
     registry::statutory::end(&w.app.state, OPERATOR, &boss, &org, None, "konec")
         .await
         .unwrap();
-    let _ = w.secrets.1.len();
 
     let d: Value = reqwest::get(w.app.url("/.well-known/openid-configuration"))
         .await
@@ -684,6 +696,24 @@ async fn the_credentials_letter_carries_a_working_initial_password(db: Db) {
         .submit_login(&id, &csrf, "rehor.zdarsky", &password)
         .await;
     assert!(location(resp.headers()).starts_with("/login/password?"));
+
+    // A new letter to an organisation without the person's consent changes nothing.
+    let elsewhere = organisation(&w.app, "27712346", "Domov Slunce, o. p. s.", true, false).await;
+    let e =
+        registry::accounts::reissue_letter(&w.app.state, OPERATOR, &r.person_sub, &elsewhere).await;
+    assert!(matches!(e, Err(RegistryError::Refused(_))), "{e:?}");
+    let a = w
+        .app
+        .state
+        .storage
+        .account(&r.person_sub)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(mpsv_idp::password::verify_blocking(
+        &password,
+        &a.password_hash
+    ));
 
     // A new letter: the previous password stops working.
     let second = registry::accounts::reissue_letter(&w.app.state, OPERATOR, &r.person_sub, &org)

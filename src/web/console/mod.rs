@@ -342,6 +342,30 @@ pub fn refusal(e: RegistryError) -> Result<String, PageError> {
     }
 }
 
+/// What a console page says about a refusal passed in its URL (`?error=`): only texts of our
+/// own translations — a message known by its words, or a kind of message recognised by a
+/// fragment — never the URL's text itself, so a crafted link cannot put words in the page.
+pub fn refusal_text(t: &Texts, message: &str) -> String {
+    if let Some(known) = t.lookup(message) {
+        return known.to_owned();
+    }
+    const KINDS: [(&str, &str); 8] = [
+        ("check digit", "refusal.ico_check_digit"),
+        ("must use https", "refusal.uri"),
+        ("fragment", "refusal.uri"),
+        ("not a date", "refusal.date"),
+        ("not an e-mail address", "refusal.email"),
+        ("URI", "refusal.uri"),
+        ("scope", "refusal.scope"),
+        ("already exists", "refusal.exists"),
+    ];
+    let key = KINDS
+        .iter()
+        .find(|(fragment, _)| message.contains(fragment))
+        .map_or("refusal.other", |(_, key)| key);
+    t.get(key).to_owned()
+}
+
 #[derive(serde::Deserialize)]
 pub struct LangQ {
     lang: Option<String>,

@@ -57,7 +57,11 @@ fn messages(staff: &Staff, q: &Q) -> Vec<Block> {
     if let Some(e) = &q.error {
         // The register's refusals are translated where a translation exists (keyed by the
         // English message); anything else is shown as it came.
-        b.push(Block::Error(format!("{}: {}", t.get("console.refused"), t.get(e))));
+        b.push(Block::Error(format!(
+            "{}: {}",
+            t.get("console.refused"),
+            super::refusal_text(t, e)
+        )));
     }
     b
 }
@@ -342,8 +346,8 @@ pub async fn person(
         }));
     }
 
-    // Sessions.
-    if account.is_some() {
+    // Sessions (of clients' accounts only: staff are not the operators' business).
+    if account.as_ref().is_some_and(|a| a.role == Role::User) {
         let sessions = state.storage.sessions_of(&sub).await?;
         blocks.push(Block::Heading(t.get("account.sessions").into()));
         blocks.push(Block::Table(Table {

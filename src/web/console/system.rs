@@ -66,7 +66,11 @@ fn messages(staff: &Staff, q: &Q) -> Vec<Block> {
     if let Some(e) = &q.error {
         // The register's refusals are translated where a translation exists (keyed by the
         // English message); anything else is shown as it came.
-        b.push(Block::Error(format!("{}: {}", t.get("console.refused"), t.get(e))));
+        b.push(Block::Error(format!(
+            "{}: {}",
+            t.get("console.refused"),
+            super::refusal_text(t, e)
+        )));
     }
     b
 }
