@@ -415,6 +415,20 @@ async fn submit(State(s): State<S>, headers: HeaderMap) -> Response {
         Ok(r) if r.status().is_success() => r.json().await.ok(),
         _ => None,
     };
+    // What the IdP says now also replaces what the page shows.
+    if let Some(i) = &info {
+        if let Some(l) = s.sessions.lock().unwrap().get_mut(&cookie) {
+            for k in [
+                "organisation",
+                "statutory_representative",
+                "submit_permission",
+                "submit_permission_source",
+                "apps",
+            ] {
+                l.claims[k] = i[k].clone();
+            }
+        }
+    }
     match info {
         Some(i) if i["submit_permission"].as_bool() == Some(true) => {
             Redirect::to("/?msg=Podání+bylo+odesláno.").into_response()

@@ -58,7 +58,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * `config` (optional) is TOML written to a file passed with `--config`.
  * Returns { base, tryUrl, stop(), output() }.
  */
-export async function startServer({ config } = {}) {
+export async function startServer({ config, env: extraEnv = {} } = {}) {
   const tmp = mkdtempSync(join(tmpdir(), 'mpsv-idp-browser-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -81,6 +81,7 @@ export async function startServer({ config } = {}) {
     MPSV_IDP_KEY_DIR: join(tmp, 'keys'),
     MPSV_IDP_MAIL_FOLDER: join(tmp, 'mail'),
     RUST_LOG: process.env.RUST_LOG || 'warn',
+    ...extraEnv,
   };
   const child = spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -266,4 +267,54 @@ export function totpCode(secretBase32, step) {
   const offset = mac[mac.length - 1] & 0x0f;
   const binary = mac.readUInt32BE(offset) & 0x7fffffff;
   return String(binary % 1_000_000).padStart(6, '0');
+}
+
+/** The example relying parties (examples/poskytovatel.rs, examples/rodina.rs), built by `cargo test --all-targets`. */
+export const EXAMPLES = resolve(BIN, '..', 'examples');
+
+/**
+ * Starts an example relying party against `issuer` on its fixed demo port (the demo clients'
+ * redirect URIs name 8091 and 8092). Returns { base, stop(), output() }.
+ */
+export async function startRp(name, { issuer, secret, port }) {
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(join(EXAMPLES, name), [], {
+    env: { ...process.env, IDP_ISSUER: issuer, RP_CLIENT_SECRET: secret, RP_PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let exited = null;
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const exitPromise = new Promise((r) => child.on('exit', (code, signal) => { exited = { code, signal }; r(); }));
+  const onExit = () => { if (!exited) child.kill('SIGKILL'); };
+  process.on('exit', onExit);
+  const stop = async () => {
+    process.off('exit', onExit);
+    if (!exited) {
+      child.kill('SIGTERM');
+      await Promise.race([exitPromise, sleep(5_000)]);
+      if (!exited) child.kill('SIGKILL');
+    }
+  };
+  const deadline = Date.now() + START_TIMEOUT;
+  while (Date.now() < deadline) {
+    if (exited) break;
+    try {
+      const r = await fetch(`${base}/`, { signal: AbortSignal.timeout(2_000) });
+      if (r.status === 200) return { base, stop, output: () => out };
+    } catch {
+      // not up yet
+    }
+    await sleep(100);
+  }
+  await stop();
+  throw new Error(`${name} did not start (${JSON.stringify(exited)}):\n${out}`);
+}
+
+/** The client secret `serve --demo` printed for a client. */
+export function demoSecret(output, clientId) {
+  const m = output.match(new RegExp(`^\\s*${clientId}\\s+secret\\s+(\\S+)`, 'm'));
+  if (!m) throw new Error(`no secret for ${clientId} in:\n${output}`);
+  return m[1];
 }
