@@ -4,6 +4,26 @@
 //! for confirmation first. Pages are assembled from a few blocks (`Block`) rendered by one
 //! template, so every page gets the same labelled fields, captions and headings.
 
+/// The staff member for a page allowed `$perm`, or the response to send instead.
+macro_rules! staff_or_return {
+    ($state:expr, $headers:expr, $lang:expr, $perm:expr) => {
+        match staff(&$state, &$headers, $lang, Some($perm)).await? {
+            Ok(s) => s,
+            Err(r) => return Ok(r),
+        }
+    };
+}
+
+/// The staff member and the CSRF-checked form of a post allowed `$perm`, or the response.
+macro_rules! posted_or_return {
+    ($state:expr, $headers:expr, $body:expr, $perm:expr) => {
+        match posted(&$state, &$headers, &$body, $perm).await? {
+            Ok(v) => v,
+            Err(r) => return Ok(r),
+        }
+    };
+}
+
 pub mod register;
 pub mod system;
 
@@ -364,6 +384,30 @@ pub fn refusal_text(t: &Texts, message: &str) -> String {
         .find(|(fragment, _)| message.contains(fragment))
         .map_or("refusal.other", |(_, key)| key);
     t.get(key).to_owned()
+}
+
+/// Percent-encodes a query value.
+pub fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The notice (a key suffix) and the refusal a page was sent back with.
+pub fn messages(staff: &Staff, notice: Option<&str>, error: Option<&str>) -> Vec<Block> {
+    let t = staff.t();
+    let mut b = Vec::new();
+    if let Some(n) = notice.filter(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')) {
+        b.push(Block::Notice(
+            t.get(&format!("console.notice_{n}")).to_owned(),
+        ));
+    }
+    if let Some(e) = error {
+        b.push(Block::Error(format!(
+            "{}: {}",
+            t.get("console.refused"),
+            refusal_text(t, e)
+        )));
+    }
+    b
 }
 
 #[derive(serde::Deserialize)]

@@ -6,7 +6,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{confirmation, posted, refusal, staff, Block, Cell, Field, Form, Staff, Table};
+use super::{
+    confirmation, enc, messages, posted, refusal, staff, Block, Cell, Field, Form, Staff, Table,
+};
 use crate::app::AppState;
 use crate::domain::account::{AccountStatus, Role, Username};
 use crate::domain::client::Application;
@@ -29,10 +31,6 @@ pub struct Q {
     error: Option<String>,
 }
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 /// Back to `path` with a notice key or an error message.
 fn back(path: &str, lang: Lang, outcome: Result<&str, String>) -> Response {
     let extra = match outcome {
@@ -40,48 +38,6 @@ fn back(path: &str, lang: Lang, outcome: Result<&str, String>) -> Response {
         Err(e) => format!("error={}", enc(&e)),
     };
     see_other(&format!("{path}?lang={}&{extra}", lang.code()))
-}
-
-fn messages(staff: &Staff, q: &Q) -> Vec<Block> {
-    let t = staff.t();
-    let mut b = Vec::new();
-    if let Some(n) = q
-        .notice
-        .as_deref()
-        .filter(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
-    {
-        b.push(Block::Notice(
-            t.get(&format!("console.notice_{n}")).to_owned(),
-        ));
-    }
-    if let Some(e) = &q.error {
-        // The register's refusals are translated where a translation exists (keyed by the
-        // English message); anything else is shown as it came.
-        b.push(Block::Error(format!(
-            "{}: {}",
-            t.get("console.refused"),
-            super::refusal_text(t, e)
-        )));
-    }
-    b
-}
-
-macro_rules! staff_or_return {
-    ($state:expr, $headers:expr, $lang:expr, $perm:expr) => {
-        match staff(&$state, &$headers, $lang, Some($perm)).await? {
-            Ok(s) => s,
-            Err(r) => return Ok(r),
-        }
-    };
-}
-
-macro_rules! posted_or_return {
-    ($state:expr, $headers:expr, $body:expr, $perm:expr) => {
-        match posted(&$state, &$headers, &$body, $perm).await? {
-            Ok(v) => v,
-            Err(r) => return Ok(r),
-        }
-    };
 }
 
 // ---------- people ----------
@@ -97,7 +53,7 @@ pub async fn persons(
     let t = staff.t();
     let query = q.q.clone().unwrap_or_default();
     let rows = state.storage.search_persons(&query, 100, 0).await?;
-    let mut blocks = messages(&staff, &q);
+    let mut blocks = messages(&staff, q.notice.as_deref(), q.error.as_deref());
     blocks.push(Block::Form(
         String::new(),
         Form::get(
@@ -165,7 +121,7 @@ pub async fn person(
     };
     let account = state.storage.account(&sub).await?;
     let here = format!("/admin/persons/{sub}");
-    let mut blocks = messages(&staff, &q);
+    let mut blocks = messages(&staff, q.notice.as_deref(), q.error.as_deref());
     blocks.push(Block::Facts(vec![
         (t.get("console.name").into(), p.name()),
         (
@@ -853,7 +809,7 @@ pub async fn organisations(
         t.get(if b { "console.yes" } else { "console.no" })
             .to_owned()
     };
-    let mut blocks = messages(&staff, &q);
+    let mut blocks = messages(&staff, q.notice.as_deref(), q.error.as_deref());
     blocks.push(Block::Form(
         String::new(),
         Form::get(
@@ -972,7 +928,7 @@ pub async fn organisation(
         t.get(if b { "console.yes" } else { "console.no" })
             .to_owned()
     };
-    let mut blocks = messages(&staff, &q);
+    let mut blocks = messages(&staff, q.notice.as_deref(), q.error.as_deref());
     blocks.push(Block::Facts(vec![
         (t.get("organisation.ico").into(), o.ico.as_str().to_owned()),
         (t.get("console.legal_form").into(), o.legal_form.clone()),

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{confirmation, posted, staff, Block, Cell, Field, Form, Staff, Table};
+use super::{confirmation, enc, messages, posted, staff, Block, Cell, Field, Form, Staff, Table};
 use crate::app::AppState;
 use crate::audit::{Event, Filter, Record};
 use crate::cli::{client_from_args, ClientArgs};
@@ -27,52 +27,6 @@ pub struct Q {
     actor: Option<String>,
     subject: Option<String>,
     before: Option<i64>,
-}
-
-macro_rules! staff_or_return {
-    ($state:expr, $headers:expr, $lang:expr, $perm:expr) => {
-        match staff(&$state, &$headers, $lang, Some($perm)).await? {
-            Ok(s) => s,
-            Err(r) => return Ok(r),
-        }
-    };
-}
-
-macro_rules! posted_or_return {
-    ($state:expr, $headers:expr, $body:expr, $perm:expr) => {
-        match posted(&$state, &$headers, &$body, $perm).await? {
-            Ok(v) => v,
-            Err(r) => return Ok(r),
-        }
-    };
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn messages(staff: &Staff, q: &Q) -> Vec<Block> {
-    let t = staff.t();
-    let mut b = Vec::new();
-    if let Some(n) = q
-        .notice
-        .as_deref()
-        .filter(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
-    {
-        b.push(Block::Notice(
-            t.get(&format!("console.notice_{n}")).to_owned(),
-        ));
-    }
-    if let Some(e) = &q.error {
-        // The register's refusals are translated where a translation exists (keyed by the
-        // English message); anything else is shown as it came.
-        b.push(Block::Error(format!(
-            "{}: {}",
-            t.get("console.refused"),
-            super::refusal_text(t, e)
-        )));
-    }
-    b
 }
 
 fn lines(s: Option<&str>) -> Vec<String> {
@@ -175,7 +129,7 @@ pub async fn clients(
     let staff = staff_or_return!(state, headers, lang, Permission::ManageClients);
     let t = staff.t();
     let list = state.storage.clients().await?;
-    let mut blocks = messages(&staff, &q);
+    let mut blocks = messages(&staff, q.notice.as_deref(), q.error.as_deref());
     blocks.push(Block::Table(Table {
         caption: t.get("console.clients").into(),
         headers: [
@@ -371,7 +325,7 @@ pub async fn client(
         return Err(PageError::not_found(lang));
     };
     let here = format!("/admin/clients/{id}");
-    let mut blocks = messages(&staff, &q);
+    let mut blocks = messages(&staff, q.notice.as_deref(), q.error.as_deref());
     blocks.push(Block::Form(
         String::new(),
         Form::post(
@@ -480,7 +434,7 @@ pub async fn keys(
     let lang = Lang::parse(q.lang.as_deref());
     let staff = staff_or_return!(state, headers, lang, Permission::ManageKeys);
     let t = staff.t();
-    let mut blocks = messages(&staff, &q);
+    let mut blocks = messages(&staff, q.notice.as_deref(), q.error.as_deref());
     blocks.push(Block::Table(Table {
         caption: t.get("console.keys").into(),
         headers: vec![
