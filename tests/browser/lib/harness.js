@@ -286,7 +286,11 @@ export async function startRp(name, { issuer, secret, port }) {
   let exited = null;
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });
-  const exitPromise = new Promise((r) => child.on('exit', (code, signal) => { exited = { code, signal }; r(); }));
+  const exitPromise = new Promise((r) => {
+    child.on('exit', (code, signal) => { exited = { code, signal }; r(); });
+    // e.g. the binary is missing: say so instead of waiting for it to answer.
+    child.on('error', (e) => { exited = { error: e.message }; r(); });
+  });
   const onExit = () => { if (!exited) child.kill('SIGKILL'); };
   process.on('exit', onExit);
   const stop = async () => {
