@@ -88,6 +88,7 @@ describe('staff console', { timeout: 240_000 }, () => {
     await page.getByRole('link', { name: 'Marie Svobodová' }).click();
     await page.getByRole('button', { name: 'Ukončit funkci: Šťastná rodina, z. ú.' }).click();
     await page.getByRole('heading', { level: 1, name: 'Potvrzení' }).waitFor();
+    assert.match(await page.textContent('dl'), /Marie Svobodová[\s\S]*Šťastná rodina, z\. ú\./);
     await checkA11y(page, 'console confirmation');
     await screenshot(page, 'console-confirm-end-role');
     await page.getByLabel('Důvod').fill('odvolána valnou hromadou');

@@ -97,6 +97,7 @@ async fn seed_one(
         ip: Some("127.0.0.1".into()),
         user_agent: Some("bench-seed".into()),
         csrf: PlainToken::generate().expose().to_owned(),
+        organisation_id: None,
     };
     storage
         .insert_session(&PlainToken::generate().hashed(), &session)
@@ -111,6 +112,7 @@ async fn seed_one(
         amr: "pwd".into(),
         expires_at: session.expires_at,
         revoked_at: None,
+        organisation_id: None,
     };
     let refresh = PlainToken::generate();
     storage

@@ -746,10 +746,20 @@ pub async fn end_role(
     if form.get("confirm") != Some("yes") {
         // The confirmation page asks for the reason and, optionally, a later date.
         let org = form.get("organisation").unwrap_or("").to_owned();
+        // Say whose role, in which organisation, before asking.
+        let person_name = state.storage.person(&sub).await?.map(|p| p.name());
+        let org_name = state.storage.organisation(&org).await?.map(|o| o.name);
+        let (Some(person_name), Some(org_name)) = (person_name, org_name) else {
+            return Err(PageError::not_found(staff.lang));
+        };
         return Ok(staff.page(
             StatusCode::OK,
             t.get("console.confirm_title"),
             vec![
+                Block::Facts(vec![
+                    (t.get("console.name").into(), person_name),
+                    (t.get("console.organisation").into(), org_name),
+                ]),
                 Block::Text(t.get("console.confirm_end_role").into()),
                 Block::Form(
                     String::new(),
