@@ -204,56 +204,56 @@ pub fn build_router(state: AppState) -> Router {
         )
         .route("/account/sessions/end", post(web::account::end_session))
         .route("/admin", get(web::console::home))
-        .route("/admin/persons", get(web::console::register::persons))
-        .route("/admin/persons/{sub}", get(web::console::register::person))
+        .route("/admin/persons", get(web::console::people::persons))
+        .route("/admin/persons/{sub}", get(web::console::people::person))
         .route(
             "/admin/persons/{sub}/account",
-            post(web::console::register::create_account),
+            post(web::console::people::create_account),
         )
         .route(
             "/admin/persons/{sub}/letter",
-            post(web::console::register::reissue_letter),
+            post(web::console::people::reissue_letter),
         )
         .route(
             "/admin/persons/{sub}/status",
-            post(web::console::register::change_status),
+            post(web::console::people::change_status),
         )
         .route(
             "/admin/persons/{sub}/sessions/end",
-            post(web::console::register::end_sessions),
+            post(web::console::people::end_sessions),
         )
         .route(
             "/admin/persons/{sub}/statutory/start",
-            post(web::console::register::start_role),
+            post(web::console::people::start_role),
         )
         .route(
             "/admin/persons/{sub}/statutory/end",
-            post(web::console::register::end_role),
+            post(web::console::people::end_role),
         )
         .route(
             "/admin/consents",
-            post(web::console::register::record_consent),
+            post(web::console::people::record_consent),
         )
         .route(
             "/admin/consents/{id}/withdraw",
-            post(web::console::register::withdraw_consent),
+            post(web::console::people::withdraw_consent),
         )
         .route(
             "/admin/organisations",
-            get(web::console::register::organisations)
-                .post(web::console::register::create_organisation),
+            get(web::console::organisations::organisations)
+                .post(web::console::organisations::create_organisation),
         )
         .route(
             "/admin/organisations/{id}",
-            get(web::console::register::organisation),
+            get(web::console::organisations::organisation),
         )
         .route(
             "/admin/organisations/{id}/delegations",
-            post(web::console::register::grant_delegation),
+            post(web::console::organisations::grant_delegation),
         )
         .route(
             "/admin/organisations/{id}/delegations/{delegation}/revoke",
-            post(web::console::register::revoke_delegation),
+            post(web::console::organisations::revoke_delegation),
         )
         .route(
             "/admin/clients",

@@ -24,7 +24,8 @@ macro_rules! posted_or_return {
     };
 }
 
-pub mod register;
+pub mod organisations;
+pub mod people;
 pub mod system;
 
 use askama::Template;
