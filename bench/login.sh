@@ -43,6 +43,8 @@ export MPSV_IDP_DATABASE_URL="sqlite://$WORK/idp.db?mode=rwc"
 export MPSV_IDP_KEY_DIR="$WORK/keys"
 export MPSV_IDP_MAIL_FOLDER="$WORK/mail"
 export MPSV_IDP_WORKERS=1
+export METRICS_TOKEN=bench-metrics-token-0123456789abcdef
+export MPSV_IDP_METRICS_TOKEN=$METRICS_TOKEN
 export RUST_LOG=warn
 BASE="http://127.0.0.1:$PORT"
 
@@ -77,7 +79,7 @@ log "preparing $LOGINS pending logins"
 taskset -c 1 python3 "$BENCH/login_prepare.py" "$BASE" bench-login http://127.0.0.1:9/cb "$LOGINS" "$WORK/logins.txt"
 
 logins_ok() {
-  curl -s "$BASE/metrics" | awk -F' ' '/^mpsv_idp_http_requests_total\{endpoint="\/login",method="POST",status="303"\}/ {print $2}' | head -1
+  curl -s -H "Authorization: Bearer $METRICS_TOKEN" "$BASE/metrics" | awk -F' ' '/^mpsv_idp_http_requests_total\{endpoint="\/login",method="POST",status="303"\}/ {print $2}' | head -1
 }
 cc_wrk() { # duration → grants/s
   taskset -c 1 wrk -t1 -c8 -d"$1"s -s "$BENCH/client_credentials.lua" "$BASE/token" 2>/dev/null |

@@ -381,6 +381,19 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let upkeep = tokio::spawn(upkeep(state.clone()));
+    let metrics_server = match &state.config.metrics.bind {
+        Some(bind) => {
+            let listener = TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("binding the metrics listener {bind}"))?;
+            tracing::info!(bind = %bind, "metrics listening");
+            let router = metrics_router(state.clone());
+            Some(tokio::spawn(async move {
+                let _ = axum::serve(listener, router).await;
+            }))
+        }
+        None => None,
+    };
     let router = build_router(state.clone());
     let result = axum::serve(
         listener,
@@ -390,7 +403,17 @@ pub async fn serve(
     .await
     .context("HTTP server");
     upkeep.abort();
+    if let Some(m) = metrics_server {
+        m.abort();
+    }
     result
+}
+
+/// The router of the separate metrics listener (`metrics.bind`): `/metrics` and nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(telemetry::metrics_listener))
+        .with_state(state)
 }
 
 async fn upkeep(state: AppState) {

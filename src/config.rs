@@ -38,6 +38,27 @@ pub struct Config {
     pub lockout: crate::domain::lockout::LockoutPolicy,
     pub limits: Limits,
     pub mail: MailConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// Who may read the Prometheus metrics. Neither set (the default): `/metrics` is not served at
+/// all. `bind`: a second listener (e.g. `127.0.0.1:9090`, or an address only the monitoring
+/// network reaches) serves `/metrics` alone. `token`: `/metrics` on the main listener (and on the
+/// metrics listener, if any) answers only `Authorization: Bearer <token>`.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub bind: Option<String>,
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("bind", &self.bind)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .finish()
+    }
 }
 
 /// Per-IP rate limits (attempts per minute).
@@ -141,6 +162,7 @@ impl Default for Config {
             lockout: Default::default(),
             limits: Limits::default(),
             mail: MailConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -255,6 +277,15 @@ impl Config {
             ),
             ("mail.mode", self.mail.mode.clone()),
             (
+                "metrics",
+                match (&self.metrics.bind, &self.metrics.token) {
+                    (None, None) => "off".into(),
+                    (Some(b), None) => format!("listener {b}"),
+                    (None, Some(_)) => "bearer token".into(),
+                    (Some(b), Some(_)) => format!("listener {b}, bearer token"),
+                },
+            ),
+            (
                 "trusted_proxies",
                 self.trusted_proxies
                     .iter()
@@ -316,6 +347,12 @@ impl Config {
         if let Some(v) = var("MPSV_IDP_SMTP_PASSWORD") {
             self.mail.smtp_password = Some(v);
         }
+        if let Some(v) = var("MPSV_IDP_METRICS_BIND") {
+            self.metrics.bind = Some(v);
+        }
+        if let Some(v) = var("MPSV_IDP_METRICS_TOKEN") {
+            self.metrics.token = Some(v);
+        }
         if let Some(v) = var("MPSV_IDP_DB_MAX_CONNECTIONS") {
             self.db_max_connections = int("MPSV_IDP_DB_MAX_CONNECTIONS", v)?;
         }
@@ -367,6 +404,12 @@ impl Config {
         }
         if self.keys.rotation_delay < 0 {
             bail!("keys.rotation_delay must not be negative");
+        }
+        if let Some(t) = &self.metrics.token {
+            // A bearer secret: long enough not to be guessed, and valid in a header.
+            if t.len() < 32 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+                bail!("metrics.token must be at least 32 visible ASCII characters");
+            }
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
@@ -87,15 +87,16 @@ impl Metrics {
     }
 }
 
-/// Middleware: counts and times each request under its route pattern (never the raw path,
-/// so label cardinality stays bounded).
+/// Middleware: counts and times each request. Every label comes from a closed set (the route
+/// template axum matched, never the raw path; a known method; a known status or its class), so
+/// no request can create new time series and grow memory without bound.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let endpoint = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let start = Instant::now();
     let response = next.run(req).await;
     let m = &state.metrics;
@@ -103,17 +104,111 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .with_label_values(&[&endpoint])
         .observe(start.elapsed().as_secs_f64());
     m.requests
-        .with_label_values(&[&endpoint, &method, response.status().as_str()])
+        .with_label_values(&[&endpoint, method, status_label(response.status())])
         .inc();
     response
 }
 
-/// `GET /metrics`
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// The method as a label: the standard ones by name, anything else `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The status as a label: the codes this server answers with by number, any other by class.
+pub fn status_label(status: StatusCode) -> &'static str {
+    const KNOWN: [(u16, &str); 19] = [
+        (200, "200"),
+        (201, "201"),
+        (204, "204"),
+        (302, "302"),
+        (303, "303"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (409, "409"),
+        (413, "413"),
+        (415, "415"),
+        (422, "422"),
+        (429, "429"),
+        (500, "500"),
+        (502, "502"),
+        (503, "503"),
+    ];
+    let code = status.as_u16();
+    if let Some((_, label)) = KNOWN.iter().find(|(c, _)| *c == code) {
+        return label;
+    }
+    match code {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// `GET /metrics` on the main listener: served only when `metrics.token` is configured, and
+/// then only to that bearer token; otherwise it does not exist (404), so a public node never
+/// shows its metrics to the internet.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match &state.config.metrics.token {
+        None => crate::web::pages::error_page(
+            StatusCode::NOT_FOUND,
+            "error.not_found",
+            "",
+            crate::web::i18n::Lang::Cs,
+        ),
+        Some(token) => guarded(&state, token, &headers),
+    }
+}
+
+/// `GET /metrics` on the separate metrics listener (`metrics.bind`): open to whoever reaches
+/// that address, unless a token is configured too.
+pub async fn metrics_listener(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match &state.config.metrics.token {
+        None => render(&state),
+        Some(token) => guarded(&state, token, &headers),
+    }
+}
+
+fn guarded(state: &AppState, token: &str, headers: &HeaderMap) -> Response {
+    let sent = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim())
+        });
+    match sent {
+        Some(sent) if crate::secrets::constant_time_eq(sent, token) => render(state),
+        // RFC 6750 §3.
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\"")],
+        )
+            .into_response(),
+    }
+}
+
+fn render(state: &AppState) -> Response {
     let mut r = state.metrics.render().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }

@@ -11,14 +11,17 @@ use mpsv_idp::domain::client::SigningAlg;
 
 db_test!(
     health_readiness_and_metrics_answer,
+    metrics_are_private_and_their_labels_bounded,
     pages_carry_security_headers_and_both_languages,
     rotated_keys_are_prepublished_and_old_tokens_stay_valid,
     expired_sessions_and_their_tokens_are_purged,
     over_https_cookies_are_host_prefixed_and_hsts_is_sent,
 );
 
+const METRICS_TOKEN: &str = "metrics-token-0123456789abcdef0123456789";
+
 async fn health_readiness_and_metrics_answer(db: Db) {
-    let app = spawn_app(db).await;
+    let app = spawn_app_with(db, |c| c.metrics.token = Some(METRICS_TOKEN.into())).await;
     assert_eq!(
         reqwest::get(app.url("/healthz")).await.unwrap().status(),
         StatusCode::OK
@@ -29,7 +32,10 @@ async fn health_readiness_and_metrics_answer(db: Db) {
     );
     let r = reqwest::get(app.url("/jwks")).await.unwrap();
     assert!(r.headers().get("x-request-id").is_some());
-    let m = reqwest::get(app.url("/metrics"))
+    let m = reqwest::Client::new()
+        .get(app.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
         .await
         .unwrap()
         .text()
@@ -42,6 +48,92 @@ async fn health_readiness_and_metrics_answer(db: Db) {
         "{m}"
     );
     assert!(m.contains("mpsv_idp_http_request_duration_seconds_bucket{endpoint=\"/jwks\""));
+}
+
+/// Issue 11.1: `/metrics` is not public by default, a token guards it on the main listener,
+/// a separate listener serves it alone, and no request value becomes a new label.
+async fn metrics_are_private_and_their_labels_bounded(db: Db) {
+    let http = reqwest::Client::new();
+    // Default: not served on the main listener at all.
+    let app = spawn_app(db).await;
+    let r = http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    drop(app);
+
+    let app = spawn_app_with(db, |c| c.metrics.token = Some(METRICS_TOKEN.into())).await;
+    for auth in [None, Some("Bearer wrong"), Some("Basic Zm9vOmJhcg==")] {
+        let mut req = http.get(app.url("/metrics"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert!(r.headers().get("www-authenticate").is_some());
+    }
+    // Random methods and paths: each would have been a new series before.
+    for i in 0..20 {
+        let method = reqwest::Method::from_bytes(format!("RND{i}X").as_bytes()).unwrap();
+        http.request(method, app.url(&format!("/no/such/{i}")))
+            .send()
+            .await
+            .unwrap();
+        http.request(
+            reqwest::Method::from_bytes(format!("M{i}").as_bytes()).unwrap(),
+            app.url("/jwks"),
+        )
+        .send()
+        .await
+        .unwrap();
+    }
+    let m = http
+        .get(app.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!m.contains("RND"), "{m}");
+    assert!(!m.contains("/no/such"), "{m}");
+    assert!(
+        m.contains("mpsv_idp_http_requests_total{endpoint=\"unmatched\",method=\"other\",status=\"404\"} 20"),
+        "{m}"
+    );
+    assert!(
+        m.contains(
+            "mpsv_idp_http_requests_total{endpoint=\"/jwks\",method=\"other\",status=\"405\"} 20"
+        ),
+        "{m}"
+    );
+    drop(app);
+
+    // A separate listener serves the metrics alone, without a token.
+    let app = spawn_app(db).await;
+    http.get(app.url("/jwks")).send().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = mpsv_idp::app::metrics_router(app.state.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let r = http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("mpsv_idp_http_requests_total"));
+    let r = http
+        .get(format!("http://{addr}/jwks"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
 async fn pages_carry_security_headers_and_both_languages(db: Db) {
