@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use crate::secrets::{hex, now};
-use crate::storage::{Backend, Result, Storage};
+use crate::storage::{Backend, Result, Storage, Tx};
 
 /// The hash that precedes the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -30,6 +30,7 @@ pub enum Event {
     TotpEnrolled,
     TotpRemoved,
     RecoveryCodeUsed,
+    RecoveryCodesRegenerated,
     SessionEnded,
     AccountCreated,
     AccessDenied,
@@ -64,6 +65,7 @@ impl Event {
             Event::TotpEnrolled => "totp.enrolled",
             Event::TotpRemoved => "totp.removed",
             Event::RecoveryCodeUsed => "totp.recovery_code_used",
+            Event::RecoveryCodesRegenerated => "totp.recovery_codes_regenerated",
             Event::SessionEnded => "session.ended",
             Event::AccountCreated => "account.created",
             Event::AccessDenied => "login.access_denied",
@@ -196,25 +198,35 @@ impl AuditLog {
         }
     }
 
-    /// Appends a record. Failures are returned: an action whose audit cannot be written
-    /// should not silently succeed.
-    pub async fn record(&self, mut r: Record) -> Result<()> {
+    /// Appends a record in a transaction of its own. Failures are returned: an action whose
+    /// audit cannot be written should not silently succeed.
+    pub async fn record(&self, r: Record) -> Result<()> {
+        let _guard = self.lock.lock().await;
+        let mut tx = self.storage.begin_write().await?;
+        self.append(&mut tx, r).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Appends a record inside the caller's write transaction (from `Storage::begin_write`),
+    /// so the action and its record commit together or not at all. The chain stays serial:
+    /// on SQLite the transaction already holds the database's write lock, on PostgreSQL the
+    /// advisory lock taken here is held until the caller commits.
+    pub async fn append(&self, tx: &mut Tx, mut r: Record) -> Result<()> {
         if r.source_ip.is_none() {
             r.source_ip = SOURCE_IP.try_with(Clone::clone).ok().flatten();
         }
-        let _guard = self.lock.lock().await;
         let details = r.details.to_string();
         let at = now();
-        let mut tx = self.storage.begin_write().await?;
         if self.storage.backend() == Backend::Postgres {
             // A fixed key for "the audit chain"; released at commit.
             sqlx::query("SELECT pg_advisory_xact_lock(7243001)")
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         let prev: Option<(String,)> =
             sqlx::query_as("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
         let prev = prev.map(|(h,)| h).unwrap_or_else(|| GENESIS.to_owned());
         let hash = chain_hash(
@@ -238,9 +250,8 @@ impl AuditLog {
         .bind(details)
         .bind(prev)
         .bind(hash)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 

@@ -313,7 +313,12 @@ async fn seed_register(state: &AppState) -> anyhow::Result<()> {
         );
         a.role = role;
         state.storage.insert_account(&a).await?;
-        state.storage.set_totp(&a.sub, Some(&sealed), None).await?;
+        let mut tx = state.storage.begin_write().await?;
+        state
+            .storage
+            .enrol_totp(&mut tx, &a.sub, &sealed, None, &[])
+            .await?;
+        tx.commit().await?;
     }
     Ok(())
 }

@@ -1,6 +1,10 @@
 //! Sealing of secrets we must be able to read back (TOTP seeds): AES-256-GCM under a data key
 //! kept beside the signing keys (`data.key`, 0600), so a database dump alone does not reveal
 //! them. Sealed values are `v1.<base64url(nonce || ciphertext)>`.
+//!
+//! The same key also keys the hashes of secrets we only need to recognise (recovery codes):
+//! HMAC-SHA256 under a sub-key derived for that purpose, over the account and the value, so a
+//! dump of the database neither reveals them nor lets them be guessed offline without the key.
 
 use std::path::Path;
 
@@ -14,7 +18,11 @@ use super::KeyFileError;
 
 const FILE: &str = "data.key";
 
-pub struct DataKey(Aes256Gcm);
+pub struct DataKey {
+    cipher: Aes256Gcm,
+    /// HMAC-SHA256 key for recovery codes: HMAC(data key, "mpsv-idp recovery-code v1").
+    recovery_mac_key: [u8; 32],
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("a sealed value could not be opened")]
@@ -34,9 +42,30 @@ impl DataKey {
         let bytes = URL_SAFE_NO_PAD
             .decode(text.trim())
             .map_err(|_| KeyFileError::Invalid("data.key is not base64url".into()))?;
-        let cipher = Aes256Gcm::new_from_slice(&bytes)
-            .map_err(|_| KeyFileError::Invalid("data.key must hold 32 bytes".into()))?;
-        Ok(Self(cipher))
+        Self::from_bytes(&bytes)
+            .map_err(|_| KeyFileError::Invalid("data.key must hold 32 bytes".into()))
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<Self, OpenError> {
+        if bytes.len() != 32 {
+            return Err(OpenError);
+        }
+        let cipher = Aes256Gcm::new_from_slice(bytes).map_err(|_| OpenError)?;
+        let recovery_mac_key = hmac_sha256(bytes, &[b"mpsv-idp recovery-code v1"]);
+        Ok(Self {
+            cipher,
+            recovery_mac_key,
+        })
+    }
+
+    /// The stored form of a recovery code (already normalised) of account `sub`: base64url of
+    /// HMAC-SHA256(recovery key, sub || 0x00 || code). Salted by the account, keyed by a secret
+    /// that is not in the database.
+    pub fn recovery_code_hash(&self, sub: &str, code: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac_sha256(
+            &self.recovery_mac_key,
+            &[sub.as_bytes(), &[0], code.as_bytes()],
+        ))
     }
 
     pub fn seal(&self, plaintext: &[u8]) -> String {
@@ -45,7 +74,7 @@ impl DataKey {
         // Encryption with a valid key and a 12-byte nonce cannot fail; an empty result would
         // only make the value unopenable, never leak it.
         let ct = self
-            .0
+            .cipher
             .encrypt(Nonce::from_slice(&nonce), plaintext)
             .unwrap_or_default();
         let mut out = nonce.to_vec();
@@ -60,10 +89,22 @@ impl DataKey {
             return Err(OpenError);
         }
         let (nonce, ct) = bytes.split_at(12);
-        self.0
+        self.cipher
             .decrypt(Nonce::from_slice(nonce), ct)
             .map_err(|_| OpenError)
     }
+}
+
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    use hmac::{Hmac, KeyInit, Mac};
+    // HMAC accepts keys of any length (RFC 2104 §2), so this cannot fail.
+    let Ok(mut mac) = <Hmac<sha2_v011::Sha256> as KeyInit>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]
@@ -95,5 +136,24 @@ mod tests {
             .is_err());
         let _ = std::fs::remove_dir_all(dir);
         let _ = std::fs::remove_dir_all(other);
+    }
+
+    #[test]
+    fn recovery_code_hashes_are_keyed_and_salted_by_the_account() {
+        let a = DataKey::from_bytes(&[7; 32]).unwrap();
+        let b = DataKey::from_bytes(&[8; 32]).unwrap();
+        let h = a.recovery_code_hash("sub-1", "abcdef");
+        assert_eq!(h, a.recovery_code_hash("sub-1", "abcdef"));
+        assert_ne!(h, a.recovery_code_hash("sub-2", "abcdef"), "salted");
+        assert_ne!(h, b.recovery_code_hash("sub-1", "abcdef"), "keyed");
+        // Not the plain SHA-256 that a dump could be checked against.
+        assert_ne!(h, crate::secrets::HashedToken::of("abcdef").as_str());
+        // RFC 4231 test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?").
+        let mac = hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
+        assert_eq!(
+            mac[..4],
+            [0x5b, 0xdc, 0xc1, 0x46],
+            "HMAC-SHA256 as RFC 4231 gives it"
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{conflict_on_unique, Result, Storage};
+use super::{conflict_on_unique, Result, Storage, Tx};
 use crate::domain::account::{Account, AccountStatus, Role};
 use crate::domain::text::search_key;
 use crate::secrets::now;
@@ -248,15 +248,41 @@ impl Storage {
         Ok(())
     }
 
-    /// Enrols (`Some`) or removes (`None`) the sealed TOTP secret.
-    pub async fn set_totp(&self, sub: &str, sealed: Option<&str>, step: Option<i64>) -> Result<()> {
-        sqlx::query("UPDATE accounts SET totp_secret = $1, totp_last_step = $2 WHERE sub = $3")
-            .bind(sealed)
-            .bind(step)
+    /// Enrols a sealed TOTP secret and its recovery codes (keyed hashes), in the caller's
+    /// transaction, **only if the account has no second factor yet**: the check and the write
+    /// are one statement, so a parked login can never replace the owner's factor. `false`:
+    /// a factor exists and nothing was written.
+    pub async fn enrol_totp(
+        &self,
+        tx: &mut Tx,
+        sub: &str,
+        sealed: &str,
+        step: Option<i64>,
+        recovery_hashes: &[String],
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE accounts SET totp_secret = $1, totp_last_step = $2 \
+             WHERE sub = $3 AND totp_secret IS NULL",
+        )
+        .bind(sealed)
+        .bind(step)
+        .bind(sub)
+        .execute(&mut **tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        Self::write_recovery_codes(tx, sub, recovery_hashes).await?;
+        Ok(true)
+    }
+
+    /// Removes the TOTP secret and every recovery code, in the caller's transaction.
+    pub async fn remove_totp(&self, tx: &mut Tx, sub: &str) -> Result<()> {
+        sqlx::query("UPDATE accounts SET totp_secret = NULL, totp_last_step = NULL WHERE sub = $1")
             .bind(sub)
-            .execute(self.pool())
+            .execute(&mut **tx)
             .await?;
-        Ok(())
+        Self::write_recovery_codes(tx, sub, &[]).await
     }
 
     /// Accepts a TOTP step only if it is later than the last accepted one, atomically across
@@ -273,13 +299,31 @@ impl Storage {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Replaces the recovery codes (hashes) of an account.
-    pub async fn replace_recovery_codes(&self, sub: &str, hashes: &[String]) -> Result<()> {
+    /// Replaces the recovery codes (keyed hashes) of an account that has a TOTP secret, in
+    /// the caller's transaction; `false` (nothing written) when it has none.
+    pub async fn replace_recovery_codes(
+        &self,
+        tx: &mut Tx,
+        sub: &str,
+        hashes: &[String],
+    ) -> Result<bool> {
+        let has: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM accounts WHERE sub = $1 AND totp_secret IS NOT NULL")
+                .bind(sub)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if has.is_none() {
+            return Ok(false);
+        }
+        Self::write_recovery_codes(tx, sub, hashes).await?;
+        Ok(true)
+    }
+
+    async fn write_recovery_codes(tx: &mut Tx, sub: &str, hashes: &[String]) -> Result<()> {
         let t = now();
-        let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM recovery_codes WHERE sub = $1")
             .bind(sub)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         for h in hashes {
             sqlx::query(
@@ -288,10 +332,9 @@ impl Storage {
             .bind(sub)
             .bind(h.as_str())
             .bind(t)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 

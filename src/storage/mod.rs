@@ -40,6 +40,10 @@ pub enum StorageError {
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
+/// A write transaction (from [`Storage::begin_write`]): an action and its audit record are
+/// written in one, so neither exists without the other.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
 /// The database handle shared by every request.
 #[derive(Clone)]
 pub struct Storage {
@@ -112,7 +116,7 @@ impl Storage {
     /// timeout: a deferred transaction that reads first and then writes fails at once with
     /// "database is locked" when another connection wrote in between (SQLite docs,
     /// "BEGIN DEFERRED" and SQLITE_BUSY_SNAPSHOT in WAL mode).
-    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    pub async fn begin_write(&self) -> Result<Tx> {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Sqlite {
             sqlx::query("UPDATE mpsv_id_sequence SET next = next WHERE id = 0")

@@ -409,12 +409,14 @@ pub async fn totp_submit(
         return Ok(see_other(&format!("/account?lang={}", lang.code())));
     }
     let sealed = form.get("enrolment").unwrap_or("");
-    match totp_setup::confirm(&state, &account, sealed, form.get("code").unwrap_or("")).await? {
-        Some(codes) => {
-            login::audit_enrolled(&state, &account, &meta).await?;
-            Ok(codes_page(lang, codes))
+    let code = form.get("code").unwrap_or("");
+    match totp_setup::confirm(&state, &account, sealed, code, meta.ip_string()).await? {
+        totp_setup::Confirmed::Enrolled(codes) => Ok(codes_page(lang, codes)),
+        // Enrolled in another tab meanwhile: nothing was replaced.
+        totp_setup::Confirmed::AlreadyEnrolled => {
+            Ok(see_other(&format!("/account?lang={}", lang.code())))
         }
-        None => {
+        totp_setup::Confirmed::Failed => {
             let enrolment = match totp_setup::open(&state, &account, sealed) {
                 Some(_) => totp_setup::resume(&state, &account, sealed)?,
                 None => totp_setup::start(&state, &account)?,
@@ -465,8 +467,10 @@ pub async fn recovery_codes(
     if !current_password_ok(&state, &account, &form, &meta).await? {
         return Ok(wrong_password_page(lang));
     }
-    let codes = totp_setup::new_recovery_codes(&state, &account).await?;
-    Ok(codes_page(lang, codes))
+    match totp_setup::new_recovery_codes(&state, &account, meta.ip_string()).await? {
+        Some(codes) => Ok(codes_page(lang, codes)),
+        None => Ok(see_other(&format!("/account?lang={}", lang.code()))),
+    }
 }
 
 /// `POST /account/totp/remove`: with the current password; not for privileged accounts,
@@ -487,20 +491,21 @@ pub async fn totp_remove(
     if !current_password_ok(&state, &account, &form, &meta).await? {
         return Ok(wrong_password_page(lang));
     }
-    state.storage.set_totp(&account.sub, None, None).await?;
-    state
-        .storage
-        .replace_recovery_codes(&account.sub, &[])
-        .await?;
+    let mut tx = state.storage.begin_write().await?;
+    state.storage.remove_totp(&mut tx, &account.sub).await?;
     state
         .audit
-        .record(
+        .append(
+            &mut tx,
             Record::new(Event::TotpRemoved)
                 .actor(account.sub.clone())
                 .subject(account.sub.clone())
                 .ip(meta.ip_string()),
         )
         .await?;
+    tx.commit()
+        .await
+        .map_err(crate::storage::StorageError::from)?;
     Ok(see_other(&format!(
         "/account?lang={}&notice=totp_removed",
         lang.code()

@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use crate::app::AppState;
+use crate::audit::{Event, Record};
 use crate::domain::account::Account;
 use crate::domain::totp::{self, TotpSecret};
 use crate::error::Internal;
@@ -76,40 +77,114 @@ pub fn open(state: &AppState, account: &Account, sealed: &str) -> Option<(String
     Some((b32.to_owned(), TotpSecret::from_base32(b32).ok()?))
 }
 
-/// Checks the first code and stores the secret; returns fresh recovery codes to show once.
+/// How a confirmation ended.
+pub enum Confirmed {
+    /// Stored, with the recovery codes to show once.
+    Enrolled(Vec<String>),
+    /// The code was wrong or the form expired or was forged: try again.
+    Failed,
+    /// The account got a second factor meanwhile (enrolled elsewhere): nothing was written.
+    AlreadyEnrolled,
+}
+
+/// Checks the first code and stores the secret with fresh recovery codes, only if the
+/// account still has no second factor (atomically: see `Storage::enrol_totp`), and audits
+/// it in the same transaction.
 pub async fn confirm(
     state: &AppState,
     account: &Account,
     sealed: &str,
     code: &str,
-) -> Result<Option<Vec<String>>, Internal> {
+    ip: Option<String>,
+) -> Result<Confirmed, Internal> {
     let Some((b32, secret)) = open(state, account, sealed) else {
-        return Ok(None);
+        return Ok(Confirmed::Failed);
     };
     let Some(step) = totp::verify(&secret, code, now(), None) else {
-        return Ok(None);
+        return Ok(Confirmed::Failed);
     };
     let stored = state.data_key.seal(b32.as_bytes());
-    state
+    let (codes, hashes) = recovery_codes(state, account);
+    let mut tx = state.storage.begin_write().await?;
+    if !state
         .storage
-        .set_totp(&account.sub, Some(&stored), Some(step))
+        .enrol_totp(&mut tx, &account.sub, &stored, Some(step), &hashes)
+        .await?
+    {
+        return Ok(Confirmed::AlreadyEnrolled);
+    }
+    state
+        .audit
+        .append(
+            &mut tx,
+            Record::new(Event::TotpEnrolled)
+                .actor(account.sub.clone())
+                .subject(account.sub.clone())
+                .ip(ip),
+        )
         .await?;
-    Ok(Some(new_recovery_codes(state, account).await?))
+    tx.commit()
+        .await
+        .map_err(crate::storage::StorageError::from)?;
+    Ok(Confirmed::Enrolled(codes))
 }
 
-/// Replaces the recovery codes; returns them for display (only hashes are stored).
+/// Fresh recovery codes for display and their keyed hashes for storage.
+fn recovery_codes(state: &AppState, account: &Account) -> (Vec<String>, Vec<String>) {
+    let codes = totp::generate_recovery_codes(totp::RECOVERY_CODE_COUNT);
+    let hashes = codes
+        .iter()
+        .map(|c| {
+            state
+                .data_key
+                .recovery_code_hash(&account.sub, c.normalized())
+        })
+        .collect();
+    (codes.iter().map(|c| c.display()).collect(), hashes)
+}
+
+/// Replaces the recovery codes of an account with a TOTP secret, audited in the same
+/// transaction; returns them for display, `None` when the account has no second factor.
 pub async fn new_recovery_codes(
     state: &AppState,
     account: &Account,
-) -> Result<Vec<String>, Internal> {
-    let codes = totp::generate_recovery_codes(10);
-    let hashes: Vec<String> = codes
-        .iter()
-        .map(|c| c.hashed().as_str().to_owned())
-        .collect();
-    state
+    ip: Option<String>,
+) -> Result<Option<Vec<String>>, Internal> {
+    let (codes, hashes) = recovery_codes(state, account);
+    let mut tx = state.storage.begin_write().await?;
+    if !state
         .storage
-        .replace_recovery_codes(&account.sub, &hashes)
+        .replace_recovery_codes(&mut tx, &account.sub, &hashes)
+        .await?
+    {
+        return Ok(None);
+    }
+    state
+        .audit
+        .append(
+            &mut tx,
+            Record::new(Event::RecoveryCodesRegenerated)
+                .actor(account.sub.clone())
+                .subject(account.sub.clone())
+                .ip(ip),
+        )
         .await?;
-    Ok(codes.iter().map(|c| c.display()).collect())
+    tx.commit()
+        .await
+        .map_err(crate::storage::StorageError::from)?;
+    Ok(Some(codes))
+}
+
+/// Whether a typed recovery code is an unused one of the account's; spends it if so.
+pub async fn use_recovery_code(
+    state: &AppState,
+    account: &Account,
+    typed: &str,
+) -> Result<bool, Internal> {
+    let normalized = totp::normalize_recovery_code(typed);
+    if normalized.is_empty() || normalized.len() > 64 {
+        return Ok(false);
+    }
+    let hash = state.data_key.recovery_code_hash(&account.sub, &normalized);
+    Ok(state.storage.use_recovery_code(&account.sub, &hash).await?)
 }

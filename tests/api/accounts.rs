@@ -30,13 +30,13 @@ db_test!(
 );
 
 /// Registers the usual client and a user; returns the RP.
-async fn setup(app: &TestApp, username: &str) -> Rp {
+pub(crate) async fn setup(app: &TestApp, username: &str) -> Rp {
     let s = app.register(ClientSpec::confidential("poskytovatel")).await;
     app.add_user(username).await;
     app.rp("poskytovatel", s).await
 }
 
-async fn sql(app: &TestApp, statement: &str) {
+pub(crate) async fn sql(app: &TestApp, statement: &str) {
     sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
         .execute(app.state.storage.pool())
         .await
@@ -44,7 +44,7 @@ async fn sql(app: &TestApp, statement: &str) {
 }
 
 /// Submits the login form and returns the response (not following redirects).
-async fn password_step(
+pub(crate) async fn password_step(
     app: &TestApp,
     rp: &Rp,
     username: &str,
@@ -56,7 +56,7 @@ async fn password_step(
 }
 
 /// Opens a page the login redirected to; returns its HTML.
-async fn follow(app: &TestApp, r: &reqwest::Response) -> String {
+pub(crate) async fn follow(app: &TestApp, r: &reqwest::Response) -> String {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = location(r.headers());
     let page = app.browser.get(app.url(&to)).send().await.unwrap();
@@ -64,7 +64,11 @@ async fn follow(app: &TestApp, r: &reqwest::Response) -> String {
     page.text().await.unwrap()
 }
 
-async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn post_form(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     app.browser
         .post(app.url(path))
         .form(form)
@@ -356,7 +360,7 @@ async fn enrol_on_account_page(app: &TestApp) -> TotpSecret {
     secret
 }
 
-fn recovery_codes(html: &str) -> Vec<String> {
+pub(crate) fn recovery_codes(html: &str) -> Vec<String> {
     html.split("<li><code>")
         .skip(1)
         .map(|s| s.split('<').next().unwrap().to_owned())

@@ -9,6 +9,7 @@ mod audit;
 mod client_auth;
 mod code_flow;
 mod errors;
+mod hardening;
 mod logout;
 mod mpsv;
 mod operations;

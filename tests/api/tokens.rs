@@ -259,7 +259,8 @@ async fn introspection_describes_live_tokens(db: Db) {
 }
 
 async fn client_credentials_issues_rs256_and_es256_access_tokens(db: Db) {
-    let app = spawn_app(db).await;
+    let token = "metrics-token-0123456789abcdef0123456789";
+    let app = spawn_app_with(db, |c| c.metrics.token = Some(token.into())).await;
     for (id, alg) in [("robot-rs", "RS256"), ("robot-es", "ES256")] {
         let mut spec = ClientSpec::confidential(id);
         spec.grant_types = vec!["client_credentials"];
@@ -307,7 +308,10 @@ async fn client_credentials_issues_rs256_and_es256_access_tokens(db: Db) {
             "unauthorized_client"
         );
     }
-    let metrics = reqwest::get(app.url("/metrics"))
+    let metrics = reqwest::Client::new()
+        .get(app.url("/metrics"))
+        .bearer_auth(token)
+        .send()
         .await
         .unwrap()
         .text()

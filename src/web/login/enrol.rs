@@ -11,14 +11,12 @@ use super::{
     advance, authenticated_account, bind_csrf, check_csrf, load, with_csrf_cookie, Pending,
 };
 use crate::app::AppState;
-use crate::audit::{Event, Record};
-use crate::domain::account::Account;
 use crate::error::PageError;
 use crate::oidc::params::Params;
 use crate::web::client::ClientMeta;
 use crate::web::i18n::Lang;
 use crate::web::pages::{html, Chrome, Hidden, RecoveryCodesPage, TotpEnrolPage};
-use crate::web::totp_setup;
+use crate::web::totp_setup::{self, Confirmed};
 
 #[derive(serde::Deserialize)]
 pub struct Q {
@@ -35,6 +33,11 @@ pub async fn enrol_form(
     let lang = Lang::parse(q.lang.as_deref());
     let pending = load(&state, q.id.as_deref(), lang).await?;
     let account = authenticated_account(&state, &pending, "enrol", lang).await?;
+    if account.totp_secret.is_some() {
+        // Enrolled elsewhere since this login reached the stage: it must start over and prove
+        // that factor instead.
+        return Err(already_enrolled(&state, &pending, lang).await?);
+    }
     let enrolment = totp_setup::start(&state, &account)?;
     render(
         &state,
@@ -61,9 +64,16 @@ pub async fn enrol_submit(
     check_csrf(&state, &headers, &form, &pending, lang)?;
     let account = authenticated_account(&state, &pending, "enrol", lang).await?;
     let sealed = form.get("enrolment").unwrap_or("");
-    match totp_setup::confirm(&state, &account, sealed, form.get("code").unwrap_or("")).await? {
-        Some(codes) => {
-            audit_enrolled(&state, &account, &meta).await?;
+    let code = form.get("code").unwrap_or("");
+    match totp_setup::confirm(&state, &account, sealed, code, meta.ip_string()).await? {
+        Confirmed::Enrolled(codes) => {
+            // This login proved the new factor: it alone may pass the second-factor stage
+            // (`enrolled_continue` accepts only a login at this stage).
+            let amr = format!("{} otp", pending.row.amr).trim().to_owned();
+            state
+                .storage
+                .advance_login_request(&pending.row.id, &account.sub, "enrolled", &amr)
+                .await?;
             let csrf = bind_csrf(&state, &headers, &pending).await?;
             let page = RecoveryCodesPage {
                 c: Chrome::new(lang, String::new()),
@@ -79,7 +89,8 @@ pub async fn enrol_submit(
                 &pending,
             ))
         }
-        None => {
+        Confirmed::AlreadyEnrolled => Err(already_enrolled(&state, &pending, lang).await?),
+        Confirmed::Failed => {
             // Keep showing the secret already scanned; a fresh one if the form expired or was
             // tampered with.
             let enrolment = match totp_setup::open(&state, &account, sealed) {
@@ -111,29 +122,26 @@ pub async fn enrolled_continue(
     let lang = Lang::parse(form.get("lang"));
     let pending = load(&state, form.get("id"), lang).await?;
     check_csrf(&state, &headers, &form, &pending, lang)?;
-    let account = authenticated_account(&state, &pending, "enrol", lang).await?;
+    // Only a login that itself enrolled the factor is at this stage (see `enrol_submit`);
+    // one parked at `enrol` while the owner enrolled elsewhere is not, and proves nothing.
+    let account = authenticated_account(&state, &pending, "enrolled", lang).await?;
     if account.totp_secret.is_none() {
         return Err(PageError::bad_request("login.expired", "", lang));
     }
-    // Enrolling proved possession of the new factor.
-    let amr = format!("{} otp", pending.row.amr).trim().to_owned();
+    let amr = pending.row.amr.clone();
     advance(&state, &headers, &meta, &pending, &account, &amr, lang).await
 }
 
-pub async fn audit_enrolled(
+/// The login reached enrolment but the account has a factor now: the login is dropped and
+/// must start again (and then pass the `otp` stage with that factor).
+async fn already_enrolled(
     state: &AppState,
-    account: &Account,
-    meta: &ClientMeta,
-) -> Result<(), crate::error::Internal> {
-    Ok(state
-        .audit
-        .record(
-            Record::new(Event::TotpEnrolled)
-                .actor(account.sub.clone())
-                .subject(account.sub.clone())
-                .ip(meta.ip_string()),
-        )
-        .await?)
+    pending: &Pending,
+    lang: Lang,
+) -> Result<PageError, PageError> {
+    state.storage.delete_login_request(&pending.row.id).await?;
+    tracing::warn!("a login at the enrolment stage found a factor enrolled meanwhile");
+    Ok(PageError::bad_request("totp.already_enrolled", "", lang))
 }
 
 async fn render(

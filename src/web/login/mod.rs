@@ -4,7 +4,8 @@
 //! 1. `password` — username and password (`/login`);
 //! 2. `otp` — the TOTP code or a recovery code, when the account has a second factor;
 //! 3. `change` — a new password, when the current one is initial or too old;
-//! 4. `enrol` — TOTP enrolment, when the account is privileged and has none yet;
+//! 4. `enrol` — TOTP enrolment, when the account is privileged and has none yet; once this
+//!    login has enrolled it (and so proved it), `enrolled` while the recovery codes are shown;
 //!
 //! and then the session is created (its id rotated) and the person goes where they were going.
 //! Every form is bound to the pending login and to this browser by a CSRF token (stored hashed
@@ -16,7 +17,7 @@ mod otp;
 mod password;
 
 pub use change::{change_form, change_submit};
-pub use enrol::{audit_enrolled, enrol_form, enrol_submit, enrolled_continue};
+pub use enrol::{enrol_form, enrol_submit, enrolled_continue};
 pub use otp::{otp_form, otp_submit};
 pub use password::{show, submit};
 
@@ -109,7 +110,7 @@ pub fn stage_url(p: &Pending, lang: Lang) -> String {
     let page = match p.row.stage.as_str() {
         "otp" => "/login/otp",
         "change" => "/login/password",
-        "enrol" => "/login/totp",
+        "enrol" | "enrolled" => "/login/totp",
         _ => "/login",
     };
     format!("{page}?id={}&lang={}", p.row.id, lang.code())

@@ -106,12 +106,7 @@ pub async fn check_code(
         // The database decides, so the same code cannot pass twice even on two nodes.
         return Ok(state.storage.use_totp_step(&account.sub, step).await?);
     }
-    let hash = totp::hash_recovery_code(code);
-    if state
-        .storage
-        .use_recovery_code(&account.sub, hash.as_str())
-        .await?
-    {
+    if crate::web::totp_setup::use_recovery_code(state, account, code).await? {
         state
             .audit
             .record(
