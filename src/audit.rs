@@ -50,6 +50,7 @@ pub enum Event {
     ClientSecretRotated,
     KeyRotated,
     StaffCreated,
+    DemoRemoved,
 }
 
 impl Event {
@@ -85,6 +86,7 @@ impl Event {
             Event::ClientSecretRotated => "client.secret_rotated",
             Event::KeyRotated => "key.rotated",
             Event::StaffCreated => "staff.created",
+            Event::DemoRemoved => "demo.removed",
         }
     }
 }

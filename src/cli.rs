@@ -44,10 +44,17 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve {
-        /// Create a demo client and demo user (if missing) and print how to use them.
+        /// Create the demo data set (if missing) and print how to use it. Refused unless the
+        /// issuer is a loopback address: the demo staff's password and TOTP secret are public.
         #[arg(long)]
         demo: bool,
+        /// Allow `--demo` with an issuer that is not loopback (a shared test machine).
+        #[arg(long, requires = "demo")]
+        i_know_this_is_not_production: bool,
     },
+    /// The demo data set: list what `serve --demo` created, or remove it.
+    #[command(subcommand)]
+    Demo(DemoCommand),
     /// Apply database migrations and exit.
     Migrate,
     /// Signing keys.
@@ -65,6 +72,14 @@ pub enum Command {
     /// The audit log: verify its hash chain, export it.
     #[command(subcommand)]
     Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DemoCommand {
+    /// List the clients, organisations and persons the demo created.
+    List,
+    /// Delete them and everything that refers to them (the audit log keeps its records).
+    Remove,
 }
 
 #[derive(Subcommand, Debug)]
@@ -197,7 +212,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let rt = rt.build().context("starting the async runtime")?;
     rt.block_on(async move {
         match cli.command {
-            Command::Serve { demo } => serve(config, demo).await,
+            Command::Serve {
+                demo,
+                i_know_this_is_not_production,
+            } => {
+                if demo {
+                    crate::demo::check_allowed(&config, i_know_this_is_not_production)?;
+                }
+                serve(config, demo).await
+            }
+            Command::Demo(d) => demo(config, d).await,
             Command::Migrate => {
                 let storage = open_storage(&config).await?;
                 println!("migrations applied ({:?})", storage.backend());
@@ -210,6 +234,36 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Audit(a) => audit(config, a).await,
         }
     })
+}
+
+async fn demo(config: Config, cmd: DemoCommand) -> anyhow::Result<()> {
+    let storage = open_storage(&config).await?;
+    match cmd {
+        DemoCommand::List => {
+            let objects = storage.demo_objects().await?;
+            if objects.is_empty() {
+                println!("no demo data");
+            }
+            for (kind, id, _) in objects {
+                println!("{kind:<13} {id}");
+            }
+        }
+        DemoCommand::Remove => {
+            let mut tx = storage.begin_write().await?;
+            let n = storage.remove_demo(&mut tx).await?;
+            crate::audit::AuditLog::new(storage)
+                .append(
+                    &mut tx,
+                    crate::audit::Record::new(crate::audit::Event::DemoRemoved)
+                        .actor(registry::actor())
+                        .detail("objects", n),
+                )
+                .await?;
+            tx.commit().await?;
+            println!("removed {n} demo objects and everything that referred to them");
+        }
+    }
+    Ok(())
 }
 
 async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<()> {

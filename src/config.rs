@@ -421,6 +421,11 @@ impl Config {
             .unwrap_or_else(|| self.issuer.starts_with("https://"))
     }
 
+    /// Whether the issuer is a loopback address (a developer's machine, a test).
+    pub fn issuer_is_loopback(&self) -> bool {
+        Url::parse(&self.issuer).is_ok_and(|u| is_loopback(&u))
+    }
+
     /// The longest lifetime of anything we sign: a retired key stays in JWKS this long.
     pub fn max_signed_lifetime(&self) -> i64 {
         self.tokens.access_token.max(self.tokens.id_token)

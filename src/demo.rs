@@ -13,6 +13,7 @@ use crate::domain::organisation::{Ico, Organisation, OrganisationKind, Seat};
 use crate::domain::person::{ConsentForm, Person};
 use crate::registry::{self, consents::Subject};
 use crate::secrets::{now, PlainToken};
+use crate::storage::demo::DemoKind;
 
 pub const DEMO_USER: &str = "demo.uzivatel";
 pub const DEMO_PASSWORD: &str = "Demo-heslo-2026";
@@ -151,10 +152,29 @@ const GUIDE: &str = "  demo.uzivatel     Domov Slunce (poskytovatel only): emplo
   alena.vesela      Rodinné centrum Klubíčko (NNO only): rodina consent, statutory; refused at poskytovatel
   jan.horak         Domov Slunce and Šťastná rodina: chooses the organisation at login";
 
+/// `serve --demo` only where its public passwords cannot hurt: a loopback issuer, or an
+/// operator who says in so many words that this is not production.
+pub fn check_allowed(config: &crate::config::Config, not_production: bool) -> anyhow::Result<()> {
+    if config.issuer_is_loopback() || not_production {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "--demo refused: the issuer {} is not a loopback address, and the demo creates MPSV \
+         staff whose password and TOTP secret are public. On a shared test machine that is not \
+         production, add --i-know-this-is-not-production.",
+        config.issuer
+    )
+}
+
 pub async fn seed(state: &AppState) -> anyhow::Result<()> {
     let storage = &state.storage;
     if storage.account_by_username(DEMO_USER).await?.is_none() {
-        seed_register(state).await?;
+        if let Some(ico) = real_organisation_in_the_way(state).await? {
+            // The demo's people would join a real organisation: leave the register alone.
+            tracing::warn!(%ico, "an organisation with a demo IČO exists and is not demo data; demo register not created");
+        } else {
+            seed_register(state).await?;
+        }
     }
     let mut secrets = Vec::new();
     for (client_id, name, app, port) in [
@@ -169,6 +189,16 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
     ] {
         // A fresh secret at every demo start, so it can be printed.
         let secret = PlainToken::generate();
+        // A real registration with the same id is never touched (issue 11.3).
+        if storage.client(client_id).await?.is_some()
+            && !storage.is_demo(DemoKind::Client, client_id).await?
+        {
+            tracing::warn!(
+                client_id,
+                "a client with a demo id exists and is not demo data; left as it is"
+            );
+            continue;
+        }
         let (client, _) = client_from_args(ClientArgs {
             client_id: client_id.into(),
             name: name.into(),
@@ -197,6 +227,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
         if !storage.update_client(&client).await? {
             storage.insert_client(&client).await?;
         }
+        storage.mark_demo(DemoKind::Client, client_id).await?;
         secrets.push((client_id, port, secret));
     }
     let issuer = &state.config.issuer;
@@ -221,6 +252,19 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The IČO of a demo organisation that exists without being demo data, if any.
+async fn real_organisation_in_the_way(state: &AppState) -> anyhow::Result<Option<String>> {
+    for &(ico, ..) in ORGANISATIONS {
+        let parsed = Ico::parse(ico).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if let Some(o) = state.storage.organisation_by_ico(&parsed).await? {
+            if !state.storage.is_demo(DemoKind::Organisation, &o.id).await? {
+                return Ok(Some(ico.to_owned()));
+            }
+        }
+    }
+    Ok(None)
+}
+
 async fn seed_register(state: &AppState) -> anyhow::Result<()> {
     let bad = |e: crate::domain::ParseError| anyhow::anyhow!("{e}");
     let mut org_ids = Vec::new();
@@ -241,6 +285,10 @@ async fn seed_register(state: &AppState) -> anyhow::Result<()> {
                 )
                 .map_err(bad)?;
                 registry::organisations::create(state, ACTOR, &o).await?;
+                state
+                    .storage
+                    .mark_demo(DemoKind::Organisation, &o.id)
+                    .await?;
                 o
             }
         };
@@ -272,6 +320,7 @@ async fn seed_register(state: &AppState) -> anyhow::Result<()> {
             sub = Some(r.person_sub);
         }
         let sub = sub.ok_or_else(|| anyhow::anyhow!("demo person without consent"))?;
+        state.storage.mark_demo(DemoKind::Person, &sub).await?;
         let first_org = org(consents[0].0)?;
         let username = Username::parse(username).map_err(bad)?;
         registry::accounts::create(state, ACTOR, &sub, &first_org, Some(username)).await?;
@@ -313,6 +362,7 @@ async fn seed_register(state: &AppState) -> anyhow::Result<()> {
         );
         a.role = role;
         state.storage.insert_account(&a).await?;
+        state.storage.mark_demo(DemoKind::Person, &a.sub).await?;
         let mut tx = state.storage.begin_write().await?;
         state
             .storage

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod client_cache;
 pub mod clients;
 pub mod codes;
+pub mod demo;
 pub mod login_requests;
 pub mod organisations;
 pub mod people;

@@ -12,7 +12,140 @@ use crate::helpers::*;
 db_test!(
     a_login_parked_at_enrolment_cannot_pass_or_replace_a_factor_enrolled_meanwhile,
     recovery_codes_are_long_and_stored_keyed,
+    the_demo_never_overwrites_real_clients_and_can_be_listed_and_removed,
 );
+
+/// The server binary, run as an operator would.
+fn cli(app: &TestApp, args: &[&str], issuer: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mpsv-idp"))
+        .args(args)
+        .env_remove("MPSV_IDP_CONFIG")
+        .env("MPSV_IDP_ISSUER", issuer)
+        .env("MPSV_IDP_DATABASE_URL", &app.state.config.database_url)
+        .env("MPSV_IDP_KEY_DIR", &app.state.config.key_dir)
+        .env("MPSV_IDP_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(app.state.storage.pool())
+        .await
+        .unwrap();
+    n
+}
+
+/// 11.3: `serve --demo` is refused for a non-loopback issuer; it never overwrites a real client
+/// with a demo id; what it creates is marked, listed and removed with everything referring to it.
+async fn the_demo_never_overwrites_real_clients_and_can_be_listed_and_removed(db: Db) {
+    let app = spawn_app(db).await;
+    // The guard, at the command line.
+    let out = cli(&app, &["serve", "--demo"], "https://idp.okdrive.mpsv.cz");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--demo refused"), "{err}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM clients").await, 0);
+    assert!(mpsv_idp::demo::check_allowed(&app.state.config, false).is_ok());
+
+    // A real registration under a demo id, and a real person.
+    let secret = app
+        .register(ClientSpec::confidential("oksluzby-poskytovatel"))
+        .await
+        .unwrap();
+    app.add_user("skutecna.osoba").await;
+    mpsv_idp::demo::seed(&app.state).await.unwrap();
+    let real = app
+        .state
+        .storage
+        .client("oksluzby-poskytovatel")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        real.redirect_uris
+            .iter()
+            .map(|u| u.as_str().to_owned())
+            .collect::<Vec<_>>(),
+        vec![REDIRECT.to_owned()],
+        "not overwritten"
+    );
+    let r = app
+        .post_basic(
+            "/introspect",
+            "oksluzby-poskytovatel",
+            &secret,
+            &[("token", "x")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "its secret still works");
+
+    // Listed: two demo clients (not the real one), three organisations, the people and staff.
+    let out = cli(&app, &["demo", "list"], &app.base);
+    assert!(out.status.success(), "{out:?}");
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(list.contains("client        demo-rp"), "{list}");
+    assert!(list.contains("client        oksluzby-rodina"), "{list}");
+    assert!(!list.contains("oksluzby-poskytovatel"), "{list}");
+    assert_eq!(
+        list.lines()
+            .filter(|l| l.starts_with("organisation"))
+            .count(),
+        3
+    );
+    let people = count(
+        &app,
+        "SELECT COUNT(*) FROM demo_objects WHERE kind = 'person'",
+    )
+    .await;
+    assert_eq!(
+        list.lines().filter(|l| l.starts_with("person")).count() as i64,
+        people
+    );
+    assert!(people >= 10);
+    // A demo person signs in (a session): removal takes that too.
+    let (id, csrf, _) = app.open_login(&app.url("/account")).await;
+    let r = app
+        .submit_login(
+            &id,
+            &csrf,
+            mpsv_idp::demo::DEMO_USER,
+            mpsv_idp::demo::DEMO_PASSWORD,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sessions").await, 1);
+
+    let out = cli(&app, &["demo", "remove"], &app.base);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM demo_objects").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM organisations").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM consents").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sessions").await, 0);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM persons").await,
+        1,
+        "the real person stays"
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM accounts").await, 1);
+    let clients: Vec<(String,)> = sqlx::query_as("SELECT client_id FROM clients")
+        .fetch_all(app.state.storage.pool())
+        .await
+        .unwrap();
+    assert_eq!(clients, vec![("oksluzby-poskytovatel".to_owned(),)]);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'demo.removed'"
+        )
+        .await,
+        1
+    );
+    // And the demo can be created again.
+    mpsv_idp::demo::seed(&app.state).await.unwrap();
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM organisations").await, 3);
+}
 
 fn secret_on(html: &str) -> TotpSecret {
     TotpSecret::from_base32(
