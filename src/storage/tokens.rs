@@ -49,15 +49,36 @@ macro_rules! family_columns {
 }
 
 impl Storage {
-    /// Creates a family and, optionally, its first refresh token, in one transaction.
+    /// Creates a family and, optionally, its first refresh token, in one transaction, only
+    /// while its SSO session is alive; `false` (nothing written) when the session has ended.
+    ///
+    /// A logout racing the code exchange cannot leave a live family behind: on PostgreSQL the
+    /// session row is share-locked here, so a concurrent `end_session` either ended it first
+    /// (and this sees `ended_at`) or waits for this commit and then revokes the new family too;
+    /// on SQLite the write transaction holds the database's only write lock from the start.
     pub async fn insert_family(
         &self,
         f: &TokenFamily,
         code_hash: Option<&HashedToken>,
         refresh: Option<(&HashedToken, i64)>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let t = now();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
+        let lock = match self.backend() {
+            super::Backend::Postgres => " FOR SHARE",
+            super::Backend::Sqlite => "",
+        };
+        let alive: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT 1 FROM sessions WHERE sid = $1 AND ended_at IS NULL AND expires_at > $2{lock}"
+        )))
+        .bind(f.sid.clone())
+        .bind(t)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if alive.is_none() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         sqlx::query(
             "INSERT INTO token_families (id, client_id, sub, sid, code_hash, scope, auth_time, amr, \
              created_at, expires_at, organisation_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
@@ -88,7 +109,7 @@ impl Storage {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Spends `old` and stores `new` in its family, or detects reuse and revokes the family.
@@ -136,13 +157,17 @@ impl Storage {
                 }
             };
         };
+        // The family must be live, and so must its SSO session: a family created by a code
+        // exchange that raced a logout dies here at its first refresh (issue 11.4).
         let sql = concat!(
             "SELECT ",
             family_columns!(),
-            " FROM token_families WHERE id = $1"
+            " FROM token_families WHERE id = $1 AND EXISTS (SELECT 1 FROM sessions s \
+             WHERE s.sid = token_families.sid AND s.ended_at IS NULL AND s.expires_at > $2)"
         );
         let family: Option<TokenFamily> = sqlx::query_as(sql)
             .bind(family_id.clone())
+            .bind(t)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(family) = family.filter(|f| f.is_active(t)) else {

@@ -13,7 +13,63 @@ db_test!(
     a_login_parked_at_enrolment_cannot_pass_or_replace_a_factor_enrolled_meanwhile,
     recovery_codes_are_long_and_stored_keyed,
     the_demo_never_overwrites_real_clients_and_can_be_listed_and_removed,
+    refresh_dies_with_the_session_and_with_the_account,
 );
+
+async fn refresh(app: &TestApp, secret: &str, rt: &str) -> reqwest::Response {
+    app.post_basic(
+        "/token",
+        "poskytovatel",
+        secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+    )
+    .await
+}
+
+/// 11.4: a family whose SSO session has ended (as one created by a code exchange racing the
+/// logout would be: its session ended, the family itself never revoked) refreshes no more; nor
+/// does one whose person was disabled, and that family is revoked.
+async fn refresh_dies_with_the_session_and_with_the_account(db: Db) {
+    use openidconnect::OAuth2TokenResponse;
+    let app = spawn_app(db).await;
+    let secret = app
+        .register(ClientSpec::confidential("poskytovatel"))
+        .await
+        .unwrap();
+    app.add_user("jana.novakova").await;
+    let rp = app.rp("poskytovatel", Some(secret.clone())).await;
+    let (_, tokens) = app.code_flow(&rp, "jana.novakova").await;
+    let rt = tokens.refresh_token().unwrap().secret().clone();
+    let r = refresh(&app, &secret, &rt).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let rt: String = r.json::<serde_json::Value>().await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The session ends without its families being revoked.
+    sql(&app, &format!("UPDATE sessions SET ended_at = {}", now())).await;
+    let r = refresh(&app, &secret, &rt).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+
+    // A fresh login; then the account is disabled.
+    let other = TestApp::with_browser(&app);
+    let (_, tokens) = other.code_flow(&rp, "jana.novakova").await;
+    let rt = tokens.refresh_token().unwrap().secret().clone();
+    sql(&app, "UPDATE accounts SET status = 'disabled'").await;
+    let r = refresh(&app, &secret, &rt).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let live = count(
+        &app,
+        "SELECT COUNT(*) FROM token_families f JOIN sessions s ON s.sid = f.sid \
+         WHERE f.revoked_at IS NULL AND s.ended_at IS NULL",
+    )
+    .await;
+    assert_eq!(live, 0, "the disabled person's family is revoked");
+}
 
 /// The server binary, run as an operator would.
 fn cli(app: &TestApp, args: &[&str], issuer: &str) -> std::process::Output {

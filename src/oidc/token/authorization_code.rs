@@ -96,14 +96,19 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
             (now() + refresh_ttl(state, client)).min(family.expires_at),
         )
     });
-    state
+    if !state
         .storage
         .insert_family(
             &family,
             Some(&code_hash),
             refresh_row.as_ref().map(|(h, e)| (h, *e)),
         )
-        .await?;
+        .await?
+    {
+        return Err(OAuthError::invalid_grant(
+            "the session of this code has ended",
+        ));
+    }
 
     let user = UserContext {
         account: &account,

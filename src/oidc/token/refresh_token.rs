@@ -48,7 +48,14 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
         Rotation::Invalid => return Err(OAuthError::invalid_grant("invalid refresh token")),
     };
     let scope = scope?;
-    let account = active_account(state, &family.sub).await?;
+    // A disabled or removed person's grant ends at its next use.
+    let account = match active_account(state, &family.sub).await {
+        Ok(a) => a,
+        Err(e) => {
+            state.storage.revoke_family(&family.id).await?;
+            return Err(e);
+        }
+    };
     // Claims are evaluated now: a withdrawn consent ends the grant here.
     let organisation = issue::grant_organisation(
         state,
