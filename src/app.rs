@@ -69,6 +69,8 @@ pub struct Inner {
     pub data_key: DataKey,
     pub login_limiter: Limiter,
     pub reset_limiter: Limiter,
+    pub password_change_limiter: Limiter,
+    pub password_change_account_limiter: Limiter<String>,
     pub mailer: crate::mail::Mailer,
 }
 
@@ -142,6 +144,10 @@ impl AppState {
             mailer: crate::mail::Mailer::new(&config.mail).context("mail transport")?,
             login_limiter: Limiter::per_minute(config.limits.login_per_minute),
             reset_limiter: Limiter::per_minute(config.limits.password_reset_per_minute),
+            password_change_limiter: Limiter::per_minute(config.limits.password_change_per_minute),
+            password_change_account_limiter: Limiter::per_minute(
+                config.limits.password_change_per_account_per_minute,
+            ),
             config,
         })))
     }
@@ -429,6 +435,8 @@ async fn upkeep(state: AppState) {
         }
         state.login_limiter.shrink();
         state.reset_limiter.shrink();
+        state.password_change_limiter.shrink();
+        state.password_change_account_limiter.shrink();
         if let Err(e) = state.storage.purge_expired(crate::secrets::now()).await {
             tracing::warn!(error = %e, "purging expired rows failed");
         }

@@ -467,13 +467,15 @@ pub fn client_from_args(a: ClientArgs) -> anyhow::Result<(Client, Option<PlainTo
 
 async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
     use crate::audit::{AuditLog, Event, Record};
+    use crate::services::{clients, Services, Via};
     let storage = open_storage(&config).await?;
     let audit = AuditLog::new(storage.clone());
-    let record = |event: Event, id: &str| {
-        Record::new(event)
-            .actor(registry::actor())
-            .subject(id.to_owned())
+    let services = Services {
+        storage: &storage,
+        audit: &audit,
     };
+    let actor = registry::actor();
+    let fail = |e: crate::registry::RegistryError| anyhow::anyhow!("{e}");
     match cmd {
         ClientCommand::Disable { ref client_id } | ClientCommand::Enable { ref client_id } => {
             let enable = matches!(cmd, ClientCommand::Enable { .. });
@@ -483,21 +485,23 @@ async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("no client {client_id}"))?)
             .clone();
             c.enabled = enable;
-            storage.update_client(&c).await?;
-            audit
-                .record(record(Event::ClientChanged, client_id).detail("enabled", enable))
-                .await?;
+            clients::update(services, &actor, &c, Via::Cli)
+                .await
+                .map_err(fail)?;
             println!(
                 "client {client_id} {}",
-                if enable { "enabled" } else { "disabled" }
+                if enable {
+                    "enabled"
+                } else {
+                    "disabled (its grants are revoked)"
+                }
             );
         }
         ClientCommand::Add(args) => {
             let (client, secret) = client_from_args(args)?;
-            storage.insert_client(&client).await?;
-            audit
-                .record(record(Event::ClientCreated, client.client_id.as_str()))
-                .await?;
+            clients::create(services, &actor, &client, Via::Cli)
+                .await
+                .map_err(fail)?;
             println!("client {} registered", client.client_id);
             if let Some(s) = secret {
                 println!("client_secret: {}", s.expose());
@@ -525,28 +529,19 @@ async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
                 bail!("no client {client_id}");
             }
             audit
-                .record(record(Event::ClientChanged, &client_id).detail("removed", true))
+                .record(
+                    Record::new(Event::ClientChanged)
+                        .actor(actor)
+                        .subject(client_id.clone())
+                        .detail("removed", true),
+                )
                 .await?;
             println!("client {client_id} removed");
         }
         ClientCommand::RotateSecret { client_id } => {
-            let mut c = (*storage
-                .client(&client_id)
-                .await?
-                .with_context(|| format!("no client {client_id}"))?)
-            .clone();
-            if !matches!(
-                c.auth_method,
-                AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
-            ) {
-                bail!("client {client_id} does not authenticate with a secret");
-            }
-            let secret = PlainToken::generate();
-            c.secret_hash = Some(secret.hashed());
-            storage.update_client(&c).await?;
-            audit
-                .record(record(Event::ClientSecretRotated, &client_id))
-                .await?;
+            let secret = clients::rotate_secret(services, &actor, &client_id)
+                .await
+                .map_err(fail)?;
             println!("client_secret: {}", secret.expose());
         }
     }

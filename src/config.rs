@@ -67,6 +67,12 @@ impl std::fmt::Debug for MetricsConfig {
 pub struct Limits {
     pub login_per_minute: u32,
     pub password_reset_per_minute: u32,
+    /// New passwords checked (each costs Argon2 runs: the history and the hash) per address
+    /// and per account, at the forced change, the account page and a reset link.
+    pub password_change_per_minute: u32,
+    pub password_change_per_account_per_minute: u32,
+    /// Pending logins (rows waiting for the login form) one client address may hold at once.
+    pub pending_logins_per_address: u32,
 }
 
 impl Default for Limits {
@@ -74,6 +80,9 @@ impl Default for Limits {
         Self {
             login_per_minute: 30,
             password_reset_per_minute: 5,
+            password_change_per_minute: 10,
+            password_change_per_account_per_minute: 5,
+            pending_logins_per_address: 200,
         }
     }
 }
@@ -266,6 +275,20 @@ impl Config {
             (
                 "limits.password_reset_per_minute",
                 self.limits.password_reset_per_minute.to_string(),
+            ),
+            (
+                "limits.password_change_per_minute",
+                self.limits.password_change_per_minute.to_string(),
+            ),
+            (
+                "limits.password_change_per_account_per_minute",
+                self.limits
+                    .password_change_per_account_per_minute
+                    .to_string(),
+            ),
+            (
+                "limits.pending_logins_per_address",
+                self.limits.pending_logins_per_address.to_string(),
             ),
             (
                 "keys.rotation_delay",

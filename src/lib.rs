@@ -18,6 +18,7 @@ pub mod oidc;
 pub mod password;
 pub mod registry;
 pub mod secrets;
+pub mod services;
 pub mod storage;
 pub mod telemetry;
 pub mod web;

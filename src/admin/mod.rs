@@ -8,9 +8,11 @@ pub mod error;
 pub mod register;
 pub mod system;
 
+use axum::http::{header, HeaderValue};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
@@ -212,4 +214,15 @@ pub fn routes() -> Router<AppState> {
         .route("/settings", get(system::settings))
         .route("/audit", get(system::audit_log))
         .fallback(not_found)
+        // Every answer of this API is personal data, a secret, an initial password or the
+        // letter that carries one: never stored by a browser or a proxy (RFC 9111 §5.2.2.5;
+        // OWASP REST Security Cheat Sheet). `overriding`: whatever a handler set.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::PRAGMA,
+            HeaderValue::from_static("no-cache"),
+        ))
 }

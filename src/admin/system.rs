@@ -20,6 +20,7 @@ use crate::domain::client::{Application, Client as DomainClient, RedirectUri, Si
 use crate::domain::permission::Permission;
 use crate::domain::scope::Scopes;
 use crate::secrets::{now, PlainToken};
+use crate::services::{self, Via};
 
 // ---------- clients ----------
 
@@ -161,9 +162,7 @@ pub async fn create_client(
             .map_err(|e| ApiError::Invalid(format!("jwks is not a JWK Set: {e}")))?;
         client.jwks = Some(jwks);
     }
-    client.validate()?;
-    state.storage.insert_client(&client).await?;
-    audit_client(&state, &admin, Event::ClientCreated, &client).await?;
+    services::clients::create(state.services(), &admin.actor, &client, Via::Staff).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedClient {
@@ -171,28 +170,6 @@ pub async fn create_client(
             client_secret: secret.map(|s| s.expose().to_owned()),
         }),
     ))
-}
-
-async fn audit_client(
-    state: &AppState,
-    admin: &Admin,
-    event: Event,
-    c: &DomainClient,
-) -> ApiResult<()> {
-    state
-        .audit
-        .record(
-            Record::new(event)
-                .actor(admin.actor.clone())
-                .subject(c.client_id.as_str())
-                .ip(admin.ip.clone())
-                .detail(
-                    "client",
-                    serde_json::to_value(Client::from(c)).unwrap_or_default(),
-                ),
-        )
-        .await?;
-    Ok(())
 }
 
 async fn stored_client(state: &AppState, id: &str) -> ApiResult<DomainClient> {
@@ -265,11 +242,7 @@ pub async fn update_client(
     if let Some(e) = ch.enabled {
         c.enabled = e;
     }
-    c.validate()?;
-    if !state.storage.update_client(&c).await? {
-        return Err(ApiError::NotFound("client"));
-    }
-    audit_client(&state, &admin, Event::ClientChanged, &c).await?;
+    services::clients::update(state.services(), &admin.actor, &c, Via::Staff).await?;
     Ok(Json(Client::from(&c)))
 }
 
@@ -287,16 +260,7 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
 ) -> ApiResult<Json<NewSecret>> {
     admin.require(Permission::ManageClients)?;
-    let mut c = stored_client(&state, &id).await?;
-    if c.secret_hash.is_none() {
-        return Err(ApiError::Invalid(
-            "this client authenticates without a secret".into(),
-        ));
-    }
-    let secret = PlainToken::generate();
-    c.secret_hash = Some(secret.hashed());
-    state.storage.update_client(&c).await?;
-    audit_client(&state, &admin, Event::ClientSecretRotated, &c).await?;
+    let secret = services::clients::rotate_secret(state.services(), &admin.actor, &id).await?;
     Ok(Json(NewSecret {
         client_secret: secret.expose().to_owned(),
     }))
@@ -387,6 +351,7 @@ pub struct NewStaff {
     pub username: String,
     pub given_name: String,
     pub family_name: String,
+    /// Required: the link to set the first password is mailed here.
     pub email: Option<String>,
     /// `operator` or `administrator`.
     pub role: String,
@@ -396,10 +361,14 @@ pub struct NewStaff {
 pub struct CreatedStaff {
     pub sub: String,
     pub username: String,
-    /// Shown once: must be changed at first login, with TOTP enrolment; expires after
-    /// `password.initial_password_days`.
-    pub initial_password: String,
+    /// Always `mailed`: the new staff member sets the first password through a single-use link
+    /// sent to their e-mail address (valid 72 hours), so the administrator never knows it; at
+    /// the first sign-in they enrol TOTP.
+    pub password_setup: String,
 }
+
+/// How long a new staff member's link to set the first password stays valid.
+const WELCOME_LINK_SECONDS: i64 = 72 * 3600;
 
 #[utoipa::path(post, path = "/staff", tag = "system", request_body = NewStaff,
     responses((status = 201, description = "Created", body = CreatedStaff), (status = 409, description = "Already exists", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid input or a broken rule", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
@@ -419,11 +388,17 @@ pub async fn create_staff(
     let username = Username::parse(&n.username)?;
     let person =
         crate::domain::person::Person::new(&n.given_name, &n.family_name, n.email.as_deref())?;
-    // 24 random characters: above the 17 of privileged accounts.
-    let password = PlainToken::generate_with_bytes(18).expose().to_owned();
+    if person.email.is_none() {
+        return Err(ApiError::Invalid(
+            "staff need an e-mail address: the link to set their password is sent there".into(),
+        ));
+    }
+    // Separation of duties (issue 11.10): the administrator never learns the password. The
+    // account gets a random one nobody is told, and the person sets their own via the link.
+    let unknown = PlainToken::generate_with_bytes(32);
     let hash = state
         .passwords
-        .hash(secrecy::SecretString::from(password.clone()))
+        .hash(secrecy::SecretString::from(unknown.expose().to_owned()))
         .await
         .map_err(crate::error::Internal::from)?;
     let t = now();
@@ -437,7 +412,7 @@ pub async fn create_staff(
     );
     a.role = role;
     a.must_change_password = true;
-    a.initial_password_expires_at = Some(state.config.password.initial_password_expires_at(t));
+    a.initial_password_expires_at = Some(t + WELCOME_LINK_SECONDS);
     state.storage.insert_account(&a).await?;
     state
         .audit
@@ -447,15 +422,26 @@ pub async fn create_staff(
                 .subject(a.sub.clone())
                 .ip(admin.ip.clone())
                 .detail("username", a.username.clone())
-                .detail("role", role.as_str()),
+                .detail("role", role.as_str())
+                .detail("email", a.email.clone().unwrap_or_default())
+                .detail("password_setup", "mailed"),
         )
         .await?;
+    crate::web::reset::send_link(
+        &state,
+        &a,
+        WELCOME_LINK_SECONDS,
+        crate::web::reset::Link::Welcome,
+        admin.ip.clone(),
+        crate::web::i18n::Lang::Cs,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedStaff {
             sub: a.sub,
             username: a.username,
-            initial_password: password,
+            password_setup: "mailed".into(),
         }),
     ))
 }

@@ -162,6 +162,13 @@ pub struct Client {
     pub enabled: bool,
 }
 
+/// The lifetimes a client may be given, in seconds. Access tokens are bearer credentials that
+/// cannot be recalled before they expire (RFC 9700 §4.12 asks for short ones); a refresh
+/// token lives at most as long as its SSO session anyway. The upper bounds also bound how long
+/// a retired signing key must stay published (`Config::max_signed_lifetime`).
+pub const ACCESS_TOKEN_TTL: std::ops::RangeInclusive<i64> = 30..=3600;
+pub const REFRESH_TOKEN_TTL: std::ops::RangeInclusive<i64> = 60..=604_800;
+
 impl Client {
     /// A public client holds no credentials (RFC 6749 §2.1).
     pub fn is_public(&self) -> bool {
@@ -190,6 +197,20 @@ impl Client {
 
     /// Checks the combination of settings a registration must satisfy.
     pub fn validate(&self) -> Result<(), ParseError> {
+        if let Some(t) = self.access_token_ttl {
+            if !ACCESS_TOKEN_TTL.contains(&t) {
+                return Err(ParseError::new(
+                    "access_token_ttl must be 30 to 3600 seconds",
+                ));
+            }
+        }
+        if let Some(t) = self.refresh_token_ttl {
+            if !REFRESH_TOKEN_TTL.contains(&t) {
+                return Err(ParseError::new(
+                    "refresh_token_ttl must be 60 to 604800 seconds (7 days)",
+                ));
+            }
+        }
         if self.is_public() && self.allows_grant(GrantType::ClientCredentials) {
             return Err(ParseError::new(
                 "a public client cannot use the client_credentials grant",

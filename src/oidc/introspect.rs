@@ -1,6 +1,7 @@
 //! Token introspection (RFC 7662). Only authenticated confidential clients may ask. Access
-//! tokens are answered for any such client (resource servers check tokens of others); refresh
-//! tokens only for the client they were issued to. Anything else is `{"active": false}`.
+//! tokens are answered for any such client (resource servers check tokens of others), but the
+//! person's identity and claims only to the token's own client; refresh tokens only for the
+//! client they were issued to. Anything else is `{"active": false}`.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -53,18 +54,25 @@ async fn introspect(
             return Ok(inactive);
         };
         let c = live.claims;
+        // RFC 7662 §2.2 leaves every member but `active` optional; we release what the
+        // asking client may know (data minimisation). Any confidential client learns that the
+        // token is active, its client, scope, audience and validity; who it describes and how
+        // they signed in only the token's own client (its audience) learns.
+        let own = c.client_id == client.client_id.as_str() || c.aud == client.client_id.as_str();
         let mut v = json!({
             "active": true,
             "token_type": "Bearer",
             "scope": c.scope,
             "client_id": c.client_id,
-            "sub": c.sub,
             "aud": c.aud,
             "iss": c.iss,
             "iat": c.iat,
             "exp": c.exp,
             "jti": c.jti,
         });
+        if own {
+            v["sub"] = c.sub.clone().into();
+        }
         if c.sid.is_some() {
             let Some(account) = state
                 .storage
@@ -90,18 +98,21 @@ async fn introspect(
             if let super::issue::GrantOrganisation::Lost = organisation {
                 return Ok(inactive);
             }
+            if !own {
+                return Ok(v);
+            }
             let scope = crate::domain::scope::Scopes::parse(&c.scope).unwrap_or_default();
-            // The person's claims go only to the client the token was issued to (another
-            // client learns that the token is active, not whom it describes).
-            let own = c.client_id == client.client_id.as_str();
-            if let (true, Value::Object(map)) = (own, &mut v) {
+            if let Value::Object(map) = &mut v {
                 for (k, val) in
                     super::issue::user_claims(&account, organisation.affiliation(), &scope)
                 {
                     map.entry(k).or_insert(val);
                 }
             }
-            v["username"] = account.username.into();
+            // The username is profile data: only with the scope that releases the profile.
+            if scope.contains("profile") {
+                v["username"] = account.username.into();
+            }
             v["sid"] = c.sid.into();
             v["auth_time"] = c.auth_time.into();
             v["acr"] = c.acr.into();

@@ -90,6 +90,12 @@ pub async fn live_access_token(
     if state.storage.is_jti_revoked(&claims.jti).await? {
         return Ok(None);
     }
+    // A token of a disabled or removed client is dead at once (issue 11.12), whatever its
+    // grant: client_credentials tokens have no family to revoke.
+    match state.storage.client(&claims.client_id).await? {
+        Some(c) if c.enabled => {}
+        _ => return Ok(None),
+    }
     let family = match claims.family_id() {
         Some(id) => {
             let t = now();

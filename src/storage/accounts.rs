@@ -388,8 +388,11 @@ impl Storage {
 
 impl Storage {
     /// Stores a password-reset token (its hash) valid until `expires_at`.
-    pub async fn insert_password_reset(
+    /// A password link (reset or a new staff member's first password), in the caller's
+    /// transaction.
+    pub async fn insert_password_reset_in(
         &self,
+        tx: &mut Tx,
         token: &crate::secrets::HashedToken,
         sub: &str,
         expires_at: i64,
@@ -401,7 +404,7 @@ impl Storage {
         .bind(sub)
         .bind(now())
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
         Ok(())
     }

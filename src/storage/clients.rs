@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sqlx::FromRow;
 
-use super::{conflict_on_unique, from_json_list, parse_stored, to_json_list, Result, Storage};
+use super::{conflict_on_unique, from_json_list, parse_stored, to_json_list, Result, Storage, Tx};
 use crate::domain::client::{Client, ClientId, RedirectUri};
 use crate::domain::scope::Scopes;
 use crate::secrets::{now, HashedToken};
@@ -77,14 +77,20 @@ impl ClientRow {
     }
 }
 
+const INSERT: &str = concat!(
+    "INSERT INTO clients (",
+    columns!(),
+    ", created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
+);
+const UPDATE: &str =
+    "UPDATE clients SET name=$2, secret_hash=$3, auth_method=$4, redirect_uris=$5, \
+     post_logout_redirect_uris=$6, backchannel_logout_uri=$7, grant_types=$8, scopes=$9, \
+     id_token_alg=$10, access_token_alg=$11, jwks=$12, application=$13, require_pkce=$14, \
+     access_token_ttl=$15, refresh_token_ttl=$16, enabled=$17 WHERE client_id=$1";
+
 impl Storage {
     pub async fn insert_client(&self, c: &Client) -> Result<()> {
-        let sql = concat!(
-            "INSERT INTO clients (",
-            columns!(),
-            ", created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
-        );
-        let r = bind_client(sqlx::query(sql), c)
+        let r = bind_client(sqlx::query(INSERT), c)
             .bind(now())
             .execute(self.pool())
             .await;
@@ -92,18 +98,52 @@ impl Storage {
         Ok(())
     }
 
+    /// [`Storage::insert_client`] in the caller's transaction.
+    pub async fn insert_client_in(&self, tx: &mut Tx, c: &Client) -> Result<()> {
+        let r = bind_client(sqlx::query(INSERT), c)
+            .bind(now())
+            .execute(&mut **tx)
+            .await;
+        conflict_on_unique(r, "client")?;
+        Ok(())
+    }
+
     /// Replaces every setting of an existing client; returns false when it does not exist.
     pub async fn update_client(&self, c: &Client) -> Result<bool> {
-        let sql = "UPDATE clients SET name=$2, secret_hash=$3, auth_method=$4, redirect_uris=$5, \
-             post_logout_redirect_uris=$6, backchannel_logout_uri=$7, grant_types=$8, scopes=$9, \
-             id_token_alg=$10, access_token_alg=$11, jwks=$12, application=$13, require_pkce=$14, \
-             access_token_ttl=$15, refresh_token_ttl=$16, enabled=$17 WHERE client_id=$1";
-        let r = bind_client(sqlx::query(sql), c)
+        let r = bind_client(sqlx::query(UPDATE), c)
             .execute(self.pool())
             .await?;
         // This node sees its own change at once (other nodes within the cache's lifetime).
         self.clients.forget(c.client_id.as_str());
         Ok(r.rows_affected() == 1)
+    }
+
+    /// [`Storage::update_client`] in the caller's transaction (the cache forgets the client at
+    /// once; call [`Storage::forget_client`] again after the commit).
+    pub async fn update_client_in(&self, tx: &mut Tx, c: &Client) -> Result<bool> {
+        let r = bind_client(sqlx::query(UPDATE), c)
+            .execute(&mut **tx)
+            .await?;
+        self.clients.forget(c.client_id.as_str());
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Drops this node's cached copy of a client.
+    pub fn forget_client(&self, client_id: &str) {
+        self.clients.forget(client_id);
+    }
+
+    /// Revokes every token family (refresh tokens and the access tokens of those grants) of a
+    /// client, in the caller's transaction; returns how many were live.
+    pub async fn revoke_client_families(&self, tx: &mut Tx, client_id: &str) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE token_families SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(client_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(r.rows_affected())
     }
 
     /// A client registration, from the short-lived cache when it has it.

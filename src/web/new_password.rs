@@ -37,7 +37,7 @@ pub async fn set_new_password(
     keep_sid: Option<&str>,
     lang: Lang,
 ) -> Result<Result<(), Vec<String>>, Internal> {
-    match check_new_password(state, account, form, why, lang).await? {
+    match check_new_password(state, account, form, why, meta, lang).await? {
         Ok(hash) => {
             store_new_password(state, account, &hash, why, meta, keep_sid).await?;
             Ok(Ok(()))
@@ -52,6 +52,7 @@ pub async fn check_new_password(
     account: &Account,
     form: &Params,
     why: Why,
+    meta: &ClientMeta,
     lang: Lang,
 ) -> Result<Result<String, Vec<String>>, Internal> {
     let t = lang.texts();
@@ -83,6 +84,16 @@ pub async fn check_new_password(
     }
     if !messages.is_empty() {
         return Ok(Err(messages));
+    }
+    // What follows costs up to `history + 1` Argon2 runs: bounded per address and per account
+    // (issue 11.9), counted only for candidates that passed the cheap checks above.
+    if !state.password_change_limiter.allow(meta.ip)
+        || !state
+            .password_change_account_limiter
+            .allow_key(&account.sub)
+    {
+        tracing::warn!(sub = %account.sub, "new-password checks over the rate limit");
+        return Ok(Err(vec![t.get("password.rate_limited").to_owned()]));
     }
     // Not one of the last N passwords (the current one included).
     let history = state

@@ -18,7 +18,7 @@ use super::pages::{html, message_page, Chrome, ForgotPage, Hidden, PasswordPage}
 use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::account::{Account, AccountStatus, Username};
-use crate::error::PageError;
+use crate::error::{Internal, PageError};
 use crate::oidc::params::Params;
 use crate::secrets::{constant_time_eq, now, PlainToken};
 
@@ -94,44 +94,17 @@ pub async fn forgot_submit(
     if !csrf_ok(&state, &headers, &form) {
         return Err(PageError::bad_request("login.csrf", "", lang));
     }
-    let login = form.get("login").unwrap_or("").trim();
-    let account = find(&state, login).await?;
-    if let Some(account) = account.filter(|a| a.status == AccountStatus::Active) {
-        if let Some(email) = account.email.clone() {
-            let token = PlainToken::generate();
-            state
-                .storage
-                .insert_password_reset(&token.hashed(), &account.sub, now() + LINK_SECONDS)
-                .await?;
-            state
-                .audit
-                .record(
-                    Record::new(Event::PasswordResetRequested)
-                        .subject(account.sub.clone())
-                        .ip(meta.ip_string()),
-                )
-                .await?;
-            let t = lang.texts();
-            let link = format!(
-                "{}/password/reset?token={}&lang={}",
-                state.config.issuer,
-                token.expose(),
-                lang.code()
-            );
-            let body = t
-                .get("forgot.mail_body")
-                .replace("{username}", &account.username)
-                .replace("{link}", &link);
-            let subject = t.get("forgot.mail_subject").to_owned();
-            let mailer = state.mailer.clone();
-            // In the background: the answer must not take longer when the account exists.
-            tokio::spawn(async move {
-                if let Err(e) = mailer.send(&email, &subject, body).await {
-                    tracing::error!(error = %e, "password reset mail failed");
-                }
-            });
+    // Everything that depends on whether the account exists — the look-up, the link's row,
+    // the audit record, the mail — happens after the answer, in the background, so neither
+    // the answer nor its timing tells (OWASP Forgot Password Cheat Sheet; issue 11.14).
+    let login = form.get("login").unwrap_or("").trim().to_owned();
+    let background = state.clone();
+    let ip = meta.ip_string();
+    tokio::spawn(async move {
+        if let Err(e) = request_reset(&background, &login, ip, lang).await {
+            tracing::error!(error = %e, "password reset request failed");
         }
-    }
+    });
     let t = lang.texts();
     Ok(message_page(
         lang,
@@ -142,8 +115,93 @@ pub async fn forgot_submit(
     ))
 }
 
+/// The work behind a reset request: a link for an active account with an e-mail address.
+async fn request_reset(
+    state: &AppState,
+    login: &str,
+    ip: Option<String>,
+    lang: Lang,
+) -> Result<(), Internal> {
+    let Some(account) = find(state, login)
+        .await?
+        .filter(|a| a.status == AccountStatus::Active)
+    else {
+        return Ok(());
+    };
+    send_link(state, &account, LINK_SECONDS, Link::Reset, ip, lang).await
+}
+
+/// What a mailed password link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// A forgotten password (one hour).
+    Reset,
+    /// A new staff member's first password, so that the administrator who created the account
+    /// never knows it (separation of duties, issue 11.10).
+    Welcome,
+}
+
+/// Stores a single-use link for `account` valid `seconds`, audits it and mails it. Nothing is
+/// sent to an account without an e-mail address.
+pub async fn send_link(
+    state: &AppState,
+    account: &Account,
+    seconds: i64,
+    kind: Link,
+    ip: Option<String>,
+    lang: Lang,
+) -> Result<(), Internal> {
+    let Some(email) = account.email.clone() else {
+        return Ok(());
+    };
+    let token = PlainToken::generate();
+    let mut tx = state.storage.begin_write().await?;
+    state
+        .storage
+        .insert_password_reset_in(&mut tx, &token.hashed(), &account.sub, now() + seconds)
+        .await?;
+    state
+        .audit
+        .append(
+            &mut tx,
+            Record::new(Event::PasswordResetRequested)
+                .subject(account.sub.clone())
+                .ip(ip)
+                .detail(
+                    "kind",
+                    match kind {
+                        Link::Reset => "reset",
+                        Link::Welcome => "welcome",
+                    },
+                ),
+        )
+        .await?;
+    tx.commit()
+        .await
+        .map_err(crate::storage::StorageError::from)?;
+    let t = lang.texts();
+    let link = format!(
+        "{}/password/reset?token={}&lang={}",
+        state.config.issuer,
+        token.expose(),
+        lang.code()
+    );
+    let (subject_key, body_key) = match kind {
+        Link::Reset => ("forgot.mail_subject", "forgot.mail_body"),
+        Link::Welcome => ("welcome.mail_subject", "welcome.mail_body"),
+    };
+    let body = t
+        .get(body_key)
+        .replace("{username}", &account.username)
+        .replace("{link}", &link);
+    if let Err(e) = state.mailer.send(&email, t.get(subject_key), body).await {
+        tracing::error!(error = %e, "password link mail failed");
+    }
+    Ok(())
+}
+
 /// By username, else by e-mail address.
-async fn find(state: &AppState, login: &str) -> Result<Option<Account>, PageError> {
+async fn find(state: &AppState, login: &str) -> Result<Option<Account>, Internal> {
     if login.is_empty() || login.len() > 256 {
         return Ok(None);
     }
@@ -248,7 +306,7 @@ pub async fn reset_submit(
     let Some(account) = account_of_link(&state, &token).await? else {
         return Ok(invalid_link(lang));
     };
-    match check_new_password(&state, &account, &form, Why::Reset, lang).await? {
+    match check_new_password(&state, &account, &form, Why::Reset, &meta, lang).await? {
         Ok(hash) => {
             // Spend the link first: of two submissions only one sets a password.
             if !state

@@ -572,7 +572,7 @@ async fn administrators_must_enrol_totp_at_first_login(db: Db) {
 }
 
 /// The reset link from the newest mail in the mail folder.
-fn mailed_link(app: &TestApp) -> Option<String> {
+pub(crate) fn mailed_link(app: &TestApp) -> Option<String> {
     let dir = app.state.config.mail.folder.clone();
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .ok()?
@@ -592,7 +592,7 @@ fn mailed_link(app: &TestApp) -> Option<String> {
     Some(rest[..end].to_owned())
 }
 
-async fn wait_for_mail(app: &TestApp) -> String {
+pub(crate) async fn wait_for_mail(app: &TestApp) -> String {
     for _ in 0..100 {
         if let Some(l) = mailed_link(app) {
             return l;

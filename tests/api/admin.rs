@@ -17,7 +17,7 @@ db_test!(
 );
 
 /// Registers a client_credentials client with these scopes; returns an access token.
-async fn token(app: &TestApp, id: &str, scopes: &[&str]) -> String {
+pub(crate) async fn token(app: &TestApp, id: &str, scopes: &[&str]) -> String {
     let secret = "automation-secret-0123456789abcdefghijklmnop";
     let (client, _) = mpsv_idp::cli::client_from_args(mpsv_idp::cli::ClientArgs {
         client_id: id.into(),
@@ -53,7 +53,7 @@ async fn token(app: &TestApp, id: &str, scopes: &[&str]) -> String {
 }
 
 /// One API call; returns (status, body as JSON or Null, content type).
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     token: Option<&str>,
     method: Method,
@@ -178,7 +178,10 @@ async fn each_role_reaches_only_its_own_endpoints(db: Db) {
         Some(&adm),
         Method::POST,
         "/staff",
-        Some(json!({"username": "spravce.dva", "given_name": "Jan", "family_name": "Správce", "role": "administrator"})),
+        Some(
+            json!({"username": "spravce.dva", "given_name": "Jan", "family_name": "Správce",
+            "email": "jan@mpsv.example.cz", "role": "administrator"}),
+        ),
     )
     .await;
     let sub = staff["sub"].as_str().unwrap();
@@ -654,11 +657,32 @@ async fn an_administrator_manages_clients_keys_staff_and_reads_the_audit_log(db:
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
-    // Staff: an operator with an initial password; a plain user cannot be made here.
-    let (s, staff, _) = call(&app, t, Method::POST, "/staff", Some(json!({
-        "username": "operator.novy", "given_name": "Ondřej", "family_name": "Operátor", "role": "operator"}))).await;
+    // Staff: an operator whose first password is set through a mailed link, never shown to
+    // the administrator (issue 11.10); staff need an e-mail address; a plain user cannot be
+    // made here.
+    let (s, _, _) = call(&app, t, Method::POST, "/staff", Some(json!({
+        "username": "operator.bez", "given_name": "Ondřej", "family_name": "Operátor", "role": "operator"}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, staff, _) = call(
+        &app,
+        t,
+        Method::POST,
+        "/staff",
+        Some(json!({
+        "username": "operator.novy", "given_name": "Ondřej", "family_name": "Operátor",
+        "email": "ondrej@mpsv.example.cz", "role": "operator"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
-    assert!(staff["initial_password"].as_str().unwrap().len() >= 17);
+    assert_eq!(staff["password_setup"], "mailed");
+    assert!(staff.get("initial_password").is_none());
+    let link = crate::accounts::wait_for_mail(&app).await;
+    let page = reqwest::get(app.url(&link)).await.unwrap();
+    assert_eq!(
+        page.status(),
+        StatusCode::OK,
+        "the link opens the password form"
+    );
     let a = app
         .state
         .storage

@@ -14,7 +14,265 @@ db_test!(
     recovery_codes_are_long_and_stored_keyed,
     the_demo_never_overwrites_real_clients_and_can_be_listed_and_removed,
     refresh_dies_with_the_session_and_with_the_account,
+    introspection_releases_the_username_only_with_the_profile_scope,
+    a_disabled_client_loses_its_tokens_and_client_changes_are_audited_with_details,
+    administrators_cannot_register_operator_clients_nor_oversized_lifetimes,
+    new_password_checks_are_rate_limited_per_account,
 );
+
+/// 11.9: each new-password check costs Argon2 runs (the history, the hash): a reset link (or
+/// the forced change) cannot be used to run them without bound.
+async fn new_password_checks_are_rate_limited_per_account(db: Db) {
+    let app = spawn_app_with(db, |c| {
+        c.limits.password_change_per_account_per_minute = 2;
+    })
+    .await;
+    setup(&app, "jana.novakova").await;
+    let html = app
+        .browser
+        .get(app.url("/password/forgot"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = post_form(
+        &app,
+        "/password/forgot",
+        &[("csrf", &hidden(&html, "csrf")), ("login", "jana.novakova")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let link = crate::accounts::wait_for_mail(&app).await;
+    let html = app
+        .browser
+        .get(app.url(&link))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (token, csrf) = (hidden(&html, "token"), hidden(&html, "csrf"));
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        // The current password: passes the policy, fails only the (costly) history check.
+        let r = post_form(
+            &app,
+            "/password/reset",
+            &[
+                ("token", &token),
+                ("csrf", &csrf),
+                ("new", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
+        .await;
+        answers.push(r.text().await.unwrap());
+    }
+    assert!(!answers[0].contains("Příliš mnoho pokusů o nové heslo"));
+    assert!(!answers[1].contains("Příliš mnoho pokusů o nové heslo"));
+    assert!(
+        answers[2].contains("Příliš mnoho pokusů o nové heslo"),
+        "{}",
+        answers[2]
+    );
+}
+
+/// 11.12 and 11.15: disabling a client kills its access tokens at once and revokes its
+/// refresh families for good; the audit record says what changed.
+async fn a_disabled_client_loses_its_tokens_and_client_changes_are_audited_with_details(db: Db) {
+    use openidconnect::OAuth2TokenResponse;
+    use reqwest::Method;
+    let app = spawn_app(db).await;
+    let admin = crate::admin::token(&app, "automation", &["admin:administrator"]).await;
+    let secret = app
+        .register(ClientSpec::confidential("poskytovatel"))
+        .await
+        .unwrap();
+    app.add_user("jana.novakova").await;
+    let rp = app.rp("poskytovatel", Some(secret.clone())).await;
+    let (_, tokens) = app.code_flow(&rp, "jana.novakova").await;
+    let at = tokens.access_token().secret().clone();
+    let rt = tokens.refresh_token().unwrap().secret().clone();
+    let userinfo = |at: String| {
+        let url = app.url("/userinfo");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(at)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(userinfo(at.clone()).await, StatusCode::OK);
+    let (status, _, _) = crate::admin::call(
+        &app,
+        Some(&admin),
+        Method::PATCH,
+        "/clients/poskytovatel",
+        Some(serde_json::json!({ "enabled": false })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(userinfo(at.clone()).await, StatusCode::UNAUTHORIZED);
+    // Enabled again, the old grant stays dead.
+    let (status, _, _) = crate::admin::call(
+        &app,
+        Some(&admin),
+        Method::PATCH,
+        "/clients/poskytovatel",
+        Some(serde_json::json!({ "enabled": true, "name": "Poskytovatel 2" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let r = refresh(&app, &secret, &rt).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(userinfo(at).await, StatusCode::UNAUTHORIZED);
+    // The audit records carry what changed.
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT details FROM audit_log WHERE event = 'client.changed' AND subject = 'poskytovatel' \
+         ORDER BY id",
+    )
+    .fetch_all(app.state.storage.pool())
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2);
+    let first: serde_json::Value = serde_json::from_str(&rows[0].0).unwrap();
+    assert_eq!(
+        first["changes"]["enabled"],
+        serde_json::json!([true, false])
+    );
+    assert_eq!(first["grants_revoked"], 1);
+    let second: serde_json::Value = serde_json::from_str(&rows[1].0).unwrap();
+    assert_eq!(
+        second["changes"]["name"],
+        serde_json::json!(["Aplikace poskytovatel", "Poskytovatel 2"])
+    );
+    assert!(second["changes"].get("redirect_uris").is_none(), "{second}");
+}
+
+/// 11.10 and 11.11: an administrator cannot give a client operator powers (separation of
+/// duties) through the API, nor lifetimes outside the limits.
+async fn administrators_cannot_register_operator_clients_nor_oversized_lifetimes(db: Db) {
+    use reqwest::Method;
+    let app = spawn_app(db).await;
+    let admin = crate::admin::token(&app, "automation", &["admin:administrator"]).await;
+    let new = |scopes: serde_json::Value, ttl: Option<i64>| {
+        serde_json::json!({
+            "client_id": "robot",
+            "name": "Robot",
+            "grant_types": ["client_credentials"],
+            "scopes": scopes,
+            "access_token_ttl": ttl,
+        })
+    };
+    let (status, body, _) = crate::admin::call(
+        &app,
+        Some(&admin),
+        Method::POST,
+        "/clients",
+        Some(new(serde_json::json!(["admin:operator"]), None)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("separation of duties"));
+    for ttl in [i64::MAX, 0, -5, 86_400] {
+        let (status, body, _) = crate::admin::call(
+            &app,
+            Some(&admin),
+            Method::POST,
+            "/clients",
+            Some(new(serde_json::json!([]), Some(ttl))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{ttl}: {body}");
+    }
+    let (status, body, _) = crate::admin::call(
+        &app,
+        Some(&admin),
+        Method::POST,
+        "/clients",
+        Some(new(serde_json::json!([]), Some(600))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Nor added later.
+    let (status, _, _) = crate::admin::call(
+        &app,
+        Some(&admin),
+        Method::PATCH,
+        "/clients/robot",
+        Some(serde_json::json!({ "scopes": ["admin:operator"] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM clients WHERE scopes LIKE '%admin:operator%'"
+        )
+        .await,
+        0
+    );
+}
+
+/// 11.5: the token's own client gets the username only when the token's scope releases the
+/// profile.
+async fn introspection_releases_the_username_only_with_the_profile_scope(db: Db) {
+    use openidconnect::OAuth2TokenResponse;
+    let app = spawn_app(db).await;
+    let secret = app
+        .register(ClientSpec::confidential("poskytovatel"))
+        .await
+        .unwrap();
+    app.add_user("jana.novakova").await;
+    let rp = app.rp("poskytovatel", Some(secret.clone())).await;
+    let (_, tokens) = app.code_flow(&rp, "jana.novakova").await;
+    let rt = tokens.refresh_token().unwrap().secret().clone();
+    // Narrow the grant to `openid` alone.
+    let r = app
+        .post_basic(
+            "/token",
+            "poskytovatel",
+            &secret,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &rt),
+                ("scope", "openid"),
+            ],
+        )
+        .await;
+    let narrow: serde_json::Value = r.json().await.unwrap();
+    let at = narrow["access_token"].as_str().unwrap();
+    let v: serde_json::Value = app
+        .post_basic("/introspect", "poskytovatel", &secret, &[("token", at)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["active"], true);
+    assert!(v.get("sub").is_some());
+    assert!(v.get("username").is_none(), "{v}");
+    let v: serde_json::Value = app
+        .post_basic(
+            "/introspect",
+            "poskytovatel",
+            &secret,
+            &[("token", tokens.access_token().secret())],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["username"], "jana.novakova");
+}
 
 async fn refresh(app: &TestApp, secret: &str, rt: &str) -> reqwest::Response {
     app.post_basic(

@@ -632,6 +632,10 @@ async fn mpsv_claims_are_in_userinfo_introspection_and_discovery(db: Db) {
     let other: Value = r.json().await.unwrap();
     assert_eq!(other["active"], true);
     assert!(other.get("submit_permission").is_none() && other.get("mpsv_client_id").is_none());
+    // Nor how they signed in (issue 11.5).
+    for member in ["sub", "username", "sid", "amr", "auth_time", "acr", "name"] {
+        assert!(other.get(member).is_none(), "{member} released: {other}");
+    }
     // Evaluated at introspection time: the role ends, the next answer says so.
     registry::statutory::end(&w.app.state, OPERATOR, &boss, &org, None, "konec")
         .await

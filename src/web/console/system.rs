@@ -5,7 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{confirmation, enc, messages, posted, staff, Block, Cell, Field, Form, Staff, Table};
+use super::{
+    confirmation, enc, messages, posted, refusal, staff, Block, Cell, Field, Form, Staff, Table,
+};
 use crate::app::AppState;
 use crate::audit::{Event, Filter, Record};
 use crate::cli::{client_from_args, ClientArgs};
@@ -14,7 +16,9 @@ use crate::domain::permission::Permission;
 use crate::error::PageError;
 use crate::oidc::authorize::see_other;
 use crate::oidc::params::Params;
-use crate::secrets::{now, PlainToken};
+use crate::registry::RegistryError;
+use crate::secrets::now;
+use crate::services::{self, Via};
 use crate::web::format::datetime;
 use crate::web::i18n::Lang;
 
@@ -258,23 +262,15 @@ pub async fn create_client(
             )))
         }
     };
-    if let Err(e) = state.storage.insert_client(&client).await {
-        return match e {
-            crate::storage::StorageError::Conflict(w) => Ok(see_other(&format!(
-                "/admin/clients?lang={}&error={}",
-                staff.lang.code(),
-                enc(&format!("{w} already exists"))
-            ))),
-            other => Err(PageError::Internal(other.into())),
-        };
+    if let Err(e) =
+        services::clients::create(state.services(), staff.actor(), &client, Via::Staff).await
+    {
+        return Ok(see_other(&format!(
+            "/admin/clients?lang={}&error={}",
+            staff.lang.code(),
+            enc(&refusal(e)?)
+        )));
     }
-    audit(
-        &state,
-        &staff,
-        Event::ClientCreated,
-        client.client_id.as_str(),
-    )
-    .await?;
     let mut blocks = vec![Block::Notice(t.get("console.notice_client_created").into())];
     if let Some(s) = secret {
         blocks.push(Block::Secret(
@@ -296,19 +292,6 @@ pub async fn create_client(
         blocks,
         "/admin/clients",
     ))
-}
-
-async fn audit(
-    state: &AppState,
-    staff: &Staff,
-    event: Event,
-    subject: &str,
-) -> Result<(), PageError> {
-    state
-        .audit
-        .record(Record::new(event).actor(staff.actor()).subject(subject))
-        .await?;
-    Ok(())
 }
 
 /// `GET /admin/clients/{id}`
@@ -373,8 +356,14 @@ pub async fn update_client(
         )));
     }
     c.enabled = form.get("enabled").is_some();
-    state.storage.update_client(&c).await?;
-    audit(&state, &staff, Event::ClientChanged, &id).await?;
+    if let Err(e) = services::clients::update(state.services(), staff.actor(), &c, Via::Staff).await
+    {
+        return Ok(see_other(&format!(
+            "{here}?lang={}&error={}",
+            staff.lang.code(),
+            enc(&refusal(e)?)
+        )));
+    }
     Ok(see_other(&format!(
         "{here}?lang={}&notice=saved",
         staff.lang.code()
@@ -400,14 +389,18 @@ pub async fn rotate_secret(
     ) {
         return Ok(r);
     }
-    let Some(current) = state.storage.client(&id).await? else {
-        return Err(PageError::not_found(staff.lang));
+    let secret = match services::clients::rotate_secret(state.services(), staff.actor(), &id).await
+    {
+        Ok(s) => s,
+        Err(RegistryError::NotFound(_)) => return Err(PageError::not_found(staff.lang)),
+        Err(e) => {
+            return Ok(see_other(&format!(
+                "{here}?lang={}&error={}",
+                staff.lang.code(),
+                enc(&refusal(e)?)
+            )))
+        }
     };
-    let mut c = (*current).clone();
-    let secret = PlainToken::generate();
-    c.secret_hash = Some(secret.hashed());
-    state.storage.update_client(&c).await?;
-    audit(&state, &staff, Event::ClientSecretRotated, &id).await?;
     Ok(staff.page(
         StatusCode::OK,
         &id,

@@ -1,0 +1,191 @@
+//! OAuth client registrations: create, change (including enabling and disabling), new secret.
+
+use serde_json::{json, Map, Value};
+
+use super::{Services, Via};
+use crate::audit::{Event, Record};
+use crate::domain::client::Client;
+use crate::registry::{Actor, RegistryError, Result};
+use crate::secrets::PlainToken;
+use crate::storage::StorageError;
+
+/// The scope that makes a client's tokens act as an MPSV operator.
+pub const OPERATOR_SCOPE: &str = "admin:operator";
+
+/// The rules every registration follows, whoever registers it.
+pub fn check(client: &Client, via: Via) -> Result<()> {
+    client.validate()?;
+    // Separation of duties (issue 11.10): administrators manage clients, operators the
+    // register. A client carrying `admin:operator` acts as an operator, so an administrator who
+    // could register one could act as an operator; such automation is registered at the
+    // server (`mpsv-idp client add`), by operations staff, not through the console or the API.
+    if via == Via::Staff && client.scopes.contains(OPERATOR_SCOPE) {
+        return Err(RegistryError::Invalid(format!(
+            "a client with the scope {OPERATOR_SCOPE} acts as an operator; administrators \
+             cannot register one (separation of duties): use `mpsv-idp client add` at the server"
+        )));
+    }
+    Ok(())
+}
+
+/// Registers a client.
+pub async fn create(
+    state: Services<'_>,
+    actor: Actor<'_>,
+    client: &Client,
+    via: Via,
+) -> Result<()> {
+    check(client, via)?;
+    let mut tx = state.storage.begin_write().await?;
+    state.storage.insert_client_in(&mut tx, client).await?;
+    state
+        .audit
+        .append(
+            &mut tx,
+            Record::new(Event::ClientCreated)
+                .actor(actor)
+                .subject(client.client_id.as_str())
+                .detail("client", Value::Object(describe(client))),
+        )
+        .await?;
+    commit(tx).await
+}
+
+/// Replaces a client's settings with `changed` (same `client_id`). Disabling it revokes every
+/// grant it holds, in the same transaction: a disabled client's refresh tokens never work
+/// again, even if it is enabled later, and its access tokens stop at once
+/// (`oidc::jwt::live_access_token` also refuses tokens of a disabled client).
+pub async fn update(
+    state: Services<'_>,
+    actor: Actor<'_>,
+    changed: &Client,
+    via: Via,
+) -> Result<()> {
+    let before = state
+        .storage
+        .client(changed.client_id.as_str())
+        .await?
+        .ok_or(RegistryError::NotFound("client"))?;
+    // An existing operator client may be renamed or disabled from the console, but not made
+    // one there (nor its operator scope kept when it is re-registered through the console).
+    if via == Via::Staff
+        && before.scopes.contains(OPERATOR_SCOPE)
+        && changed.scopes.contains(OPERATOR_SCOPE)
+    {
+        changed.validate()?;
+    } else {
+        check(changed, via)?;
+    }
+    let mut tx = state.storage.begin_write().await?;
+    if !state.storage.update_client_in(&mut tx, changed).await? {
+        return Err(RegistryError::NotFound("client"));
+    }
+    let mut record = Record::new(Event::ClientChanged)
+        .actor(actor)
+        .subject(changed.client_id.as_str())
+        .detail("changes", Value::Object(changes(&before, changed)));
+    if before.enabled && !changed.enabled {
+        let revoked = state
+            .storage
+            .revoke_client_families(&mut tx, changed.client_id.as_str())
+            .await?;
+        record = record.detail("grants_revoked", revoked);
+    }
+    state.audit.append(&mut tx, record).await?;
+    commit(tx).await?;
+    state.storage.forget_client(changed.client_id.as_str());
+    Ok(())
+}
+
+/// A new secret for a client that has one; the old one stops working at once.
+pub async fn rotate_secret(
+    state: Services<'_>,
+    actor: Actor<'_>,
+    client_id: &str,
+) -> Result<PlainToken> {
+    let mut c = (*state
+        .storage
+        .client(client_id)
+        .await?
+        .ok_or(RegistryError::NotFound("client"))?)
+    .clone();
+    if c.secret_hash.is_none() {
+        return Err(RegistryError::Invalid(
+            "this client authenticates without a secret".into(),
+        ));
+    }
+    let secret = PlainToken::generate();
+    c.secret_hash = Some(secret.hashed());
+    let mut tx = state.storage.begin_write().await?;
+    if !state.storage.update_client_in(&mut tx, &c).await? {
+        return Err(RegistryError::NotFound("client"));
+    }
+    state
+        .audit
+        .append(
+            &mut tx,
+            Record::new(Event::ClientSecretRotated)
+                .actor(actor)
+                .subject(client_id),
+        )
+        .await?;
+    commit(tx).await?;
+    state.storage.forget_client(client_id);
+    Ok(secret)
+}
+
+async fn commit(tx: crate::storage::Tx) -> Result<()> {
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(())
+}
+
+/// A registration as the audit log records it (never the secret or its hash).
+pub fn describe(c: &Client) -> Map<String, Value> {
+    let uris = |l: &[crate::domain::client::RedirectUri]| {
+        l.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>()
+    };
+    let mut m = Map::new();
+    m.insert("name".into(), json!(c.name));
+    m.insert("auth_method".into(), json!(c.auth_method.as_str()));
+    m.insert("redirect_uris".into(), json!(uris(&c.redirect_uris)));
+    m.insert(
+        "post_logout_redirect_uris".into(),
+        json!(uris(&c.post_logout_redirect_uris)),
+    );
+    m.insert(
+        "backchannel_logout_uri".into(),
+        json!(c.backchannel_logout_uri.as_ref().map(|u| u.as_str())),
+    );
+    m.insert(
+        "grant_types".into(),
+        json!(c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>()),
+    );
+    m.insert("scopes".into(), json!(c.scopes.to_string()));
+    m.insert(
+        "application".into(),
+        json!(c.application.map(|a| a.as_str())),
+    );
+    m.insert("id_token_alg".into(), json!(c.id_token_alg.as_str()));
+    m.insert(
+        "access_token_alg".into(),
+        json!(c.access_token_alg.as_str()),
+    );
+    m.insert("require_pkce".into(), json!(c.require_pkce));
+    m.insert("access_token_ttl".into(), json!(c.access_token_ttl));
+    m.insert("refresh_token_ttl".into(), json!(c.refresh_token_ttl));
+    m.insert("enabled".into(), json!(c.enabled));
+    m.insert("has_jwks".into(), json!(c.jwks.is_some()));
+    m
+}
+
+/// What changed: `{setting: [before, after]}` for every setting that differs.
+fn changes(before: &Client, after: &Client) -> Map<String, Value> {
+    let (b, a) = (describe(before), describe(after));
+    a.into_iter()
+        .filter(|(k, v)| b.get(k) != Some(v))
+        .map(|(k, v)| {
+            let old = b.get(&k).cloned().unwrap_or(Value::Null);
+            (k, json!([old, v]))
+        })
+        .collect()
+}
