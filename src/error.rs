@@ -101,7 +101,22 @@ pub fn no_store(mut r: Response) -> Response {
 }
 
 fn error_body(error: &str, description: &str) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "error": error, "error_description": description }))
+    Json(serde_json::json!({ "error": error, "error_description": nqschar(description) }))
+}
+
+/// An `error_description` as RFC 6749 §5.2 (and §4.1.2.1) allows it: NQSCHAR only
+/// (`%x20-21 / %x23-5B / %x5D-7E`, printable ASCII without `"` and `\`). Anything else — a
+/// control character or quote echoed from the request, a non-ASCII letter — becomes `?`, and
+/// the text is cut at 200 characters.
+pub fn nqschar(description: &str) -> String {
+    description
+        .chars()
+        .take(200)
+        .map(|c| match c {
+            '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e' => c,
+            _ => '?',
+        })
+        .collect()
 }
 
 impl IntoResponse for OAuthError {

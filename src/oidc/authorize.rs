@@ -465,7 +465,10 @@ pub fn error_continue(
 ) -> Continue {
     let mut fields = vec![
         ("error".to_owned(), error.to_owned()),
-        ("error_description".to_owned(), description.to_owned()),
+        (
+            "error_description".to_owned(),
+            crate::error::nqschar(description),
+        ),
     ];
     if let Some(s) = target.state {
         fields.push(("state".into(), s.to_owned()));
@@ -497,10 +500,11 @@ pub fn error_response<'a>(
     error: &'a str,
     description: &'a str,
 ) -> Response {
+    let description = crate::error::nqschar(description);
     respond(
         state,
         target,
-        vec![("error", error), ("error_description", description)],
+        vec![("error", error), ("error_description", &description)],
     )
 }
 

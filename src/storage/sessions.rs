@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use super::{Result, Storage};
 use crate::secrets::{now, HashedToken};
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Clone, FromRow)]
 pub struct Session {
     pub sid: String,
     pub sub: String,
@@ -22,6 +22,48 @@ pub struct Session {
     pub csrf: String,
     /// The organisation chosen last in this session (the next app offers it first).
     pub organisation_id: Option<String>,
+}
+
+/// Everything but the CSRF token, which must not end up in a log line (issue 11.20).
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("sid", &self.sid)
+            .field("sub", &self.sub)
+            .field("auth_time", &self.auth_time)
+            .field("amr", &self.amr)
+            .field("expires_at", &self.expires_at)
+            .field("created_at", &self.created_at)
+            .field("last_seen_at", &self.last_seen_at)
+            .field("ip", &self.ip)
+            .field("user_agent", &self.user_agent)
+            .field("csrf", &"<redacted>")
+            .field("organisation_id", &self.organisation_id)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_output_hides_the_csrf_token() {
+        let s = super::Session {
+            sid: "sid-1".into(),
+            sub: "sub-1".into(),
+            auth_time: 1,
+            amr: "pwd".into(),
+            expires_at: 2,
+            created_at: 1,
+            last_seen_at: 1,
+            ip: None,
+            user_agent: None,
+            csrf: "csrf-secret-value".into(),
+            organisation_id: None,
+        };
+        let shown = format!("{s:?}");
+        assert!(shown.contains("sid-1"));
+        assert!(!shown.contains("csrf-secret-value"), "{shown}");
+    }
 }
 
 macro_rules! columns {

@@ -279,6 +279,7 @@ fn password_page(
         intro: "password.intro_voluntary",
         ask_current: true,
         min_length: state.config.password.min_length(account.role.privileged()),
+        history: state.config.password.history,
         errors,
     };
     page.respond()

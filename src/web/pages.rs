@@ -63,6 +63,8 @@ pub struct PasswordPage<'a> {
     pub intro: &'a str,
     pub ask_current: bool,
     pub min_length: usize,
+    /// How many earlier passwords may not be reused (`password.history`).
+    pub history: usize,
     /// Translated, filled messages, one per broken rule.
     pub errors: Vec<String>,
 }

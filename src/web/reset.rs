@@ -263,6 +263,7 @@ fn reset_page(
         intro: "password.intro_reset",
         ask_current: false,
         min_length: state.config.password.min_length(account.role.privileged()),
+        history: state.config.password.history,
         errors,
     };
     with_cookie(state, page.respond(), csrf)

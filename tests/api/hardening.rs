@@ -18,7 +18,67 @@ db_test!(
     a_disabled_client_loses_its_tokens_and_client_changes_are_audited_with_details,
     administrators_cannot_register_operator_clients_nor_oversized_lifetimes,
     new_password_checks_are_rate_limited_per_account,
+    token_errors_carry_only_nqschar_and_basic_failures_a_challenge,
+    the_password_rules_name_the_configured_history,
 );
+
+/// 11.20: the rules shown next to the new-password field follow `password.history`.
+async fn the_password_rules_name_the_configured_history(db: Db) {
+    let app = spawn_app_with(db, |c| c.password.history = 15).await;
+    let rp = setup(&app, "jana.novakova").await;
+    app.code_flow(&rp, "jana.novakova").await;
+    let html = app
+        .browser
+        .get(app.url("/account/password"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("posledními 15 hesly"), "{html}");
+    assert!(!html.contains("posledními 12 hesly"));
+}
+
+/// 11.18: an `error_description` never echoes control characters, quotes or backslashes from
+/// the request (RFC 6749 §5.2 NQSCHAR); a failed HTTP Basic authentication is a 401 with
+/// `WWW-Authenticate: Basic` (§5.2).
+async fn token_errors_carry_only_nqschar_and_basic_failures_a_challenge(db: Db) {
+    let app = spawn_app(db).await;
+    app.register(ClientSpec::confidential("poskytovatel")).await;
+    let r = reqwest::Client::new()
+        .post(app.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=x&a%01%22%5C%0Ab%C5%BE=1&a%01%22%5C%0Ab%C5%BE=2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let d = v["error_description"].as_str().unwrap();
+    assert!(d.contains("appears more than once"), "{d}");
+    assert!(
+        d.chars()
+            .all(|c| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e')),
+        "{d:?}"
+    );
+    for path in ["/token", "/introspect", "/revoke"] {
+        let r = app
+            .post_basic(
+                path,
+                "poskytovatel",
+                "wrong-secret",
+                &[("grant_type", "client_credentials"), ("token", "x")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let challenge = r
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert!(challenge.is_some_and(|c| c.starts_with("Basic")), "{path}");
+    }
+}
 
 /// 11.9: each new-password check costs Argon2 runs (the history, the hash): a reset link (or
 /// the forced change) cannot be used to run them without bound.

@@ -92,6 +92,7 @@ async fn render(
         intro,
         ask_current: false,
         min_length: state.config.password.min_length(account.role.privileged()),
+        history: state.config.password.history,
         errors,
     };
     Ok(with_csrf_cookie(state, page.respond(), &csrf, pending))
