@@ -52,6 +52,25 @@ pub struct AuthRequest {
     pub lang: Lang,
     /// `sub` of a verified `id_token_hint`: the person the client expects.
     pub expected_sub: Option<String>,
+    /// `acr_values` asked for the MFA level first (of the values we know): the login must
+    /// prove a second factor, or the request fails with `unmet_authentication_requirements`.
+    #[serde(default)]
+    pub require_mfa: bool,
+}
+
+/// The level `acr_values` asks for (OIDC Core §3.1.2.1: space-separated, in order of
+/// preference): the first value this OP supports decides; unknown values are ignored.
+fn requires_mfa(acr_values: Option<&str>) -> bool {
+    acr_values
+        .unwrap_or("")
+        .split(' ')
+        .find(|v| *v == super::ACR_MFA || *v == super::ACR_PASSWORD)
+        == Some(super::ACR_MFA)
+}
+
+/// Whether a session's authentication included a second factor.
+fn has_second_factor(session: &Session) -> bool {
+    session.amr.split(' ').any(|m| m == "otp")
 }
 
 /// Where an authorization response (success or error) goes.
@@ -300,6 +319,7 @@ async fn validate(
         login_hint: p.get("login_hint").map(str::to_owned),
         lang,
         expected_sub,
+        require_mfa: requires_mfa(p.get("acr_values")),
     };
     Ok((client, req))
 }
@@ -308,6 +328,9 @@ async fn validate(
 fn needs_login(req: &AuthRequest, session: Option<&Session>) -> bool {
     let Some(s) = session else { return true };
     if req.prompt_login {
+        return true;
+    }
+    if req.require_mfa && !has_second_factor(s) {
         return true;
     }
     if let Some(max_age) = req.max_age {
@@ -367,14 +390,30 @@ async fn proceed(
             return complete(state, client, &req, session).await;
         }
     }
+    if let Some(s) = session
+        .as_ref()
+        .filter(|s| req.require_mfa && !has_second_factor(s))
+    {
+        // Signing in again helps only if the person has a second factor to prove.
+        let has_factor = state
+            .storage
+            .account(&s.sub)
+            .await?
+            .is_some_and(|a| a.totp_secret.is_some());
+        if !has_factor {
+            return Ok(unmet_mfa(state, &target));
+        }
+    }
     if req.prompt_none {
         // OIDC Core §3.1.2.6: no UI may be shown.
-        return Ok(error_response(
-            state,
-            &target,
-            "login_required",
-            "the end-user is not signed in",
-        ));
+        let (error, description) = match &session {
+            Some(_) => (
+                "interaction_required",
+                "the request needs the end-user to sign in again",
+            ),
+            None => ("login_required", "the end-user is not signed in"),
+        };
+        return Ok(error_response(state, &target, error, description));
     }
     // Park the request; the login page binds it to this browser with a CSRF cookie.
     crate::web::login::begin(
@@ -393,6 +432,10 @@ pub async fn complete(
     req: &AuthRequest,
     session: &Session,
 ) -> Result<Response, PageError> {
+    // The login is over: if it proved no second factor, the requested level is not met.
+    if req.require_mfa && !has_second_factor(session) {
+        return Ok(unmet_mfa(state, &req.target()));
+    }
     let organisation_id = match client.application {
         None => None,
         Some(app) => {
@@ -403,6 +446,17 @@ pub async fn complete(
         }
     };
     issue_code(state, client, req, session, organisation_id).await
+}
+
+/// OpenID Connect Core Unmet Authentication Requirements 1.0 §2: the MFA level was asked
+/// for and the person has no second factor to prove it with.
+fn unmet_mfa(state: &AppState, target: &Target<'_>) -> Response {
+    error_response(
+        state,
+        target,
+        "unmet_authentication_requirements",
+        "the requested authentication level (urn:mpsv:idp:acr:mfa) cannot be met: the account has no second factor",
+    )
 }
 
 /// Issues a code for `session` acting for `organisation_id` and sends it to the client

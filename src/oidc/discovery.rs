@@ -34,7 +34,6 @@ pub fn document(issuer: &str, e: &Endpoints) -> Value {
         "grant_types_supported": GrantType::ALL.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "userinfo_signing_alg_values_supported": [],
         "token_endpoint_auth_methods_supported":
             AuthMethod::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "PS256", "EdDSA"],
@@ -51,7 +50,9 @@ pub fn document(issuer: &str, e: &Endpoints) -> Value {
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
-        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        // `consent` is accepted but shows no page (the person's consent is the signed paper
+        // form an operator records): not advertised (docs/decisions.md).
+        "prompt_values_supported": ["none", "login", "select_account"],
         "acr_values_supported": [super::ACR_PASSWORD, super::ACR_MFA],
         "ui_locales_supported": ["cs", "en"],
         "claims_locales_supported": ["cs"],

@@ -314,7 +314,7 @@ async fn repeated_failures_lock_the_account_for_a_while_without_revealing_it(db:
 }
 
 /// Enrols TOTP through the account page; returns the secret.
-async fn enrol_on_account_page(app: &TestApp) -> TotpSecret {
+pub(crate) async fn enrol_on_account_page(app: &TestApp) -> TotpSecret {
     let html = app
         .browser
         .get(app.url("/account/totp"))

@@ -20,7 +20,81 @@ db_test!(
     new_password_checks_are_rate_limited_per_account,
     token_errors_carry_only_nqschar_and_basic_failures_a_challenge,
     the_password_rules_name_the_configured_history,
+    acr_values_for_mfa_are_honoured_and_discovery_promises_only_what_is_done,
 );
+
+/// 11.19: `acr_values=urn:mpsv:idp:acr:mfa` makes the login ask for the second factor, or fails
+/// with `unmet_authentication_requirements` when the person has none; discovery lists neither
+/// an empty `userinfo_signing_alg_values_supported` nor `prompt=consent`.
+async fn acr_values_for_mfa_are_honoured_and_discovery_promises_only_what_is_done(db: Db) {
+    let app = spawn_app(db).await;
+    let d: serde_json::Value = reqwest::get(app.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(d.get("userinfo_signing_alg_values_supported").is_none());
+    assert!(!d["prompt_values_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v == "consent"));
+    let rp = setup(&app, "jana.novakova").await;
+    let mfa = [("acr_values", "urn:mpsv:idp:acr:mfa")];
+    // No second factor: after the password, the standard error.
+    let flow = start_flow(&rp, &mfa);
+    let back = app.login(&flow.url, "jana.novakova").await;
+    assert_eq!(
+        param(&back, "error").as_deref(),
+        Some("unmet_authentication_requirements"),
+        "{back}"
+    );
+    // Now signed in with the password: the same request fails at once, without a login form.
+    let flow = start_flow(&rp, &mfa);
+    let r = app.browser.get(&flow.url).send().await.unwrap();
+    let back = location(r.headers());
+    assert_eq!(
+        param(&back, "error").as_deref(),
+        Some("unmet_authentication_requirements"),
+        "{back}"
+    );
+    // The password level is still served from the session.
+    let flow = start_flow(
+        &rp,
+        &[("acr_values", "urn:mpsv:idp:acr:pwd urn:mpsv:idp:acr:mfa")],
+    );
+    let r = app.browser.get(&flow.url).send().await.unwrap();
+    assert!(param(&location(r.headers()), "code").is_some());
+    // With an authenticator app enrolled in this session (still a password-only session), the
+    // MFA level sends the person to sign in again, and the code's tokens say MFA.
+    let secret = crate::accounts::enrol_on_account_page(&app).await;
+    let flow = start_flow(&rp, &mfa);
+    let (id, csrf, _) = app.open_login(&flow.url).await;
+    let r = app
+        .submit_login(&id, &csrf, "jana.novakova", PASSWORD)
+        .await;
+    assert!(location(r.headers()).starts_with("/login/otp?"));
+    let html = follow(&app, &r).await;
+    let r = post_form(
+        &app,
+        "/login/otp",
+        &[
+            ("id", &hidden(&html, "id")),
+            ("csrf", &hidden(&html, "csrf")),
+            ("code", &code_at(&secret, step_at(now()) + 1)),
+        ],
+    )
+    .await;
+    let back = location(r.headers());
+    let tokens = app.redeem(&rp, &flow, &back).await;
+    let idt = crate::code_flow::decode_payload(
+        &openidconnect::TokenResponse::id_token(&tokens)
+            .unwrap()
+            .to_string(),
+    );
+    assert_eq!(idt["acr"], "urn:mpsv:idp:acr:mfa");
+}
 
 /// 11.20: the rules shown next to the new-password field follow `password.history`.
 async fn the_password_rules_name_the_configured_history(db: Db) {
