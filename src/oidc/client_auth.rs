@@ -18,6 +18,13 @@ use crate::error::OAuthError;
 use crate::secrets::now;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The algorithms a `private_key_jwt` assertion may be signed with: exactly these are accepted
+/// and advertised (`token_endpoint_auth_signing_alg_values_supported`).
+pub const ASSERTION_ALGS: [&str; 5] = ["RS256", "PS256", "ES256", "ES384", "EdDSA"];
+
+/// Clock skew allowed on `exp`, `iat` and `nbf`, in seconds.
+const SKEW: i64 = 30;
 const FAILED: &str = "client authentication failed";
 
 /// The credentials a request carried, before checking them.
@@ -176,6 +183,9 @@ async fn verify_assertion(
                 "OKP" => "EdDSA",
                 _ => "RS256",
             });
+            if !ASSERTION_ALGS.contains(&alg) {
+                return None;
+            }
             let v: Box<dyn JwsVerifier> = match alg {
                 "RS256" => Box::new(RS256.verifier_from_jwk(jwk).ok()?),
                 "PS256" => Box::new(PS256.verifier_from_jwk(jwk).ok()?),
@@ -206,23 +216,30 @@ async fn verify_assertion(
     let id = client.client_id.as_str();
     let t = now();
     let str_claim = |n: &str| claims.get(n).and_then(|v| v.as_str());
+    // RFC 7523 §3 item 3 and the OpenID Foundation's 2025 advisory on audience injection: the
+    // audience is this authorization server — its issuer or its token endpoint — and nothing
+    // else: a single string, or an array holding just that one value.
     let aud_ok = match claims.get("aud") {
         Some(serde_json::Value::String(a)) => audience_ok(state, a),
-        Some(serde_json::Value::Array(list)) => list
-            .iter()
-            .filter_map(|v| v.as_str())
-            .any(|a| audience_ok(state, a)),
+        Some(serde_json::Value::Array(list)) => {
+            list.len() == 1 && list[0].as_str().is_some_and(|a| audience_ok(state, a))
+        }
         _ => false,
     };
-    let exp = claims.get("exp").and_then(|v| v.as_i64());
+    let time = |n: &str| claims.get(n).and_then(|v| v.as_i64());
+    let exp = time("exp");
     let Some(jti) = str_claim("jti") else {
         return Ok(false);
     };
     let valid = str_claim("iss") == Some(id)
         && str_claim("sub") == Some(id)
         && aud_ok
-        // A small leeway for clock skew; an assertion may not live longer than an hour.
-        && exp.is_some_and(|e| e + 30 >= t && e <= t + 3600);
+        // Not expired (a small leeway for clock skew); an assertion may not live an hour.
+        && exp.is_some_and(|e| e + SKEW >= t && e <= t + 3600)
+        // Issued, not in the future (RFC 7519 §4.1.6), and within the hour.
+        && time("iat").is_some_and(|i| i <= t + SKEW && i >= t - 3600)
+        // If present, already valid (RFC 7519 §4.1.5).
+        && claims.get("nbf").is_none_or(|n| n.as_i64().is_some_and(|n| n <= t + SKEW));
     if !valid {
         return Ok(false);
     }
@@ -234,8 +251,8 @@ async fn verify_assertion(
     Ok(fresh)
 }
 
-/// The assertion's audience may name the endpoint or the issuer (OIDC Core §9).
+/// The assertion's audience names the issuer or the token endpoint (OIDC Core §9, RFC 7523 §3),
+/// whichever endpoint the assertion is presented at.
 fn audience_ok(state: &AppState, aud: &str) -> bool {
-    let e = &state.endpoints;
-    aud == state.config.issuer || aud == e.token || aud == e.introspection || aud == e.revocation
+    aud == state.config.issuer || aud == state.endpoints.token
 }

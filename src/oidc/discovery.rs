@@ -36,7 +36,9 @@ pub fn document(issuer: &str, e: &Endpoints) -> Value {
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported":
             AuthMethod::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "PS256", "EdDSA"],
+        "token_endpoint_auth_signing_alg_values_supported": super::client_auth::ASSERTION_ALGS,
+        "revocation_endpoint_auth_signing_alg_values_supported": super::client_auth::ASSERTION_ALGS,
+        "introspection_endpoint_auth_signing_alg_values_supported": super::client_auth::ASSERTION_ALGS,
         "revocation_endpoint_auth_methods_supported":
             AuthMethod::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
         "introspection_endpoint_auth_methods_supported": confidential,

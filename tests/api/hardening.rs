@@ -21,7 +21,90 @@ db_test!(
     token_errors_carry_only_nqschar_and_basic_failures_a_challenge,
     the_password_rules_name_the_configured_history,
     acr_values_for_mfa_are_honoured_and_discovery_promises_only_what_is_done,
+    private_key_jwt_assertions_name_only_us_and_are_not_from_the_future,
 );
+
+/// 11.13: a client assertion's `aud` is the issuer or the token endpoint alone (a string, or
+/// an array of just that); `iat` is required and not in the future, `nbf` respected; the
+/// advertised algorithms are exactly those accepted (ES384 included).
+async fn private_key_jwt_assertions_name_only_us_and_are_not_from_the_future(db: Db) {
+    use josekit::jwk::alg::ec::{EcCurve, EcKeyPair};
+    use josekit::jws::{JwsHeader, ES384};
+    use serde_json::json;
+    let app = spawn_app(db).await;
+    let d: serde_json::Value = reqwest::get(app.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        d["token_endpoint_auth_signing_alg_values_supported"],
+        json!(["RS256", "PS256", "ES256", "ES384", "EdDSA"])
+    );
+    let key = EcKeyPair::generate(EcCurve::P384).unwrap();
+    let mut jwk = key.to_jwk_public_key();
+    jwk.set_key_id("k1");
+    jwk.set_algorithm("ES384");
+    let jwks = json!({ "keys": [serde_json::Value::Object(jwk.as_ref().clone())] }).to_string();
+    let mut spec = ClientSpec::confidential("robot-jwt");
+    spec.auth_method = "private_key_jwt";
+    spec.grant_types = vec!["client_credentials"];
+    spec.jwks = Some(jwks);
+    app.register(spec).await;
+    let token_url = app.url("/token");
+    let t = now();
+    let mut n = 0;
+    let mut post = |extra: serde_json::Value| {
+        n += 1;
+        let mut claims = json!({"iss": "robot-jwt", "sub": "robot-jwt", "aud": token_url,
+            "jti": format!("jti-{n}"), "iat": t, "exp": t + 60});
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                claims.as_object_mut().unwrap().remove(k);
+            } else {
+                claims[k] = v.clone();
+            }
+        }
+        let mut header = JwsHeader::new();
+        header.set_key_id("k1");
+        let signer = ES384.signer_from_jwk(&key.to_jwk_private_key()).unwrap();
+        let jwt = josekit::jws::serialize_compact(claims.to_string().as_bytes(), &header, &signer)
+            .unwrap();
+        let url = token_url.clone();
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", jwt.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(post(json!({})).await, StatusCode::OK, "ES384 accepted");
+    assert_eq!(
+        post(json!({"aud": [app.base.clone()]})).await,
+        StatusCode::OK
+    );
+    for bad in [
+        json!({"aud": [app.base.clone(), "https://other.example"]}),
+        json!({"aud": [token_url.clone(), app.base.clone()]}),
+        json!({"aud": app.url("/introspect")}),
+        json!({"iat": null}),
+        json!({"iat": t + 600}),
+        json!({"nbf": t + 600}),
+    ] {
+        assert_eq!(post(bad.clone()).await, StatusCode::UNAUTHORIZED, "{bad}");
+    }
+}
 
 /// 11.19: `acr_values=urn:mpsv:idp:acr:mfa` makes the login ask for the second factor, or fails
 /// with `unmet_authentication_requirements` when the person has none; discovery lists neither
