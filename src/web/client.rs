@@ -1,7 +1,11 @@
 //! Who is asking: the client's IP address (for rate limits and the audit log) and user agent
-//! (for the session list). Behind a reverse proxy listed in `trusted_proxies`, the address is
-//! the right-most `X-Forwarded-For` entry that is not itself a trusted proxy (OWASP: never
-//! trust the header from anyone else).
+//! (for the session list). Only when the connection comes from a reverse proxy listed in
+//! `trusted_proxies` are forwarding headers believed (OWASP: never trust them from anyone
+//! else): `Forwarded` (RFC 7239) when present, else `X-Forwarded-For`. The address is the
+//! right-most hop that is not itself a trusted proxy; entries may carry a port
+//! (`192.0.2.1:4711`, `[2001:db8::1]:4711`). An entry that is not an address (`unknown`, an
+//! obfuscated `_name`, garbage) stops the walk: what lies left of it was written by whoever
+//! the untrusted hop was, so the last trusted hop's address is used instead.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -35,20 +39,7 @@ impl FromRequestParts<AppState> for ClientMeta {
             .get::<ConnectInfo<SocketAddr>>()
             // An IPv4 peer on a dual-stack socket arrives as ::ffff:a.b.c.d.
             .map(|c| c.0.ip().to_canonical());
-        let trusted = &state.config.trusted_proxies;
-        let ip = match peer {
-            Some(p) if trusted.contains(&p) => parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|s| s.trim().parse::<IpAddr>().ok().map(|ip| ip.to_canonical()))
-                .rev()
-                .find(|ip| !trusted.contains(ip))
-                .or(Some(p)),
-            other => other,
-        };
+        let ip = peer.map(|p| client_address(p, &state.config.trusted_proxies, &parts.headers));
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -56,6 +47,76 @@ impl FromRequestParts<AppState> for ClientMeta {
             .map(|s| s.chars().take(200).collect());
         Ok(Self { ip, user_agent })
     }
+}
+
+/// The client's address for a connection from `peer` (see the module's documentation).
+pub fn client_address(peer: IpAddr, trusted: &[IpAddr], headers: &axum::http::HeaderMap) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let values = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|s| s.trim().to_owned())
+            .collect()
+    };
+    let forwarded = values("forwarded");
+    // Each hop as the node it names: `for=` of a `Forwarded` element (absent: not an address).
+    let hops: Vec<String> = if !forwarded.is_empty() {
+        forwarded
+            .iter()
+            .map(|element| {
+                element
+                    .split(';')
+                    .filter_map(|pair| pair.split_once('='))
+                    .find(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
+                    .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+                    .unwrap_or_default()
+            })
+            .collect()
+    } else {
+        values("x-forwarded-for")
+    };
+    let mut last_trusted = peer;
+    for hop in hops.iter().rev() {
+        match node_address(hop) {
+            Some(ip) if trusted.contains(&ip) => last_trusted = ip,
+            Some(ip) => return ip,
+            None => return last_trusted,
+        }
+    }
+    last_trusted
+}
+
+/// An address with or without a port: `192.0.2.1`, `192.0.2.1:80`, `2001:db8::1`,
+/// `[2001:db8::1]`, `[2001:db8::1]:80` (RFC 7239 §6).
+fn node_address(node: &str) -> Option<IpAddr> {
+    let node = node.trim();
+    if let Ok(ip) = node.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Some(rest) = node.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
+            return None;
+        }
+        return inside
+            .parse::<std::net::Ipv6Addr>()
+            .ok()
+            .map(|ip| IpAddr::V6(ip).to_canonical());
+    }
+    let (host, port) = node.rsplit_once(':')?;
+    if !is_port(port) {
+        return None;
+    }
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+fn is_port(p: &str) -> bool {
+    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Middleware: serves the request with its client address known to the audit log
@@ -68,4 +129,80 @@ pub async fn remember_source(
     crate::audit::SOURCE_IP
         .scope(meta.ip_string(), next.run(req))
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn with(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    const PROXY: &str = "10.0.0.10";
+
+    #[test]
+    fn headers_from_an_untrusted_peer_are_ignored() {
+        let h = with(&[("x-forwarded-for", "1.1.1.1"), ("forwarded", "for=2.2.2.2")]);
+        assert_eq!(
+            client_address(ip("9.9.9.9"), &[ip(PROXY)], &h),
+            ip("9.9.9.9")
+        );
+    }
+
+    #[test]
+    fn x_forwarded_for_entries_may_carry_ports() {
+        let t = [ip(PROXY)];
+        for (value, want) in [
+            ("203.0.113.7:51234", "203.0.113.7"),
+            ("[2001:db8::7]:443", "2001:db8::7"),
+            ("2001:db8::8", "2001:db8::8"),
+            ("spoofed, 203.0.113.9:1", "203.0.113.9"),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+            assert_eq!(client_address(ip(PROXY), &t, &h), ip(want), "{value}");
+        }
+    }
+
+    #[test]
+    fn forwarded_is_parsed_and_preferred() {
+        let t = [ip(PROXY), ip("10.0.0.11")];
+        let h = with(&[
+            (
+                "forwarded",
+                "for=198.51.100.1;proto=https, for=\"[2001:db8:cafe::17]:4711\";by=10.0.0.11, for=10.0.0.11",
+            ),
+            ("x-forwarded-for", "192.0.2.99"),
+        ]);
+        assert_eq!(client_address(ip(PROXY), &t, &h), ip("2001:db8:cafe::17"));
+    }
+
+    #[test]
+    fn an_unparsable_hop_stops_the_walk_at_the_last_trusted_one() {
+        let t = [ip(PROXY), ip("10.0.0.11")];
+        let h = with(&[("x-forwarded-for", "198.51.100.1, garbage, 10.0.0.11")]);
+        assert_eq!(client_address(ip(PROXY), &t, &h), ip("10.0.0.11"));
+        let h = with(&[("forwarded", "for=198.51.100.1, for=unknown")]);
+        assert_eq!(client_address(ip(PROXY), &t, &h), ip(PROXY));
+        let h = with(&[("forwarded", "for=_hidden")]);
+        assert_eq!(client_address(ip(PROXY), &t, &h), ip(PROXY));
+    }
+
+    #[test]
+    fn only_proxies_in_the_header_fall_back_to_the_proxy() {
+        let t = [ip(PROXY)];
+        assert_eq!(client_address(ip(PROXY), &t, &HeaderMap::new()), ip(PROXY));
+        let h = with(&[("x-forwarded-for", "10.0.0.10")]);
+        assert_eq!(client_address(ip(PROXY), &t, &h), ip(PROXY));
+    }
 }

@@ -22,7 +22,70 @@ db_test!(
     the_password_rules_name_the_configured_history,
     acr_values_for_mfa_are_honoured_and_discovery_promises_only_what_is_done,
     private_key_jwt_assertions_name_only_us_and_are_not_from_the_future,
+    behind_a_trusted_proxy_each_client_address_has_its_own_limit,
 );
+
+/// 11.17: behind a trusted proxy, forwarded addresses with ports (and RFC 7239 `Forwarded`)
+/// give each client its own rate-limit bucket instead of the proxy's shared one.
+async fn behind_a_trusted_proxy_each_client_address_has_its_own_limit(db: Db) {
+    let app = spawn_app_with(db, |c| {
+        c.limits.login_per_minute = 2;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let rp = setup(&app, "jana.novakova").await;
+    let flow = start_flow(&rp, &[]);
+    let (id, csrf, _) = app.open_login(&flow.url).await;
+    let attempt = |header: &'static str, value: &'static str| {
+        let (id, csrf) = (id.clone(), csrf.clone());
+        let app = &app;
+        async move {
+            app.browser
+                .post(app.url("/login"))
+                .header(header, value)
+                .form(&[
+                    ("id", id.as_str()),
+                    ("csrf", csrf.as_str()),
+                    ("username", "x"),
+                    ("password", "y"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        attempt("x-forwarded-for", "203.0.113.1:1111").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        attempt("x-forwarded-for", "203.0.113.1:2222").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        attempt("x-forwarded-for", "203.0.113.1:3333").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same client, whatever its port"
+    );
+    assert_eq!(
+        attempt("x-forwarded-for", "203.0.113.2:1111").await,
+        StatusCode::OK,
+        "another client"
+    );
+    assert_eq!(
+        attempt("forwarded", "for=\"[2001:db8::5]:4711\";proto=https").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        attempt("forwarded", "for=\"[2001:db8::5]:1\"").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        attempt("forwarded", "for=2001:db8::5").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
 
 /// 11.13: a client assertion's `aud` is the issuer or the token endpoint alone (a string, or
 /// an array of just that); `iat` is required and not in the future, `nbf` respected; the
