@@ -370,6 +370,18 @@ impl Config {
         if let Some(v) = var("MPSV_IDP_SMTP_PASSWORD") {
             self.mail.smtp_password = Some(v);
         }
+        if let Some(v) = var("MPSV_IDP_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse().map_err(|_| {
+                        anyhow::anyhow!("MPSV_IDP_TRUSTED_PROXIES: {s:?} is not an IP address")
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
         if let Some(v) = var("MPSV_IDP_METRICS_BIND") {
             self.metrics.bind = Some(v);
         }
