@@ -105,6 +105,7 @@ impl AppState {
         .await
         .context("key loading task")?
         .context("opening the key folder")?;
+        check_data_key(&storage, &data_key).await?;
         crate::domain::password_policy::warm_up();
         config
             .password
@@ -151,6 +152,32 @@ impl AppState {
             config,
         })))
     }
+}
+
+/// Refuses to start with a data key that does not open what the database holds (issue 11.16):
+/// the check value stored by the first node, and a stored TOTP secret. A node with another
+/// key would otherwise seal secrets nobody else can open, and fail every second-factor login.
+async fn check_data_key(storage: &Storage, key: &DataKey) -> anyhow::Result<()> {
+    use crate::keys::sealing::CHECK_PLAINTEXT;
+    let stored = storage
+        .key_check("data_key", &key.seal(CHECK_PLAINTEXT))
+        .await
+        .context("reading the data key check")?;
+    let opens = |sealed: &str| key.open(sealed).is_ok_and(|p| p == CHECK_PLAINTEXT);
+    if !opens(&stored) {
+        anyhow::bail!(
+            "data.key does not match this database: it cannot open the check value the first \
+             node stored. Give every node the same key folder (or data.key) and restart."
+        );
+    }
+    if let Some(totp) = storage.any_sealed_totp_secret().await? {
+        if key.open(&totp).is_err() {
+            anyhow::bail!(
+                "data.key does not match this database: it cannot open the stored TOTP secrets"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The one router: every endpoint, the middleware stack, and the security headers.

@@ -421,24 +421,69 @@ impl Config {
         if self.issuer.ends_with('/') {
             bail!("issuer must not end with '/'");
         }
-        for (name, v) in [
-            ("authorization_code", self.tokens.authorization_code),
-            ("access_token", self.tokens.access_token),
-            ("id_token", self.tokens.id_token),
-            ("refresh_token", self.tokens.refresh_token),
-            ("login_request", self.tokens.login_request),
-            ("session.absolute_timeout", self.session.absolute_timeout),
-            ("session.idle_timeout", self.session.idle_timeout),
+        // Every duration within bounds (issue 11.11): positive, and small enough that adding it
+        // to a Unix time can never overflow, and sane for an IdP.
+        const DAY: i64 = 86_400;
+        for (name, v, max) in [
+            (
+                "tokens.authorization_code",
+                self.tokens.authorization_code,
+                600,
+            ),
+            (
+                "tokens.access_token",
+                self.tokens.access_token,
+                *crate::domain::client::ACCESS_TOKEN_TTL.end(),
+            ),
+            ("tokens.id_token", self.tokens.id_token, 3600),
+            (
+                "tokens.refresh_token",
+                self.tokens.refresh_token,
+                *crate::domain::client::REFRESH_TOKEN_TTL.end(),
+            ),
+            ("tokens.login_request", self.tokens.login_request, DAY),
+            (
+                "session.absolute_timeout",
+                self.session.absolute_timeout,
+                30 * DAY,
+            ),
+            ("session.idle_timeout", self.session.idle_timeout, 30 * DAY),
         ] {
-            if v <= 0 {
-                bail!("{name} lifetime must be positive");
+            if !(1..=max).contains(&v) {
+                bail!("{name} must be 1 to {max} seconds, got {v}");
             }
+        }
+        if !(0..=crate::keys::MAX_ROTATION_DELAY).contains(&self.keys.rotation_delay) {
+            bail!(
+                "keys.rotation_delay must be 0 to {} seconds",
+                crate::keys::MAX_ROTATION_DELAY
+            );
+        }
+        if !(1..=3600).contains(&self.keys.reload_interval) {
+            bail!("keys.reload_interval must be 1 to 3600 seconds");
+        }
+        let l = &self.lockout;
+        if !(1..=100).contains(&l.threshold)
+            || !(1..=DAY).contains(&l.first_lock_seconds)
+            || !(l.first_lock_seconds..=DAY).contains(&l.max_lock_seconds)
+        {
+            bail!(
+                "lockout: threshold 1 to 100, first_lock_seconds 1 to 86400, max_lock_seconds \
+                 from first_lock_seconds to 86400"
+            );
+        }
+        let p = &self.password;
+        if p.min_change_interval_minutes > 7 * 24 * 60 || p.initial_password_days > 365 {
+            bail!(
+                "password.min_change_interval_minutes must be at most 10080 and \
+                 password.initial_password_days at most 365"
+            );
+        }
+        if self.client_cache_seconds > 300 {
+            bail!("client_cache_seconds must be at most 300");
         }
         if !matches!(self.mail.mode.as_str(), "folder" | "smtp") {
             bail!("mail.mode must be folder or smtp");
-        }
-        if self.keys.rotation_delay < 0 {
-            bail!("keys.rotation_delay must not be negative");
         }
         if let Some(t) = &self.metrics.token {
             // A bearer secret: long enough not to be guessed, and valid in a header.
@@ -461,9 +506,14 @@ impl Config {
         Url::parse(&self.issuer).is_ok_and(|u| is_loopback(&u))
     }
 
-    /// The longest lifetime of anything we sign: a retired key stays in JWKS this long.
+    /// The longest lifetime of anything we sign: a retired key stays in JWKS this long. A
+    /// client may be given access tokens up to the per-client maximum, so that counts too
+    /// (issue 11.11).
     pub fn max_signed_lifetime(&self) -> i64 {
-        self.tokens.access_token.max(self.tokens.id_token)
+        self.tokens
+            .access_token
+            .max(self.tokens.id_token)
+            .max(*crate::domain::client::ACCESS_TOKEN_TTL.end())
     }
 }
 
@@ -513,6 +563,27 @@ mod tests {
         let c: Config = toml::from_str(include_str!("../mpsv-idp.example.toml")).unwrap();
         c.validate().unwrap();
         assert_eq!(c.keys.rotation_delay, 86400);
+    }
+
+    #[test]
+    fn oversized_durations_are_refused() {
+        for adjust in [
+            |c: &mut Config| c.tokens.access_token = i64::MAX,
+            |c: &mut Config| c.tokens.refresh_token = 10 * 365 * 86_400,
+            |c: &mut Config| c.session.absolute_timeout = i64::MAX / 2,
+            |c: &mut Config| c.keys.rotation_delay = i64::MAX,
+            |c: &mut Config| c.keys.rotation_delay = -1,
+            |c: &mut Config| c.keys.reload_interval = u64::MAX,
+        ] {
+            let mut c = Config::default();
+            adjust(&mut c);
+            assert!(c.validate().is_err());
+        }
+    }
+
+    #[test]
+    fn retired_keys_outlive_the_longest_client_access_token() {
+        assert!(Config::default().max_signed_lifetime() >= 3600);
     }
 
     #[test]

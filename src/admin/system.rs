@@ -315,7 +315,13 @@ pub async fn rotate_key(
     admin.require(Permission::ManageKeys)?;
     let r: KeyRotation = super::json(&body)?;
     let alg: SigningAlg = r.alg.parse()?;
-    let delay = r.delay.unwrap_or(state.config.keys.rotation_delay).max(0);
+    let delay = r.delay.unwrap_or(state.config.keys.rotation_delay);
+    if !(0..=crate::keys::MAX_ROTATION_DELAY).contains(&delay) {
+        return Err(ApiError::Invalid(format!(
+            "delay must be 0 to {} seconds",
+            crate::keys::MAX_ROTATION_DELAY
+        )));
+    }
     let keys = std::sync::Arc::clone(&state.keys);
     let meta = tokio::task::spawn_blocking(move || keys.rotate(alg, delay))
         .await

@@ -117,6 +117,28 @@ pub(super) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyFileErro
     Ok(())
 }
 
+/// Writes a new private file only if none exists at `path`, atomically: the content is
+/// written to a temporary file and then hard-linked into place, which fails when the name is
+/// taken — so of two processes creating the same file at once exactly one wins, and nobody
+/// ever reads a half-written one. `false`: the file already existed (the caller reads it).
+pub(crate) fn write_private_new(path: &Path, bytes: &[u8]) -> Result<bool, KeyFileError> {
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// RFC 7638 JWK thumbprint: SHA-256 over the required members in lexicographic order.
 fn thumbprint(jwk: &serde_json::Map<String, serde_json::Value>) -> Result<String, KeyFileError> {
     let members: &[&str] = match jwk.get("kty").and_then(|v| v.as_str()) {

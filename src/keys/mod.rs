@@ -167,17 +167,25 @@ impl KeyStore {
 
     /// Pre-publishes a new key for `alg`, signing from `now + delay`; prunes expired keys.
     pub fn rotate(&self, alg: SigningAlg, delay: i64) -> Result<KeyMeta, KeyFileError> {
+        if !(0..=MAX_ROTATION_DELAY).contains(&delay) {
+            return Err(KeyFileError::Invalid(format!(
+                "the rotation delay must be 0 to {MAX_ROTATION_DELAY} seconds"
+            )));
+        }
         let t = now();
         for (key, state) in self.states(t) {
             if state == KeyState::Expired {
                 files::remove(&self.dir, &key.meta.kid)?;
             }
         }
-        let meta = files::generate(&self.dir, alg, t + delay.max(0))?;
+        let meta = files::generate(&self.dir, alg, t + delay)?;
         self.reload()?;
         Ok(meta)
     }
 }
+
+/// The longest a rotated key may wait before it signs: 90 days.
+pub const MAX_ROTATION_DELAY: i64 = 90 * 86_400;
 
 fn current_of(keys: &[Arc<LoadedKey>], alg: SigningAlg, t: i64) -> Option<&Arc<LoadedKey>> {
     keys.iter()

@@ -29,14 +29,16 @@ pub struct DataKey {
 pub struct OpenError;
 
 impl DataKey {
-    /// Loads `data.key` from the key folder, creating it on first use.
+    /// Loads `data.key` from the key folder, creating it on first use. Creation is atomic
+    /// (`files::write_private_new`): two nodes starting together on a shared folder end up
+    /// with the same key, never one each.
     pub fn load_or_create(dir: &Path) -> Result<Self, KeyFileError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(FILE);
         if !path.exists() {
             let mut key = [0u8; 32];
             rand::thread_rng().fill_bytes(&mut key);
-            super::files::write_private(&path, URL_SAFE_NO_PAD.encode(key).as_bytes())?;
+            super::files::write_private_new(&path, URL_SAFE_NO_PAD.encode(key).as_bytes())?;
         }
         let text = std::fs::read_to_string(&path)?;
         let bytes = URL_SAFE_NO_PAD
@@ -95,6 +97,9 @@ impl DataKey {
     }
 }
 
+/// What the data key's check value seals.
+pub const CHECK_PLAINTEXT: &[u8] = b"mpsv-idp data key check v1";
+
 fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     use hmac::{Hmac, KeyInit, Mac};
     // HMAC accepts keys of any length (RFC 2104 §2), so this cannot fail.
@@ -136,6 +141,24 @@ mod tests {
             .is_err());
         let _ = std::fs::remove_dir_all(dir);
         let _ = std::fs::remove_dir_all(other);
+    }
+
+    #[test]
+    fn two_creators_at_once_end_up_with_one_key() {
+        let dir = std::env::temp_dir().join(format!("mpsv-seal-{}", uuid::Uuid::new_v4()));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let d = dir.clone();
+                std::thread::spawn(move || DataKey::load_or_create(&d).unwrap())
+            })
+            .collect();
+        let keys: Vec<DataKey> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let sealed = keys[0].seal(b"x");
+        assert!(
+            keys.iter().all(|k| k.open(&sealed).is_ok()),
+            "one key for all"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -140,6 +140,33 @@ impl Storage {
         Ok(())
     }
 
+    /// The check value `name` as the first node stored it: `candidate` is stored if there is
+    /// none yet (exactly one node's value wins), and the stored value is returned.
+    pub async fn key_check(&self, name: &str, candidate: &str) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO key_checks (name, sealed) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(candidate)
+        .execute(&self.pool)
+        .await?;
+        let (sealed,): (String,) = sqlx::query_as("SELECT sealed FROM key_checks WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(sealed)
+    }
+
+    /// One stored TOTP secret (sealed), if any account has one.
+    pub async fn any_sealed_totp_secret(&self) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT totp_secret FROM accounts WHERE totp_secret IS NOT NULL LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(s,)| s))
+    }
+
     /// A trivial query, for `/readyz`.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

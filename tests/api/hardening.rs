@@ -23,7 +23,38 @@ db_test!(
     acr_values_for_mfa_are_honoured_and_discovery_promises_only_what_is_done,
     private_key_jwt_assertions_name_only_us_and_are_not_from_the_future,
     behind_a_trusted_proxy_each_client_address_has_its_own_limit,
+    a_node_with_another_data_key_refuses_to_start,
 );
+
+/// 11.16: a node whose `data.key` differs from the one the database was sealed with does not
+/// start (it would seal TOTP secrets the others cannot open); with the same key it does.
+async fn a_node_with_another_data_key_refuses_to_start(db: Db) {
+    let app = spawn_app(db).await;
+    let other = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&app.state.config.key_dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.file_name().unwrap() != "data.key" {
+            std::fs::copy(&p, other.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let mut config = app.state.config.clone();
+    config.key_dir = other.path().to_owned();
+    let err = mpsv_idp::app::AppState::build(config.clone())
+        .await
+        .err()
+        .expect("a node with another data key must not start");
+    assert!(
+        format!("{err:#}").contains("data.key does not match"),
+        "{err:#}"
+    );
+    // The same key: starts.
+    std::fs::copy(
+        app.state.config.key_dir.join("data.key"),
+        other.path().join("data.key"),
+    )
+    .unwrap();
+    assert!(mpsv_idp::app::AppState::build(config).await.is_ok());
+}
 
 /// 11.17: behind a trusted proxy, forwarded addresses with ports (and RFC 7239 `Forwarded`)
 /// give each client its own rate-limit bucket instead of the proxy's shared one.
