@@ -35,6 +35,9 @@ trap cleanup EXIT
 cat >"$WORK/config.toml" <<TOML
 [limits]
 login_per_minute = 1000000
+pending_logins_per_address = 1000000
+password_change_per_minute = 1000000
+password_change_per_account_per_minute = 1000000
 TOML
 export MPSV_IDP_CONFIG="$WORK/config.toml"
 export MPSV_IDP_BIND="127.0.0.1:$PORT"

@@ -23,6 +23,9 @@ pub struct LoginRequest {
 }
 
 impl Storage {
+    /// Parks a login opened from `source_ip`, unless that address already holds `max_per_source`
+    /// unexpired ones (checked in the same statement); `false`: over the limit, nothing stored.
+    #[allow(clippy::too_many_arguments)]
     pub async fn insert_login_request(
         &self,
         id: &str,
@@ -30,20 +33,26 @@ impl Storage {
         client_id: &str,
         params: &str,
         expires_at: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO login_requests (id, csrf_hash, client_id, params, created_at, expires_at) \
-             VALUES ($1,$2,$3,$4,$5,$6)",
+        source_ip: &str,
+        max_per_source: u32,
+    ) -> Result<bool> {
+        let t = now();
+        let r = sqlx::query(
+            "INSERT INTO login_requests (id, csrf_hash, client_id, params, created_at, expires_at, \
+             source_ip) SELECT $1,$2,$3,$4,$5,$6,$7 WHERE (SELECT COUNT(*) FROM login_requests \
+             WHERE source_ip = $7 AND expires_at > $5) < $8",
         )
         .bind(id)
         .bind(csrf.as_str())
         .bind(client_id)
         .bind(params)
-        .bind(now())
+        .bind(t)
         .bind(expires_at)
+        .bind(source_ip)
+        .bind(i64::from(max_per_source))
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(r.rows_affected() == 1)
     }
 
     /// A pending login that has not expired.

@@ -119,6 +119,16 @@ fn is_port(p: &str) -> bool {
     !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The client address of the request being served (as `remember_source` recorded it), or
+/// `unknown`: the key under which per-address rows are counted.
+pub fn current_source() -> String {
+    crate::audit::SOURCE_IP
+        .try_with(Clone::clone)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 /// Middleware: serves the request with its client address known to the audit log
 /// (`audit::SOURCE_IP`).
 pub async fn remember_source(

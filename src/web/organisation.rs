@@ -139,7 +139,7 @@ async fn park(
     let params = serde_json::to_string(&LoginTarget::Authorize(Box::new(req.clone())))
         .map_err(|e| Internal::Other(e.to_string()))?;
     let ttl = state.config.tokens.login_request;
-    state
+    if !state
         .storage
         .insert_login_request(
             id.expose(),
@@ -147,8 +147,13 @@ async fn park(
             client.client_id.as_str(),
             &params,
             now() + ttl,
+            &super::client::current_source(),
+            state.config.limits.pending_logins_per_address,
         )
-        .await?;
+        .await?
+    {
+        return Ok(super::login::too_many_requests(req.lang));
+    }
     state
         .storage
         .advance_login_request(id.expose(), &session.sub, STAGE, &session.amr)

@@ -24,7 +24,48 @@ db_test!(
     private_key_jwt_assertions_name_only_us_and_are_not_from_the_future,
     behind_a_trusted_proxy_each_client_address_has_its_own_limit,
     a_node_with_another_data_key_refuses_to_start,
+    one_address_can_hold_only_so_many_pending_logins,
 );
+
+/// 11.8: every visit without a session parks a login row; one client address may hold only
+/// `limits.pending_logins_per_address` at once, and expired ones are purged.
+async fn one_address_can_hold_only_so_many_pending_logins(db: Db) {
+    let app = spawn_app_with(db, |c| {
+        c.limits.pending_logins_per_address = 3;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let visit = |from: &'static str| {
+        let app = &app;
+        async move {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .get(app.url("/account"))
+                .header("x-forwarded-for", from)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(visit("203.0.113.1").await, StatusCode::SEE_OTHER);
+    }
+    assert_eq!(visit("203.0.113.1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        visit("203.0.113.2").await,
+        StatusCode::SEE_OTHER,
+        "another address"
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM login_requests").await, 4);
+    // Abandoned logins expire and the upkeep purges them; the address may log in again.
+    sql(&app, "UPDATE login_requests SET expires_at = 1").await;
+    app.state.storage.purge_expired(now()).await.unwrap();
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM login_requests").await, 0);
+    assert_eq!(visit("203.0.113.1").await, StatusCode::SEE_OTHER);
+}
 
 /// 11.16: a node whose `data.key` differs from the one the database was sealed with does not
 /// start (it would seal TOTP secrets the others cannot open); with the same key it does.

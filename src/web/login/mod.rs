@@ -67,7 +67,10 @@ pub async fn begin(
 ) -> Result<Response, PageError> {
     let id = PlainToken::generate();
     let params = serde_json::to_string(target).map_err(|e| Internal::Other(e.to_string()))?;
-    state
+    // Each visit without a session stores a row: one client address may hold only so many at
+    // once (issue 11.8); expired ones are purged by the upkeep task.
+    let source = super::client::current_source();
+    let stored = state
         .storage
         .insert_login_request(
             id.expose(),
@@ -75,8 +78,14 @@ pub async fn begin(
             client_id,
             &params,
             now() + state.config.tokens.login_request,
+            &source,
+            state.config.limits.pending_logins_per_address,
         )
         .await?;
+    if !stored {
+        tracing::warn!(source = %source, "too many pending logins from one address");
+        return Ok(too_many_requests(target.lang()));
+    }
     Ok(see_other(&format!(
         "/login?id={}&lang={}",
         id.expose(),
