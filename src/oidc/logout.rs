@@ -126,7 +126,16 @@ async fn logout(
                 p.get("state"),
             ));
         }
-        end_session(state, &s.sid).await?;
+        // RP-initiated logout is audited with the session's end, in one transaction.
+        let mut record = crate::audit::Record::new(crate::audit::Event::SessionEnded)
+            .actor(s.sub.clone())
+            .subject(s.sub.clone())
+            .detail("sid", s.sid.clone())
+            .detail("reason", "rp_initiated_logout");
+        if let Some(id) = &client_id {
+            record = record.detail("client_id", id.clone());
+        }
+        end_session_audited(state, &s.sid, record).await?;
     }
 
     let mut response = match redirect {
@@ -191,6 +200,28 @@ fn confirmation_page(
 /// logout to each client that took part.
 pub async fn end_session(state: &AppState, sid: &str) -> Result<(), Internal> {
     if let Some((sub, clients)) = state.storage.end_session(sid).await? {
+        tracing::info!(%sid, "session ended");
+        super::backchannel::notify(state, sub, sid.to_owned(), clients);
+    }
+    Ok(())
+}
+
+/// [`end_session`] with its audit record written in the same transaction (only when the
+/// session was still live).
+pub async fn end_session_audited(
+    state: &AppState,
+    sid: &str,
+    record: crate::audit::Record,
+) -> Result<(), Internal> {
+    let mut tx = state.storage.begin_write().await?;
+    let ended = state.storage.end_session_in(&mut tx, sid).await?;
+    if ended.is_some() {
+        state.audit.append(&mut tx, record).await?;
+    }
+    tx.commit()
+        .await
+        .map_err(crate::storage::StorageError::from)?;
+    if let Some((sub, clients)) = ended {
         tracing::info!(%sid, "session ended");
         super::backchannel::notify(state, sub, sid.to_owned(), clients);
     }

@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::{Result, Storage};
+use super::{Tx, Result, Storage};
 use crate::secrets::{now, HashedToken};
 
 #[derive(Clone, FromRow)]
@@ -232,17 +232,27 @@ impl Storage {
     /// Ends a session and revokes every token family bound to it. Returns the clients that
     /// took part in it, or `None` when it had already ended (so logout is sent only once).
     pub async fn end_session(&self, sid: &str) -> Result<Option<(String, Vec<String>)>> {
+        let mut tx = self.begin_write().await?;
+        let ended = self.end_session_in(&mut tx, sid).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// [`Storage::end_session`] in the caller's transaction (with its audit record).
+    pub async fn end_session_in(
+        &self,
+        tx: &mut Tx,
+        sid: &str,
+    ) -> Result<Option<(String, Vec<String>)>> {
         let t = now();
-        let mut tx = self.pool().begin().await?;
         let sub: Option<(String,)> = sqlx::query_as(
             "UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL RETURNING sub",
         )
         .bind(t)
         .bind(sid)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         let Some((sub,)) = sub else {
-            tx.rollback().await?;
             return Ok(None);
         };
         sqlx::query(
@@ -250,15 +260,14 @@ impl Storage {
         )
         .bind(t)
         .bind(sid)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         let clients: Vec<(String,)> = sqlx::query_as(
             "SELECT client_id FROM session_clients WHERE sid = $1 ORDER BY client_id",
         )
         .bind(sid)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
-        tx.commit().await?;
         Ok(Some((sub, clients.into_iter().map(|(c,)| c).collect())))
     }
 }

@@ -229,17 +229,16 @@ pub async fn end_session(
         .await?
         .is_some_and(|s| s.sub == account.sub);
     if theirs {
-        crate::oidc::logout::end_session(&state, sid).await?;
-        state
-            .audit
-            .record(
-                Record::new(Event::SessionEnded)
-                    .actor(account.sub.clone())
-                    .subject(account.sub.clone())
-                    .ip(meta.ip_string())
-                    .detail("sid", sid),
-            )
-            .await?;
+        crate::oidc::logout::end_session_audited(
+            &state,
+            sid,
+            Record::new(Event::SessionEnded)
+                .actor(account.sub.clone())
+                .subject(account.sub.clone())
+                .ip(meta.ip_string())
+                .detail("sid", sid),
+        )
+        .await?;
     }
     Ok(see_other(&format!(
         "/account?lang={}&notice=session",
