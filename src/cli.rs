@@ -597,9 +597,11 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 account.must_change_password = true;
                 account.initial_password_expires_at = Some(policy.initial_password_expires_at(t));
             }
-            storage.insert_account(&account).await?;
+            let mut tx = storage.begin_write().await?;
+            storage.insert_account_in(&mut tx, &account).await?;
             crate::audit::AuditLog::new(storage.clone())
-                .record(
+                .append(
+                    &mut tx,
                     crate::audit::Record::new(crate::audit::Event::StaffCreated)
                         .actor(registry::actor())
                         .subject(account.sub.clone())
@@ -607,6 +609,7 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                         .detail("role", account.role.as_str()),
                 )
                 .await?;
+            tx.commit().await?;
             println!("account {} created (sub {})", account.username, account.sub);
         }
     }

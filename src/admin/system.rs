@@ -419,10 +419,12 @@ pub async fn create_staff(
     a.role = role;
     a.must_change_password = true;
     a.initial_password_expires_at = Some(t + WELCOME_LINK_SECONDS);
-    state.storage.insert_account(&a).await?;
+    let mut tx = state.storage.begin_write().await?;
+    state.storage.insert_account_in(&mut tx, &a).await?;
     state
         .audit
-        .record(
+        .append(
+            &mut tx,
             Record::new(Event::StaffCreated)
                 .actor(admin.actor.clone())
                 .subject(a.sub.clone())
@@ -433,6 +435,9 @@ pub async fn create_staff(
                 .detail("password_setup", "mailed"),
         )
         .await?;
+    tx.commit()
+        .await
+        .map_err(|e| crate::error::Internal::from(crate::storage::StorageError::from(e)))?;
     crate::web::reset::send_link(
         &state,
         &a,

@@ -206,6 +206,17 @@ pub async fn end_session(state: &AppState, sid: &str) -> Result<(), Internal> {
     Ok(())
 }
 
+/// After a transaction that ended sessions with `Storage::end_session_in` committed: the
+/// back-channel logouts of those that were still live.
+pub fn notify_ended(state: &AppState, ended: Vec<crate::storage::sessions::EndedSession>) {
+    for (sid, e) in ended {
+        if let Some((sub, clients)) = e {
+            tracing::info!(%sid, "session ended");
+            super::backchannel::notify(state, sub, sid, clients);
+        }
+    }
+}
+
 /// [`end_session`] with its audit record written in the same transaction (only when the
 /// session was still live).
 pub async fn end_session_audited(

@@ -103,17 +103,21 @@ pub async fn create(
         expires_at,
     )
     .await?;
-    storage.insert_account(&account).await?;
+    let mut tx = storage.begin_write().await?;
+    storage.insert_account_in(&mut tx, &account).await?;
     state
         .audit
-        .record(
+        .append(
+            &mut tx,
             Record::new(Event::AccountCreated)
                 .actor(actor)
                 .subject(person.sub.clone())
                 .detail("username", username.as_str()),
         )
         .await?;
-    record_letter(state, actor, &person, organisation_id, letter).await
+    record_letter(state, &mut tx, actor, &person, organisation_id, &letter).await?;
+    super::commit(tx).await?;
+    Ok(letter)
 }
 
 /// Re-issues the letter: a new initial password replaces the current one (the previous
@@ -145,14 +149,32 @@ pub async fn reissue_letter(
         expires_at,
     )
     .await?;
+    // The new password, the end of every session and the letter's record commit together.
+    let mut tx = storage.begin_write().await?;
     storage
-        .set_password(person_sub, &hash, t, true, Some(expires_at))
+        .set_password_in(&mut tx, person_sub, &hash, t, true, Some(expires_at))
         .await?;
-    for s in storage.sessions_of(person_sub).await? {
-        crate::oidc::logout::end_session(state, &s.sid).await?;
-    }
+    let ended = end_all_sessions_in(state, &mut tx, person_sub).await?;
+    record_letter(state, &mut tx, actor, &person, organisation_id, &letter).await?;
+    super::commit(tx).await?;
+    crate::oidc::logout::notify_ended(state, ended);
     storage.delete_login_requests_of(person_sub).await?;
-    record_letter(state, actor, &person, organisation_id, letter).await
+    Ok(letter)
+}
+
+/// Ends every live session of the person in the caller's transaction; the back-channel
+/// logouts go out after the commit (`oidc::logout::notify_ended`).
+async fn end_all_sessions_in(
+    state: &AppState,
+    tx: &mut crate::storage::Tx,
+    sub: &str,
+) -> Result<Vec<crate::storage::sessions::EndedSession>> {
+    let mut ended = Vec::new();
+    for s in state.storage.sessions_of(sub).await? {
+        let e = state.storage.end_session_in(tx, &s.sid).await?;
+        ended.push((s.sid, e));
+    }
+    Ok(ended)
 }
 
 async fn free_username(state: &AppState, person: &Person) -> Result<Username> {
@@ -270,27 +292,32 @@ async fn render(
     })
 }
 
-/// Records and audits the issue of a rendered letter.
+/// Records and audits the issue of a rendered letter, in the caller's transaction.
 async fn record_letter(
     state: &AppState,
+    tx: &mut crate::storage::Tx,
     actor: Actor<'_>,
     person: &Person,
     organisation_id: &str,
-    letter: IssuedLetter,
-) -> Result<IssuedLetter> {
+    letter: &IssuedLetter,
+) -> Result<()> {
     state
         .storage
-        .insert_letter(&LetterRecord {
-            reference: &letter.reference,
-            person_sub: &person.sub,
-            organisation_id,
-            issued_by: actor,
-            password_expires_at: letter.password_expires_at,
-        })
+        .insert_letter_in(
+            tx,
+            &LetterRecord {
+                reference: &letter.reference,
+                person_sub: &person.sub,
+                organisation_id,
+                issued_by: actor,
+                password_expires_at: letter.password_expires_at,
+            },
+        )
         .await?;
     state
         .audit
-        .record(
+        .append(
+            tx,
             Record::new(Event::LetterIssued)
                 .actor(actor)
                 .subject(person.sub.clone())
@@ -300,7 +327,7 @@ async fn record_letter(
                 .detail("password_expires_at", letter.password_expires_at),
         )
         .await?;
-    Ok(letter)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -370,22 +397,27 @@ pub async fn set_status(
             crate::domain::account::AccountStatus::Active
         }
     };
-    if !state.storage.set_account_status(sub, status).await? {
+    let mut tx = state.storage.begin_write().await?;
+    if !state
+        .storage
+        .set_account_status_in(&mut tx, sub, status)
+        .await?
+    {
         return Err(RegistryError::NotFound("account"));
     }
-    match action {
+    let ended = match action {
         StatusAction::Unlock | StatusAction::Enable => {
-            state.storage.record_login_success(sub).await?;
+            state.storage.record_login_success_in(&mut tx, sub).await?;
+            Vec::new()
         }
         StatusAction::Lock | StatusAction::Disable => {
-            for s in state.storage.sessions_of(sub).await? {
-                crate::oidc::logout::end_session(state, &s.sid).await?;
-            }
+            end_all_sessions_in(state, &mut tx, sub).await?
         }
-    }
+    };
     state
         .audit
-        .record(
+        .append(
+            &mut tx,
             Record::new(Event::AccountStatusChanged)
                 .actor(actor)
                 .subject(sub)
@@ -393,24 +425,28 @@ pub async fn set_status(
                 .detail("reason", reason),
         )
         .await?;
+    super::commit(tx).await?;
+    crate::oidc::logout::notify_ended(state, ended);
     Ok(())
 }
 
 /// Ends every session of the person ("sign out everywhere"), with back-channel logout;
 /// audited. Returns how many ended.
 pub async fn end_sessions(state: &AppState, actor: Actor<'_>, sub: &str) -> Result<usize> {
-    let sessions = state.storage.sessions_of(sub).await?;
-    for s in &sessions {
-        crate::oidc::logout::end_session(state, &s.sid).await?;
-    }
+    let mut tx = state.storage.begin_write().await?;
+    let ended = end_all_sessions_in(state, &mut tx, sub).await?;
+    let n = ended.len();
     state
         .audit
-        .record(
+        .append(
+            &mut tx,
             Record::new(Event::SessionsEndedByStaff)
                 .actor(actor)
                 .subject(sub)
-                .detail("sessions", sessions.len()),
+                .detail("sessions", n),
         )
         .await?;
-    Ok(sessions.len())
+    super::commit(tx).await?;
+    crate::oidc::logout::notify_ended(state, ended);
+    Ok(n)
 }

@@ -36,6 +36,7 @@ pub async fn record(
         .organisation(organisation_id)
         .await?
         .ok_or(RegistryError::NotFound("organisation"))?;
+    let mut tx = storage.begin_write().await?;
     let sub = match subject {
         Subject::Existing(sub) => {
             super::ensure_not_staff(state, sub).await?;
@@ -46,10 +47,11 @@ pub async fn record(
                 .sub
         }
         Subject::New(person) => {
-            storage.insert_person(person, actor).await?;
+            storage.insert_person_in(&mut tx, person, actor).await?;
             state
                 .audit
-                .record(
+                .append(
+                    &mut tx,
                     Record::new(Event::PersonCreated)
                         .actor(actor)
                         .subject(person.sub.clone())
@@ -61,11 +63,20 @@ pub async fn record(
     };
     let consent_id = uuid::Uuid::new_v4().to_string();
     let mpsv_client_id = storage
-        .record_consent(&consent_id, &sub, &organisation.id, form, paper, actor)
+        .record_consent_in(
+            &mut tx,
+            &consent_id,
+            &sub,
+            &organisation.id,
+            form,
+            paper,
+            actor,
+        )
         .await?;
     state
         .audit
-        .record(
+        .append(
+            &mut tx,
             Record::new(Event::ConsentRecorded)
                 .actor(actor)
                 .subject(sub.clone())
@@ -79,6 +90,7 @@ pub async fn record(
                 .detail("mpsv_client_id", mpsv_client_id.as_str()),
         )
         .await?;
+    super::commit(tx).await?;
     Ok(Recorded {
         consent_id,
         person_sub: sub,
@@ -97,16 +109,18 @@ pub async fn withdraw(
         .consent(consent_id)
         .await?
         .ok_or(RegistryError::NotFound("consent"))?;
+    let mut tx = state.storage.begin_write().await?;
     if !state
         .storage
-        .withdraw_consent(consent_id, actor, reason)
+        .withdraw_consent_in(&mut tx, consent_id, actor, reason)
         .await?
     {
         return Err(RegistryError::Refused("the consent is already withdrawn"));
     }
     state
         .audit
-        .record(
+        .append(
+            &mut tx,
             Record::new(Event::ConsentWithdrawn)
                 .actor(actor)
                 .subject(consent.person_sub.clone())
@@ -116,5 +130,5 @@ pub async fn withdraw(
                 .detail("reason", reason),
         )
         .await?;
-    Ok(())
+    super::commit(tx).await
 }

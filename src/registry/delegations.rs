@@ -38,8 +38,10 @@ pub async fn grant(
         ));
     }
     let id = uuid::Uuid::new_v4().to_string();
+    let mut tx = storage.begin_write().await?;
     let inserted = storage
-        .insert_delegation(
+        .insert_delegation_in(
+            &mut tx,
             &id,
             organisation_id,
             delegate_sub,
@@ -55,7 +57,8 @@ pub async fn grant(
     }
     state
         .audit
-        .record(
+        .append(
+            &mut tx,
             Record::new(Event::DelegationGranted)
                 .actor(actor)
                 .subject(delegate_sub)
@@ -64,6 +67,7 @@ pub async fn grant(
                 .detail("delegator", delegator_sub),
         )
         .await?;
+    super::commit(tx).await?;
     Ok(id)
 }
 
@@ -82,16 +86,18 @@ pub async fn revoke(
         .into_iter()
         .find(|d| d.id == delegation_id)
         .ok_or(RegistryError::NotFound("delegation"))?;
+    let mut tx = state.storage.begin_write().await?;
     if !state
         .storage
-        .revoke_delegation(delegation_id, organisation_id, actor, reason)
+        .revoke_delegation_in(&mut tx, delegation_id, organisation_id, actor, reason)
         .await?
     {
         return Err(RegistryError::NotFound("delegation"));
     }
     state
         .audit
-        .record(
+        .append(
+            &mut tx,
             Record::new(Event::DelegationRevoked)
                 .actor(actor)
                 .subject(delegation.delegate_sub)
@@ -101,5 +107,5 @@ pub async fn revoke(
                 .detail("reason", reason),
         )
         .await?;
-    Ok(())
+    super::commit(tx).await
 }

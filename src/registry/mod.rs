@@ -55,6 +55,12 @@ impl From<crate::password::PasswordError> for RegistryError {
 
 pub type Result<T> = std::result::Result<T, RegistryError>;
 
+/// Commits a registry action's transaction (the action and its audit records together).
+pub(crate) async fn commit(tx: crate::storage::Tx) -> Result<()> {
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(())
+}
+
 /// MPSV staff (operators, administrators) are not MPSV's clients: no consents, statutory
 /// roles or delegations for them (and operators must not act on staff accounts).
 pub(crate) async fn ensure_not_staff(state: &crate::app::AppState, sub: &str) -> Result<()> {

@@ -6,10 +6,12 @@ use crate::audit::{Event, Record};
 use crate::domain::organisation::Organisation;
 
 pub async fn create(state: &AppState, actor: Actor<'_>, o: &Organisation) -> Result<()> {
-    state.storage.insert_organisation(o).await?;
+    let mut tx = state.storage.begin_write().await?;
+    state.storage.insert_organisation_in(&mut tx, o).await?;
     state
         .audit
-        .record(
+        .append(
+            &mut tx,
             Record::new(Event::OrganisationCreated)
                 .actor(actor)
                 .subject(o.id.clone())
@@ -19,5 +21,5 @@ pub async fn create(state: &AppState, actor: Actor<'_>, o: &Organisation) -> Res
                 .detail("nno_family_support", o.kind.nno_family_support),
         )
         .await?;
-    Ok(())
+    super::commit(tx).await
 }

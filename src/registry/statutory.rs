@@ -9,6 +9,7 @@ use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::error::Internal;
 use crate::secrets::now;
+use crate::storage::StorageError;
 
 pub async fn start(
     state: &AppState,
@@ -34,12 +35,14 @@ pub async fn start(
         return Err(RegistryError::Conflict("this statutory role"));
     }
     let id = uuid::Uuid::new_v4().to_string();
+    let mut tx = storage.begin_write().await?;
     storage
-        .start_statutory_role(&id, person_sub, organisation_id, from_at, actor)
+        .start_statutory_role_in(&mut tx, &id, person_sub, organisation_id, from_at, actor)
         .await?;
     state
         .audit
-        .record(
+        .append(
+            &mut tx,
             Record::new(Event::StatutoryRoleStarted)
                 .actor(actor)
                 .subject(person_sub)
@@ -47,6 +50,7 @@ pub async fn start(
                 .detail("from", from_at),
         )
         .await?;
+    super::commit(tx).await?;
     Ok(id)
 }
 
@@ -62,9 +66,10 @@ pub async fn end(
 ) -> Result<()> {
     let t = now();
     let at = at.unwrap_or(t);
+    let mut tx = state.storage.begin_write().await?;
     let ended = state
         .storage
-        .end_statutory_role(person_sub, organisation_id, at, actor, reason)
+        .end_statutory_role_in(&mut tx, person_sub, organisation_id, at, actor, reason)
         .await?;
     if ended == 0 {
         return Err(RegistryError::Refused(
@@ -73,7 +78,8 @@ pub async fn end(
     }
     state
         .audit
-        .record(
+        .append(
+            &mut tx,
             Record::new(Event::StatutoryRoleEnded)
                 .actor(actor)
                 .subject(person_sub)
@@ -82,6 +88,7 @@ pub async fn end(
                 .detail("reason", reason),
         )
         .await?;
+    super::commit(tx).await?;
     if at <= t {
         apply_pending_ends(state).await?;
     }
@@ -94,21 +101,31 @@ pub async fn apply_pending_ends(state: &AppState) -> std::result::Result<usize, 
     let t = now();
     let mut done = 0;
     for role in state.storage.ended_roles_pending(t).await? {
+        // One transaction per role: claiming it (the mark), its consequences and their audit
+        // records commit together, so a crash leaves the role pending for the next upkeep and
+        // another node that claims it at the same time finds it taken.
+        let mut tx = state.storage.begin_write().await?;
+        if !state
+            .storage
+            .mark_role_end_applied_in(&mut tx, &role.id)
+            .await?
+        {
+            continue;
+        }
         // Still statutory through another (newer) role: nothing is taken away.
         let still = state
             .storage
             .is_statutory(&role.person_sub, &role.organisation_id, t)
             .await?;
         if still {
-            state.storage.mark_role_end_applied(&role.id).await?;
+            tx.commit().await.map_err(StorageError::from)?;
             done += 1;
             continue;
         }
-        // The work first, then the mark: a failure half-way is retried at the next upkeep.
-        // Every step is idempotent (another node doing the same finds nothing left to do).
         let lapsed = state
             .storage
-            .lapse_delegations_of(
+            .lapse_delegations_of_in(
+                &mut tx,
                 &role.person_sub,
                 &role.organisation_id,
                 "the delegator's statutory role ended",
@@ -117,7 +134,8 @@ pub async fn apply_pending_ends(state: &AppState) -> std::result::Result<usize, 
         for delegate in &lapsed {
             state
                 .audit
-                .record(
+                .append(
+                    &mut tx,
                     Record::new(Event::DelegationRevoked)
                         .actor("system")
                         .subject(delegate.clone())
@@ -129,16 +147,21 @@ pub async fn apply_pending_ends(state: &AppState) -> std::result::Result<usize, 
         }
         let families = state
             .storage
-            .revoke_families_for_organisation(&role.person_sub, &role.organisation_id)
+            .revoke_families_for_organisation_in(&mut tx, &role.person_sub, &role.organisation_id)
             .await?;
         let sessions = state
             .storage
             .sessions_with_organisation(&role.person_sub, &role.organisation_id)
             .await?;
+        let mut ended = Vec::new();
         for sid in &sessions {
-            crate::oidc::logout::end_session(state, sid).await?;
+            ended.push((
+                sid.clone(),
+                state.storage.end_session_in(&mut tx, sid).await?,
+            ));
         }
-        state.storage.mark_role_end_applied(&role.id).await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        crate::oidc::logout::notify_ended(state, ended);
         done += 1;
         tracing::info!(
             sub = %role.person_sub,

@@ -75,8 +75,7 @@ impl Storage {
     /// Creates an account, and its person when not yet there (staff, tests); its first
     /// password goes into the history at once. Accounts of MPSV clients are created through
     /// `registry::accounts`, which insists on a consent first.
-    pub async fn insert_account(&self, a: &Account) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+    pub async fn insert_account_in(&self, tx: &mut Tx, a: &Account) -> Result<()> {
         sqlx::query(
             "INSERT INTO persons (sub, given_name, family_name, search_key, email, \
              email_verified, locale, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) \
@@ -90,7 +89,7 @@ impl Storage {
         .bind(i64::from(a.email_verified))
         .bind(a.locale.clone())
         .bind(now())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         let r = sqlx::query(
             "INSERT INTO accounts (sub, username, status, password_hash, role, \
@@ -106,7 +105,7 @@ impl Storage {
         .bind(i64::from(a.must_change_password))
         .bind(a.initial_password_expires_at)
         .bind(now())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await;
         conflict_on_unique(r, "username")?;
         sqlx::query(
@@ -115,8 +114,15 @@ impl Storage {
         .bind(a.sub.clone())
         .bind(a.password_hash.clone())
         .bind(a.password_changed_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
+        Ok(())
+    }
+
+    /// [`Storage::insert_account_in`] in a transaction of its own.
+    pub async fn insert_account(&self, a: &Account) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        self.insert_account_in(&mut tx, a).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -151,15 +157,15 @@ impl Storage {
 
     /// Sets a new password: hash, change time, history; `must_change` marks an initial or
     /// administrator-set password, `initial_expires_at` when such a password stops working.
-    pub async fn set_password(
+    pub async fn set_password_in(
         &self,
+        tx: &mut Tx,
         sub: &str,
         hash: &str,
         at: i64,
         must_change: bool,
         initial_expires_at: Option<i64>,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "UPDATE accounts SET password_hash = $1, password_changed_at = $2, \
              must_change_password = $3, initial_password_expires_at = $4, failed_logins = 0, \
@@ -170,7 +176,7 @@ impl Storage {
         .bind(i64::from(must_change))
         .bind(initial_expires_at)
         .bind(sub)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query(
             "INSERT INTO password_history (sub, password_hash, created_at) VALUES ($1,$2,$3)",
@@ -178,8 +184,23 @@ impl Storage {
         .bind(sub)
         .bind(hash)
         .bind(at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
+        Ok(())
+    }
+
+    /// [`Storage::set_password_in`] in a transaction of its own.
+    pub async fn set_password(
+        &self,
+        sub: &str,
+        hash: &str,
+        at: i64,
+        must_change: bool,
+        initial_expires_at: Option<i64>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        self.set_password_in(&mut tx, sub, hash, at, must_change, initial_expires_at)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -237,14 +258,22 @@ impl Storage {
     }
 
     /// A successful login clears the failure count and any temporary lock.
-    pub async fn record_login_success(&self, sub: &str) -> Result<()> {
+    pub async fn record_login_success_in(&self, tx: &mut Tx, sub: &str) -> Result<()> {
         sqlx::query(
             "UPDATE accounts SET failed_logins = 0, locked_until = NULL \
              WHERE sub = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)",
         )
         .bind(sub)
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
+        Ok(())
+    }
+
+    /// [`Storage::record_login_success_in`] in a transaction of its own.
+    pub async fn record_login_success(&self, sub: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        self.record_login_success_in(&mut tx, sub).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -376,13 +405,26 @@ impl Storage {
         Ok(row.map(Account::from))
     }
 
-    pub async fn set_account_status(&self, sub: &str, status: AccountStatus) -> Result<bool> {
+    pub async fn set_account_status_in(
+        &self,
+        tx: &mut Tx,
+        sub: &str,
+        status: AccountStatus,
+    ) -> Result<bool> {
         let r = sqlx::query("UPDATE accounts SET status = $1 WHERE sub = $2")
             .bind(status.as_str())
             .bind(sub)
-            .execute(self.pool())
+            .execute(&mut **tx)
             .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// [`Storage::set_account_status_in`] in a transaction of its own.
+    pub async fn set_account_status(&self, sub: &str, status: AccountStatus) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let r = self.set_account_status_in(&mut tx, sub, status).await?;
+        tx.commit().await?;
+        Ok(r)
     }
 }
 

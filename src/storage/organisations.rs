@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{conflict_on_unique, Result, Storage, StorageError};
+use super::{conflict_on_unique, Result, Storage, StorageError, Tx};
 use crate::domain::organisation::{Ico, Organisation, OrganisationKind, Seat};
 use crate::domain::text::search_key;
 use crate::secrets::now;
@@ -49,7 +49,7 @@ impl OrganisationRow {
 
 impl Storage {
     /// Adds an organisation; an IČO already registered is a conflict.
-    pub async fn insert_organisation(&self, o: &Organisation) -> Result<()> {
+    pub async fn insert_organisation_in(&self, tx: &mut Tx, o: &Organisation) -> Result<()> {
         let t = now();
         let r = sqlx::query(concat!(
             "INSERT INTO organisations (",
@@ -69,9 +69,17 @@ impl Storage {
         .bind(search_key(&o.name))
         .bind(t)
         .bind(t)
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await;
         conflict_on_unique(r, "organisation with this IČO")?;
+        Ok(())
+    }
+
+    /// [`Storage::insert_organisation_in`] in a transaction of its own.
+    pub async fn insert_organisation(&self, o: &Organisation) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        self.insert_organisation_in(&mut tx, o).await?;
+        tx.commit().await?;
         Ok(())
     }
 

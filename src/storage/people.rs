@@ -5,7 +5,7 @@
 use sqlx::FromRow;
 
 use super::organisations::OrganisationRow;
-use super::{conflict_on_unique, Result, Storage, StorageError};
+use super::{conflict_on_unique, Result, Storage, StorageError, Tx};
 use crate::domain::client::Application;
 use crate::domain::entitlement::{Affiliation, Consents, DelegationFacts};
 use crate::domain::mpsv_id::MpsvClientId;
@@ -145,7 +145,7 @@ async fn join_organisation(
 }
 
 impl Storage {
-    pub async fn insert_person(&self, p: &Person, created_by: &str) -> Result<()> {
+    pub async fn insert_person_in(&self, tx: &mut Tx, p: &Person, created_by: &str) -> Result<()> {
         sqlx::query(
             "INSERT INTO persons (sub, given_name, family_name, search_key, email, \
              email_verified, locale, mpsv_client_id, created_by, created_at) \
@@ -159,8 +159,16 @@ impl Storage {
         .bind(p.locale.clone())
         .bind(created_by)
         .bind(now())
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
+        Ok(())
+    }
+
+    /// [`Storage::insert_person_in`] in a transaction of its own.
+    pub async fn insert_person(&self, p: &Person, created_by: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        self.insert_person_in(&mut tx, p, created_by).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -192,8 +200,10 @@ impl Storage {
     /// organisation and assigns their MPSV client identifier if they have none yet (from a
     /// sequence that only grows, so an identifier is never reused). A second active consent
     /// of the same form for the same organisation is a conflict.
-    pub async fn record_consent(
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_consent_in(
         &self,
+        tx: &mut Tx,
         id: &str,
         person_sub: &str,
         organisation_id: &str,
@@ -202,7 +212,6 @@ impl Storage {
         recorded_by: &str,
     ) -> Result<MpsvClientId> {
         let t = now();
-        let mut tx = self.pool().begin().await?;
         let r = sqlx::query(
             "INSERT INTO consents (id, person_sub, organisation_id, form, signed_on, received_on, \
              reference, recorded_by, recorded_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
@@ -216,14 +225,14 @@ impl Storage {
         .bind(c.reference.clone())
         .bind(recorded_by)
         .bind(t)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await;
         conflict_on_unique(r, "an active consent of this form for this organisation")?;
-        join_organisation(&mut tx, person_sub, organisation_id, t).await?;
+        join_organisation(tx, person_sub, organisation_id, t).await?;
         let existing: Option<(Option<String>,)> =
             sqlx::query_as("SELECT mpsv_client_id FROM persons WHERE sub = $1")
                 .bind(person_sub)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
         let id = match existing {
             None => return Err(StorageError::Corrupt(format!("no person {person_sub}"))),
@@ -234,23 +243,54 @@ impl Storage {
                 let (n,): (i64,) = sqlx::query_as(
                     "UPDATE mpsv_id_sequence SET next = next + 1 WHERE id = 1 RETURNING next - 1",
                 )
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?;
                 let id = MpsvClientId::from_sequence(n).map_err(|e| StorageError::Corrupt(e.0))?;
                 sqlx::query("UPDATE persons SET mpsv_client_id = $1 WHERE sub = $2")
                     .bind(id.as_str())
                     .bind(person_sub)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                 id
             }
         };
-        tx.commit().await?;
         Ok(id)
     }
 
+    /// [`Storage::record_consent_in`] in a transaction of its own.
+    pub async fn record_consent(
+        &self,
+        id: &str,
+        person_sub: &str,
+        organisation_id: &str,
+        form: Application,
+        c: &ConsentForm,
+        recorded_by: &str,
+    ) -> Result<MpsvClientId> {
+        let mut tx = self.begin_write().await?;
+        let r = self
+            .record_consent_in(
+                &mut tx,
+                id,
+                person_sub,
+                organisation_id,
+                form,
+                c,
+                recorded_by,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+
     /// Withdraws an active consent; false when there is none with this id.
-    pub async fn withdraw_consent(&self, id: &str, by: &str, reason: &str) -> Result<bool> {
+    pub async fn withdraw_consent_in(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+        by: &str,
+        reason: &str,
+    ) -> Result<bool> {
         let r = sqlx::query(
             "UPDATE consents SET withdrawn_at = $1, withdrawn_by = $2, withdraw_reason = $3 \
              WHERE id = $4 AND withdrawn_at IS NULL",
@@ -259,9 +299,17 @@ impl Storage {
         .bind(by)
         .bind(reason)
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// [`Storage::withdraw_consent_in`] in a transaction of its own.
+    pub async fn withdraw_consent(&self, id: &str, by: &str, reason: &str) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let r = self.withdraw_consent_in(&mut tx, id, by, reason).await?;
+        tx.commit().await?;
+        Ok(r)
     }
 
     pub async fn consent(&self, id: &str) -> Result<Option<ConsentRecord>> {
@@ -426,16 +474,16 @@ impl Storage {
     }
 
     /// Records that a person is a statutory representative of an organisation from `from_at`.
-    pub async fn start_statutory_role(
+    pub async fn start_statutory_role_in(
         &self,
+        tx: &mut Tx,
         id: &str,
         person_sub: &str,
         organisation_id: &str,
         from_at: i64,
         recorded_by: &str,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
-        join_organisation(&mut tx, person_sub, organisation_id, from_at).await?;
+        join_organisation(tx, person_sub, organisation_id, from_at).await?;
         sqlx::query(
             "INSERT INTO statutory_roles (id, person_sub, organisation_id, from_at, until_at, \
              recorded_by, recorded_at) VALUES ($1,$2,$3,$4,NULL,$5,$6)",
@@ -446,7 +494,29 @@ impl Storage {
         .bind(from_at)
         .bind(recorded_by)
         .bind(now())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// [`Storage::start_statutory_role_in`] in a transaction of its own.
+    pub async fn start_statutory_role(
+        &self,
+        id: &str,
+        person_sub: &str,
+        organisation_id: &str,
+        from_at: i64,
+        recorded_by: &str,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        self.start_statutory_role_in(
+            &mut tx,
+            id,
+            person_sub,
+            organisation_id,
+            from_at,
+            recorded_by,
+        )
         .await?;
         tx.commit().await?;
         Ok(())
@@ -454,8 +524,9 @@ impl Storage {
 
     /// Ends every open statutory role of the person in the organisation at `at` (or keeps an
     /// earlier end already set). Returns how many roles were ended.
-    pub async fn end_statutory_role(
+    pub async fn end_statutory_role_in(
         &self,
+        tx: &mut Tx,
         person_sub: &str,
         organisation_id: &str,
         at: i64,
@@ -472,9 +543,26 @@ impl Storage {
         .bind(reason)
         .bind(person_sub)
         .bind(organisation_id)
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
         Ok(r.rows_affected())
+    }
+
+    /// [`Storage::end_statutory_role_in`] in a transaction of its own.
+    pub async fn end_statutory_role(
+        &self,
+        person_sub: &str,
+        organisation_id: &str,
+        at: i64,
+        by: &str,
+        reason: &str,
+    ) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let r = self
+            .end_statutory_role_in(&mut tx, person_sub, organisation_id, at, by, reason)
+            .await?;
+        tx.commit().await?;
+        Ok(r)
     }
 
     /// Statutory roles of an organisation that are current or start later (not ended before
@@ -547,8 +635,10 @@ impl Storage {
     /// organisation — checked in the same statement, so a role ending meanwhile cannot let a
     /// delegation slip past its lapse. `false`: the delegator is not statutory. An active
     /// delegation between the same people for the same organisation is a conflict.
-    pub async fn insert_delegation(
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_delegation_in(
         &self,
+        tx: &mut Tx,
         id: &str,
         organisation_id: &str,
         delegate_sub: &str,
@@ -569,15 +659,42 @@ impl Storage {
         .bind(delegator_sub)
         .bind(at)
         .bind(created_by)
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await;
         Ok(conflict_on_unique(r, "this delegation")?.rows_affected() == 1)
     }
 
+    /// [`Storage::insert_delegation_in`] in a transaction of its own.
+    pub async fn insert_delegation(
+        &self,
+        id: &str,
+        organisation_id: &str,
+        delegate_sub: &str,
+        delegator_sub: &str,
+        created_by: &str,
+        at: i64,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let r = self
+            .insert_delegation_in(
+                &mut tx,
+                id,
+                organisation_id,
+                delegate_sub,
+                delegator_sub,
+                created_by,
+                at,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+
     /// Revokes a delegation of the organisation; false when there is no active one with
     /// this id there.
-    pub async fn revoke_delegation(
+    pub async fn revoke_delegation_in(
         &self,
+        tx: &mut Tx,
         id: &str,
         organisation_id: &str,
         by: &str,
@@ -592,9 +709,25 @@ impl Storage {
         .bind(reason)
         .bind(id)
         .bind(organisation_id)
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// [`Storage::revoke_delegation_in`] in a transaction of its own.
+    pub async fn revoke_delegation(
+        &self,
+        id: &str,
+        organisation_id: &str,
+        by: &str,
+        reason: &str,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let r = self
+            .revoke_delegation_in(&mut tx, id, organisation_id, by, reason)
+            .await?;
+        tx.commit().await?;
+        Ok(r)
     }
 
     /// Active (not revoked) delegations of an organisation, the newest first.
@@ -627,22 +760,31 @@ impl Storage {
     }
 
     /// Marks a role's end as carried out; false when another node already did.
-    pub async fn mark_role_end_applied(&self, id: &str) -> Result<bool> {
+    pub async fn mark_role_end_applied_in(&self, tx: &mut Tx, id: &str) -> Result<bool> {
         let r = sqlx::query(
             "UPDATE statutory_roles SET effects_applied_at = $1 \
              WHERE id = $2 AND effects_applied_at IS NULL",
         )
         .bind(now())
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
         Ok(r.rows_affected() == 1)
     }
 
+    /// [`Storage::mark_role_end_applied_in`] in a transaction of its own.
+    pub async fn mark_role_end_applied(&self, id: &str) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let r = self.mark_role_end_applied_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+
     /// Revokes every active delegation a person granted for an organisation (their statutory
     /// role ended). Returns the delegates' subs.
-    pub async fn lapse_delegations_of(
+    pub async fn lapse_delegations_of_in(
         &self,
+        tx: &mut Tx,
         delegator_sub: &str,
         organisation_id: &str,
         reason: &str,
@@ -656,9 +798,24 @@ impl Storage {
         .bind(reason)
         .bind(delegator_sub)
         .bind(organisation_id)
-        .fetch_all(self.pool())
+        .fetch_all(&mut **tx)
         .await?;
         Ok(rows.into_iter().map(|(s,)| s).collect())
+    }
+
+    /// [`Storage::lapse_delegations_of_in`] in a transaction of its own.
+    pub async fn lapse_delegations_of(
+        &self,
+        delegator_sub: &str,
+        organisation_id: &str,
+        reason: &str,
+    ) -> Result<Vec<String>> {
+        let mut tx = self.begin_write().await?;
+        let r = self
+            .lapse_delegations_of_in(&mut tx, delegator_sub, organisation_id, reason)
+            .await?;
+        tx.commit().await?;
+        Ok(r)
     }
 
     /// People whose name (ignoring case and diacritics), username or e-mail contains
@@ -688,7 +845,7 @@ impl Storage {
         .await?)
     }
 
-    pub async fn insert_letter(&self, l: &LetterRecord<'_>) -> Result<()> {
+    pub async fn insert_letter_in(&self, tx: &mut Tx, l: &LetterRecord<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO letters (reference, person_sub, organisation_id, issued_by, issued_at, \
              password_expires_at) VALUES ($1,$2,$3,$4,$5,$6)",
@@ -699,8 +856,16 @@ impl Storage {
         .bind(l.issued_by)
         .bind(now())
         .bind(l.password_expires_at)
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
+        Ok(())
+    }
+
+    /// [`Storage::insert_letter_in`] in a transaction of its own.
+    pub async fn insert_letter(&self, l: &LetterRecord<'_>) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        self.insert_letter_in(&mut tx, l).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

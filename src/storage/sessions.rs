@@ -3,8 +3,12 @@
 
 use sqlx::FromRow;
 
-use super::{Tx, Result, Storage};
+use super::{Result, Storage, Tx};
 use crate::secrets::{now, HashedToken};
+
+/// A session that an `end_session_in` call was asked to end: its `sid`, and, if it was still
+/// live, its `sub` and the clients to notify by back-channel logout.
+pub type EndedSession = (String, Option<(String, Vec<String>)>);
 
 #[derive(Clone, FromRow)]
 pub struct Session {
@@ -40,29 +44,6 @@ impl std::fmt::Debug for Session {
             .field("csrf", &"<redacted>")
             .field("organisation_id", &self.organisation_id)
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn debug_output_hides_the_csrf_token() {
-        let s = super::Session {
-            sid: "sid-1".into(),
-            sub: "sub-1".into(),
-            auth_time: 1,
-            amr: "pwd".into(),
-            expires_at: 2,
-            created_at: 1,
-            last_seen_at: 1,
-            ip: None,
-            user_agent: None,
-            csrf: "csrf-secret-value".into(),
-            organisation_id: None,
-        };
-        let shown = format!("{s:?}");
-        assert!(shown.contains("sid-1"));
-        assert!(!shown.contains("csrf-secret-value"), "{shown}");
     }
 }
 
@@ -293,5 +274,28 @@ impl Storage {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_output_hides_the_csrf_token() {
+        let s = super::Session {
+            sid: "sid-1".into(),
+            sub: "sub-1".into(),
+            auth_time: 1,
+            amr: "pwd".into(),
+            expires_at: 2,
+            created_at: 1,
+            last_seen_at: 1,
+            ip: None,
+            user_agent: None,
+            csrf: "csrf-secret-value".into(),
+            organisation_id: None,
+        };
+        let shown = format!("{s:?}");
+        assert!(shown.contains("sid-1"));
+        assert!(!shown.contains("csrf-secret-value"), "{shown}");
     }
 }

@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::{Result, Storage};
+use super::{Result, Storage, Tx};
 use crate::secrets::{now, HashedToken};
 
 /// Everything issued from one authorization code shares a family.
@@ -235,8 +235,9 @@ impl Storage {
     }
 
     /// Revokes every token family of a person acting for an organisation; returns how many.
-    pub async fn revoke_families_for_organisation(
+    pub async fn revoke_families_for_organisation_in(
         &self,
+        tx: &mut Tx,
         sub: &str,
         organisation_id: &str,
     ) -> Result<u64> {
@@ -247,9 +248,23 @@ impl Storage {
         .bind(now())
         .bind(sub)
         .bind(organisation_id)
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
         Ok(r.rows_affected())
+    }
+
+    /// [`Storage::revoke_families_for_organisation_in`] in a transaction of its own.
+    pub async fn revoke_families_for_organisation(
+        &self,
+        sub: &str,
+        organisation_id: &str,
+    ) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let r = self
+            .revoke_families_for_organisation_in(&mut tx, sub, organisation_id)
+            .await?;
+        tx.commit().await?;
+        Ok(r)
     }
 
     /// Records a revoked JWT access token until its natural expiry.

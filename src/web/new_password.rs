@@ -127,18 +127,19 @@ pub async fn store_new_password(
     meta: &ClientMeta,
     keep_sid: Option<&str>,
 ) -> Result<(), Internal> {
-    state
-        .storage
-        .set_password(&account.sub, hash, now(), false, None)
-        .await?;
-    state.storage.delete_login_requests_of(&account.sub).await?;
     let event = match why {
         Why::Reset => Event::PasswordResetCompleted,
         _ => Event::PasswordChanged,
     };
+    let mut tx = state.storage.begin_write().await?;
+    state
+        .storage
+        .set_password_in(&mut tx, &account.sub, hash, now(), false, None)
+        .await?;
     state
         .audit
-        .record(
+        .append(
+            &mut tx,
             Record::new(event)
                 .actor(account.sub.clone())
                 .subject(account.sub.clone())
@@ -153,6 +154,10 @@ pub async fn store_new_password(
                 ),
         )
         .await?;
+    tx.commit()
+        .await
+        .map_err(crate::storage::StorageError::from)?;
+    state.storage.delete_login_requests_of(&account.sub).await?;
     for s in state.storage.sessions_of(&account.sub).await? {
         if Some(s.sid.as_str()) != keep_sid {
             crate::oidc::logout::end_session(state, &s.sid).await?;

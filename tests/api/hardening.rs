@@ -25,7 +25,111 @@ db_test!(
     behind_a_trusted_proxy_each_client_address_has_its_own_limit,
     a_node_with_another_data_key_refuses_to_start,
     one_address_can_hold_only_so_many_pending_logins,
+    an_action_whose_audit_record_cannot_be_written_does_not_happen,
 );
+
+/// 11.15: an action and its audit record commit together. With the audit log refusing
+/// inserts (a trigger), registering an organisation, recording a consent (with its new person)
+/// or registering a client leaves nothing behind.
+async fn an_action_whose_audit_record_cannot_be_written_does_not_happen(db: Db) {
+    use mpsv_idp::domain::client::Application;
+    use mpsv_idp::domain::date::Date;
+    use mpsv_idp::domain::organisation::{Ico, Organisation, OrganisationKind, Seat};
+    use mpsv_idp::domain::person::{ConsentForm, Person};
+    use mpsv_idp::registry::{self, consents::Subject};
+    let app = spawn_app(db).await;
+    let org = |ico: &str| {
+        Organisation::new(
+            Ico::parse(ico).unwrap(),
+            "Spolek",
+            "spolek",
+            Seat::parse("Husova 8", "Olomouc", "779 00").unwrap(),
+            OrganisationKind {
+                social_service_provider: true,
+                nno_family_support: false,
+            },
+        )
+        .unwrap()
+    };
+    let first = org("27712346");
+    registry::organisations::create(&app.state, "op", &first)
+        .await
+        .unwrap();
+    // From here the audit log refuses every record.
+    match db {
+        Db::Sqlite => {
+            sql(
+                &app,
+                "CREATE TRIGGER audit_refuses BEFORE INSERT ON audit_log \
+                 BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END",
+            )
+            .await
+        }
+        Db::Postgres => {
+            sql(
+                &app,
+                "CREATE FUNCTION audit_refuses() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$",
+            )
+            .await;
+            sql(
+                &app,
+                "CREATE TRIGGER audit_refuses BEFORE INSERT ON audit_log \
+                 FOR EACH ROW EXECUTE FUNCTION audit_refuses()",
+            )
+            .await
+        }
+    }
+    assert!(
+        registry::organisations::create(&app.state, "op", &org("26543214"))
+            .await
+            .is_err()
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM organisations").await, 1);
+    let person = Person::new("Jiří", "Šťastný", Some("jiri@example.cz")).unwrap();
+    let d = Date::parse("2026-11-02").unwrap();
+    let paper = ConsentForm::new(d, d.add_days(3), "MPSV-1/2026").unwrap();
+    assert!(registry::consents::record(
+        &app.state,
+        "op",
+        Subject::New(&person),
+        &first.id,
+        Application::Poskytovatel,
+        &paper,
+    )
+    .await
+    .is_err());
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM persons").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM consents").await, 0);
+    let (client, _) = mpsv_idp::cli::client_from_args(mpsv_idp::cli::ClientArgs {
+        client_id: "robot".into(),
+        name: "Robot".into(),
+        redirect_uris: vec![],
+        post_logout_redirect_uris: vec![],
+        backchannel_logout_uri: None,
+        auth_method: "client_secret_basic".into(),
+        grant_types: vec!["client_credentials".into()],
+        scopes: vec![],
+        application: None,
+        id_token_alg: "RS256".into(),
+        access_token_alg: "RS256".into(),
+        jwks_file: None,
+        no_pkce: false,
+        access_token_ttl: None,
+        refresh_token_ttl: None,
+        secret: None,
+    })
+    .unwrap();
+    assert!(mpsv_idp::services::clients::create(
+        app.state.services(),
+        "admin",
+        &client,
+        mpsv_idp::services::Via::Staff
+    )
+    .await
+    .is_err());
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM clients").await, 0);
+}
 
 /// 11.8: every visit without a session parks a login row; one client address may hold only
 /// `limits.pending_logins_per_address` at once, and expired ones are purged.
