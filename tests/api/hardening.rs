@@ -26,7 +26,127 @@ db_test!(
     a_node_with_another_data_key_refuses_to_start,
     one_address_can_hold_only_so_many_pending_logins,
     an_action_whose_audit_record_cannot_be_written_does_not_happen,
+    admin_api_answers_are_never_cached,
+    logout_and_new_recovery_codes_are_audited,
+    the_forgot_answer_does_not_depend_on_the_accounts_work,
 );
+
+/// 11.6: every answer of the administration API carries `Cache-Control: no-store`.
+async fn admin_api_answers_are_never_cached(db: Db) {
+    use reqwest::Method;
+    let app = spawn_app(db).await;
+    let admin = crate::admin::token(&app, "automation", &["admin:administrator"]).await;
+    for (method, path, body) in [
+        (Method::GET, "/admin/api/v1/clients", None),
+        (
+            Method::POST,
+            "/admin/api/v1/clients",
+            Some(serde_json::json!({"client_id": "robot", "name": "Robot",
+                "grant_types": ["client_credentials"]})),
+        ),
+        (Method::POST, "/admin/api/v1/clients/robot/secret", None),
+        (Method::GET, "/admin/api/v1/persons?q=x", None),
+        (Method::GET, "/admin/api/v1/no-such-thing", None),
+    ] {
+        let mut req = reqwest::Client::new()
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&admin);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(
+            r.headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{method} {path}: {}",
+            r.status()
+        );
+    }
+}
+
+/// 11.15: RP-initiated logout and the regeneration of recovery codes leave audit records.
+async fn logout_and_new_recovery_codes_are_audited(db: Db) {
+    let app = spawn_app(db).await;
+    let rp = setup(&app, "jana.novakova").await;
+    let (_, tokens) = app.code_flow(&rp, "jana.novakova").await;
+    crate::accounts::enrol_on_account_page(&app).await;
+    let html = app
+        .browser
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = post_form(
+        &app,
+        "/account/recovery-codes",
+        &[("csrf", &hidden(&html, "csrf")), ("current", PASSWORD)],
+    )
+    .await;
+    assert_eq!(recovery_codes(&r.text().await.unwrap()).len(), 10);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'totp.recovery_codes_regenerated'"
+        )
+        .await,
+        1
+    );
+    let hint = openidconnect::TokenResponse::id_token(&tokens)
+        .unwrap()
+        .to_string();
+    let r = app
+        .browser
+        .get(app.url(&format!("/logout?id_token_hint={hint}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (details,): (String,) = sqlx::query_as(
+        "SELECT details FROM audit_log WHERE event = 'session.ended' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(app.state.storage.pool())
+    .await
+    .unwrap();
+    let d: serde_json::Value = serde_json::from_str(&details).unwrap();
+    assert_eq!(d["reason"], "rp_initiated_logout");
+    assert_eq!(d["client_id"], "poskytovatel");
+}
+
+/// 11.14: what the forgot-password form answers does not depend on the work done for an
+/// existing account: even when that work fails (here the audit log refuses records), an
+/// existing account gets the same answer as an unknown one.
+async fn the_forgot_answer_does_not_depend_on_the_accounts_work(db: Db) {
+    let app = spawn_app(db).await;
+    setup(&app, "jana.novakova").await;
+    refuse_audit_records(&app, db).await;
+    let mut answers = Vec::new();
+    for login in ["jana.novakova", "nikdo.takovy"] {
+        let b = TestApp::with_browser(&app);
+        let html = b
+            .browser
+            .get(b.url("/password/forgot"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let r = post_form(
+            &b,
+            "/password/forgot",
+            &[("csrf", &hidden(&html, "csrf")), ("login", login)],
+        )
+        .await;
+        answers.push((r.status(), r.text().await.unwrap()));
+    }
+    assert_eq!(answers[0].0, StatusCode::OK);
+    assert_eq!(answers[0], answers[1]);
+}
 
 /// 11.15: an action and its audit record commit together. With the audit log refusing
 /// inserts (a trigger), registering an organisation, recording a consent (with its new person)
@@ -56,30 +176,7 @@ async fn an_action_whose_audit_record_cannot_be_written_does_not_happen(db: Db) 
         .await
         .unwrap();
     // From here the audit log refuses every record.
-    match db {
-        Db::Sqlite => {
-            sql(
-                &app,
-                "CREATE TRIGGER audit_refuses BEFORE INSERT ON audit_log \
-                 BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END",
-            )
-            .await
-        }
-        Db::Postgres => {
-            sql(
-                &app,
-                "CREATE FUNCTION audit_refuses() RETURNS trigger LANGUAGE plpgsql AS \
-                 $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$",
-            )
-            .await;
-            sql(
-                &app,
-                "CREATE TRIGGER audit_refuses BEFORE INSERT ON audit_log \
-                 FOR EACH ROW EXECUTE FUNCTION audit_refuses()",
-            )
-            .await
-        }
-    }
+    refuse_audit_records(&app, db).await;
     assert!(
         registry::organisations::create(&app.state, "op", &org("26543214"))
             .await
@@ -915,6 +1012,35 @@ async fn the_demo_never_overwrites_real_clients_and_can_be_listed_and_removed(db
     // And the demo can be created again.
     mpsv_idp::demo::seed(&app.state).await.unwrap();
     assert_eq!(count(&app, "SELECT COUNT(*) FROM organisations").await, 3);
+}
+
+/// Makes the audit log refuse every new record (a trigger), as a full disk or a broken
+/// replica would.
+async fn refuse_audit_records(app: &TestApp, db: Db) {
+    match db {
+        Db::Sqlite => {
+            sql(
+                app,
+                "CREATE TRIGGER audit_refuses BEFORE INSERT ON audit_log \
+                 BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END",
+            )
+            .await
+        }
+        Db::Postgres => {
+            sql(
+                app,
+                "CREATE FUNCTION audit_refuses() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$",
+            )
+            .await;
+            sql(
+                app,
+                "CREATE TRIGGER audit_refuses BEFORE INSERT ON audit_log \
+                 FOR EACH ROW EXECUTE FUNCTION audit_refuses()",
+            )
+            .await
+        }
+    }
 }
 
 fn secret_on(html: &str) -> TotpSecret {
