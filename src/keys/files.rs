@@ -105,6 +105,13 @@ fn read_metas(dir: &Path) -> Result<Vec<KeyMeta>, KeyFileError> {
 
 /// Writes a file readable by its owner only, atomically (temporary file, then rename).
 pub(super) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
+    let tmp = write_temporary(path, bytes)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// `bytes` in a new owner-only file beside `path`, synced; returns its path.
+fn write_temporary(path: &Path, bytes: &[u8]) -> Result<std::path::PathBuf, KeyFileError> {
     let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
     let mut f = OpenOptions::new()
         .write(true)
@@ -113,8 +120,7 @@ pub(super) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyFileErro
         .open(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    Ok(tmp)
 }
 
 /// Writes a new private file only if none exists at `path`, atomically: the content is
@@ -122,14 +128,7 @@ pub(super) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyFileErro
 /// taken — so of two processes creating the same file at once exactly one wins, and nobody
 /// ever reads a half-written one. `false`: the file already existed (the caller reads it).
 pub(crate) fn write_private_new(path: &Path, bytes: &[u8]) -> Result<bool, KeyFileError> {
-    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
+    let tmp = write_temporary(path, bytes)?;
     let linked = std::fs::hard_link(&tmp, path);
     let _ = std::fs::remove_file(&tmp);
     match linked {

@@ -257,32 +257,6 @@ impl Storage {
         Ok(id)
     }
 
-    /// [`Storage::record_consent_in`] in a transaction of its own.
-    pub async fn record_consent(
-        &self,
-        id: &str,
-        person_sub: &str,
-        organisation_id: &str,
-        form: Application,
-        c: &ConsentForm,
-        recorded_by: &str,
-    ) -> Result<MpsvClientId> {
-        let mut tx = self.begin_write().await?;
-        let r = self
-            .record_consent_in(
-                &mut tx,
-                id,
-                person_sub,
-                organisation_id,
-                form,
-                c,
-                recorded_by,
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(r)
-    }
-
     /// Withdraws an active consent; false when there is none with this id.
     pub async fn withdraw_consent_in(
         &self,
@@ -302,14 +276,6 @@ impl Storage {
         .execute(&mut **tx)
         .await?;
         Ok(r.rows_affected() == 1)
-    }
-
-    /// [`Storage::withdraw_consent_in`] in a transaction of its own.
-    pub async fn withdraw_consent(&self, id: &str, by: &str, reason: &str) -> Result<bool> {
-        let mut tx = self.begin_write().await?;
-        let r = self.withdraw_consent_in(&mut tx, id, by, reason).await?;
-        tx.commit().await?;
-        Ok(r)
     }
 
     pub async fn consent(&self, id: &str) -> Result<Option<ConsentRecord>> {
@@ -499,29 +465,6 @@ impl Storage {
         Ok(())
     }
 
-    /// [`Storage::start_statutory_role_in`] in a transaction of its own.
-    pub async fn start_statutory_role(
-        &self,
-        id: &str,
-        person_sub: &str,
-        organisation_id: &str,
-        from_at: i64,
-        recorded_by: &str,
-    ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        self.start_statutory_role_in(
-            &mut tx,
-            id,
-            person_sub,
-            organisation_id,
-            from_at,
-            recorded_by,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Ends every open statutory role of the person in the organisation at `at` (or keeps an
     /// earlier end already set). Returns how many roles were ended.
     pub async fn end_statutory_role_in(
@@ -546,23 +489,6 @@ impl Storage {
         .execute(&mut **tx)
         .await?;
         Ok(r.rows_affected())
-    }
-
-    /// [`Storage::end_statutory_role_in`] in a transaction of its own.
-    pub async fn end_statutory_role(
-        &self,
-        person_sub: &str,
-        organisation_id: &str,
-        at: i64,
-        by: &str,
-        reason: &str,
-    ) -> Result<u64> {
-        let mut tx = self.begin_write().await?;
-        let r = self
-            .end_statutory_role_in(&mut tx, person_sub, organisation_id, at, by, reason)
-            .await?;
-        tx.commit().await?;
-        Ok(r)
     }
 
     /// Statutory roles of an organisation that are current or start later (not ended before
@@ -664,32 +590,6 @@ impl Storage {
         Ok(conflict_on_unique(r, "this delegation")?.rows_affected() == 1)
     }
 
-    /// [`Storage::insert_delegation_in`] in a transaction of its own.
-    pub async fn insert_delegation(
-        &self,
-        id: &str,
-        organisation_id: &str,
-        delegate_sub: &str,
-        delegator_sub: &str,
-        created_by: &str,
-        at: i64,
-    ) -> Result<bool> {
-        let mut tx = self.begin_write().await?;
-        let r = self
-            .insert_delegation_in(
-                &mut tx,
-                id,
-                organisation_id,
-                delegate_sub,
-                delegator_sub,
-                created_by,
-                at,
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(r)
-    }
-
     /// Revokes a delegation of the organisation; false when there is no active one with
     /// this id there.
     pub async fn revoke_delegation_in(
@@ -712,22 +612,6 @@ impl Storage {
         .execute(&mut **tx)
         .await?;
         Ok(r.rows_affected() == 1)
-    }
-
-    /// [`Storage::revoke_delegation_in`] in a transaction of its own.
-    pub async fn revoke_delegation(
-        &self,
-        id: &str,
-        organisation_id: &str,
-        by: &str,
-        reason: &str,
-    ) -> Result<bool> {
-        let mut tx = self.begin_write().await?;
-        let r = self
-            .revoke_delegation_in(&mut tx, id, organisation_id, by, reason)
-            .await?;
-        tx.commit().await?;
-        Ok(r)
     }
 
     /// Active (not revoked) delegations of an organisation, the newest first.
@@ -772,14 +656,6 @@ impl Storage {
         Ok(r.rows_affected() == 1)
     }
 
-    /// [`Storage::mark_role_end_applied_in`] in a transaction of its own.
-    pub async fn mark_role_end_applied(&self, id: &str) -> Result<bool> {
-        let mut tx = self.begin_write().await?;
-        let r = self.mark_role_end_applied_in(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(r)
-    }
-
     /// Revokes every active delegation a person granted for an organisation (their statutory
     /// role ended). Returns the delegates' subs.
     pub async fn lapse_delegations_of_in(
@@ -801,21 +677,6 @@ impl Storage {
         .fetch_all(&mut **tx)
         .await?;
         Ok(rows.into_iter().map(|(s,)| s).collect())
-    }
-
-    /// [`Storage::lapse_delegations_of_in`] in a transaction of its own.
-    pub async fn lapse_delegations_of(
-        &self,
-        delegator_sub: &str,
-        organisation_id: &str,
-        reason: &str,
-    ) -> Result<Vec<String>> {
-        let mut tx = self.begin_write().await?;
-        let r = self
-            .lapse_delegations_of_in(&mut tx, delegator_sub, organisation_id, reason)
-            .await?;
-        tx.commit().await?;
-        Ok(r)
     }
 
     /// People whose name (ignoring case and diacritics), username or e-mail contains
@@ -858,14 +719,6 @@ impl Storage {
         .bind(l.password_expires_at)
         .execute(&mut **tx)
         .await?;
-        Ok(())
-    }
-
-    /// [`Storage::insert_letter_in`] in a transaction of its own.
-    pub async fn insert_letter(&self, l: &LetterRecord<'_>) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        self.insert_letter_in(&mut tx, l).await?;
-        tx.commit().await?;
         Ok(())
     }
 }

@@ -253,20 +253,6 @@ impl Storage {
         Ok(r.rows_affected())
     }
 
-    /// [`Storage::revoke_families_for_organisation_in`] in a transaction of its own.
-    pub async fn revoke_families_for_organisation(
-        &self,
-        sub: &str,
-        organisation_id: &str,
-    ) -> Result<u64> {
-        let mut tx = self.begin_write().await?;
-        let r = self
-            .revoke_families_for_organisation_in(&mut tx, sub, organisation_id)
-            .await?;
-        tx.commit().await?;
-        Ok(r)
-    }
-
     /// Records a revoked JWT access token until its natural expiry.
     pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {
         sqlx::query(

@@ -72,15 +72,7 @@ async fn logout_and_new_recovery_codes_are_audited(db: Db) {
     let rp = setup(&app, "jana.novakova").await;
     let (_, tokens) = app.code_flow(&rp, "jana.novakova").await;
     crate::accounts::enrol_on_account_page(&app).await;
-    let html = app
-        .browser
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&app, "/account").await;
     let r = post_form(
         &app,
         "/account/recovery-codes",
@@ -127,15 +119,7 @@ async fn the_forgot_answer_does_not_depend_on_the_accounts_work(db: Db) {
     let mut answers = Vec::new();
     for login in ["jana.novakova", "nikdo.takovy"] {
         let b = TestApp::with_browser(&app);
-        let html = b
-            .browser
-            .get(b.url("/password/forgot"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html = page(&b, "/password/forgot").await;
         let r = post_form(
             &b,
             "/password/forgot",
@@ -520,15 +504,7 @@ async fn the_password_rules_name_the_configured_history(db: Db) {
     let app = spawn_app_with(db, |c| c.password.history = 15).await;
     let rp = setup(&app, "jana.novakova").await;
     app.code_flow(&rp, "jana.novakova").await;
-    let html = app
-        .browser
-        .get(app.url("/account/password"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&app, "/account/password").await;
     assert!(html.contains("posledními 15 hesly"), "{html}");
     assert!(!html.contains("posledními 12 hesly"));
 }
@@ -581,15 +557,7 @@ async fn new_password_checks_are_rate_limited_per_account(db: Db) {
     })
     .await;
     setup(&app, "jana.novakova").await;
-    let html = app
-        .browser
-        .get(app.url("/password/forgot"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&app, "/password/forgot").await;
     let r = post_form(
         &app,
         "/password/forgot",
@@ -598,15 +566,7 @@ async fn new_password_checks_are_rate_limited_per_account(db: Db) {
     .await;
     assert_eq!(r.status(), StatusCode::OK);
     let link = crate::accounts::wait_for_mail(&app).await;
-    let html = app
-        .browser
-        .get(app.url(&link))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&app, &link).await;
     let (token, csrf) = (hidden(&html, "token"), hidden(&html, "csrf"));
     let mut answers = Vec::new();
     for _ in 0..3 {
@@ -1043,6 +1003,18 @@ async fn refuse_audit_records(app: &TestApp, db: Db) {
     }
 }
 
+/// The HTML of a page, as the app's browser sees it.
+async fn page(app: &TestApp, path: &str) -> String {
+    app.browser
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 fn secret_on(html: &str) -> TotpSecret {
     TotpSecret::from_base32(
         &html
@@ -1176,15 +1148,7 @@ async fn recovery_codes_are_long_and_stored_keyed(db: Db) {
     let app = spawn_app(db).await;
     let rp = setup(&app, "jana.novakova").await;
     app.code_flow(&rp, "jana.novakova").await;
-    let html = app
-        .browser
-        .get(app.url("/account/totp"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&app, "/account/totp").await;
     let secret = secret_on(&html);
     let r = post_form(
         &app,
