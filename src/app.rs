@@ -159,6 +159,15 @@ impl AppState {
 /// key would otherwise seal secrets nobody else can open, and fail every second-factor login.
 async fn check_data_key(storage: &Storage, key: &DataKey) -> anyhow::Result<()> {
     use crate::keys::sealing::CHECK_PLAINTEXT;
+    // The stored TOTP secrets first: on a database from before the check value, a node with
+    // a wrong key must not be the one that stores it (every right key would then be refused).
+    if let Some(totp) = storage.any_sealed_totp_secret().await? {
+        if key.open(&totp).is_err() {
+            anyhow::bail!(
+                "data.key does not match this database: it cannot open the stored TOTP secrets"
+            );
+        }
+    }
     let stored = storage
         .key_check("data_key", &key.seal(CHECK_PLAINTEXT))
         .await
@@ -169,13 +178,6 @@ async fn check_data_key(storage: &Storage, key: &DataKey) -> anyhow::Result<()> 
             "data.key does not match this database: it cannot open the check value the first \
              node stored. Give every node the same key folder (or data.key) and restart."
         );
-    }
-    if let Some(totp) = storage.any_sealed_totp_secret().await? {
-        if key.open(&totp).is_err() {
-            anyhow::bail!(
-                "data.key does not match this database: it cannot open the stored TOTP secrets"
-            );
-        }
     }
     Ok(())
 }

@@ -539,7 +539,7 @@ async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
             println!("client {client_id} removed");
         }
         ClientCommand::RotateSecret { client_id } => {
-            let secret = clients::rotate_secret(services, &actor, &client_id)
+            let secret = clients::rotate_secret(services, &actor, &client_id, Via::Cli)
                 .await
                 .map_err(fail)?;
             println!("client_secret: {}", secret.expose());

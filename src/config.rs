@@ -29,8 +29,12 @@ pub struct Config {
     /// How long a node may use a cached client registration (a change made elsewhere is seen
     /// within this time; 0 disables the cache).
     pub client_cache_seconds: u64,
-    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    /// Reverse proxies whose forwarding header is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Which header those proxies set: `x-forwarded-for` (default) or `forwarded` (RFC 7239).
+    /// Only that one is read, so a client cannot slip in the other one past a proxy that
+    /// neither sets nor removes it.
+    pub forwarded_header: ForwardedHeader,
     pub tokens: TokenLifetimes,
     pub session: SessionConfig,
     pub keys: KeyConfig,
@@ -39,6 +43,23 @@ pub struct Config {
     pub limits: Limits,
     pub mail: MailConfig,
     pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    #[default]
+    XForwardedFor,
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForwardedHeader::XForwardedFor => "x-forwarded-for",
+            ForwardedHeader::Forwarded => "forwarded",
+        }
+    }
 }
 
 /// Who may read the Prometheus metrics. Neither set (the default): `/metrics` is not served at
@@ -164,6 +185,7 @@ impl Default for Config {
             password_hash_concurrency: 0,
             client_cache_seconds: 5,
             trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
             tokens: TokenLifetimes::default(),
             session: SessionConfig::default(),
             keys: KeyConfig::default(),
@@ -308,6 +330,7 @@ impl Config {
                     (Some(b), Some(_)) => format!("listener {b}, bearer token"),
                 },
             ),
+            ("forwarded_header", self.forwarded_header.as_str().into()),
             (
                 "trusted_proxies",
                 self.trusted_proxies
@@ -381,6 +404,13 @@ impl Config {
                     })
                 })
                 .collect::<anyhow::Result<_>>()?;
+        }
+        if let Some(v) = var("MPSV_IDP_FORWARDED_HEADER") {
+            self.forwarded_header = match v.trim().to_ascii_lowercase().as_str() {
+                "x-forwarded-for" => ForwardedHeader::XForwardedFor,
+                "forwarded" => ForwardedHeader::Forwarded,
+                _ => bail!("MPSV_IDP_FORWARDED_HEADER must be x-forwarded-for or forwarded"),
+            };
         }
         if let Some(v) = var("MPSV_IDP_METRICS_BIND") {
             self.metrics.bind = Some(v);

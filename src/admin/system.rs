@@ -260,7 +260,8 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
 ) -> ApiResult<Json<NewSecret>> {
     admin.require(Permission::ManageClients)?;
-    let secret = services::clients::rotate_secret(state.services(), &admin.actor, &id).await?;
+    let secret =
+        services::clients::rotate_secret(state.services(), &admin.actor, &id, Via::Staff).await?;
     Ok(Json(NewSecret {
         client_secret: secret.expose().to_owned(),
     }))

@@ -178,9 +178,12 @@ async fn verify_assertion(
         .keys()
         .iter()
         .filter_map(|jwk| {
-            let alg = jwk.algorithm().unwrap_or(match jwk.key_type() {
-                "EC" => "ES256",
-                "OKP" => "EdDSA",
+            // Without `alg`, the key's type (and an EC key's curve) says which one it is for.
+            let curve = jwk.parameter("crv").and_then(|c| c.as_str());
+            let alg = jwk.algorithm().unwrap_or(match (jwk.key_type(), curve) {
+                ("EC", Some("P-384")) => "ES384",
+                ("EC", _) => "ES256",
+                ("OKP", _) => "EdDSA",
                 _ => "RS256",
             });
             if !ASSERTION_ALGS.contains(&alg) {

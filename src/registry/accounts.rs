@@ -105,17 +105,21 @@ pub async fn create(
     .await?;
     let mut tx = storage.begin_write().await?;
     storage.insert_account_in(&mut tx, &account).await?;
-    state
-        .audit
-        .append(
-            &mut tx,
+    record_letter(
+        state,
+        &mut tx,
+        actor,
+        &person,
+        organisation_id,
+        &letter,
+        Some(
             Record::new(Event::AccountCreated)
                 .actor(actor)
                 .subject(person.sub.clone())
                 .detail("username", username.as_str()),
-        )
-        .await?;
-    record_letter(state, &mut tx, actor, &person, organisation_id, &letter).await?;
+        ),
+    )
+    .await?;
     super::commit(tx).await?;
     Ok(letter)
 }
@@ -155,7 +159,16 @@ pub async fn reissue_letter(
         .set_password_in(&mut tx, person_sub, &hash, t, true, Some(expires_at))
         .await?;
     let ended = end_all_sessions_in(state, &mut tx, person_sub).await?;
-    record_letter(state, &mut tx, actor, &person, organisation_id, &letter).await?;
+    record_letter(
+        state,
+        &mut tx,
+        actor,
+        &person,
+        organisation_id,
+        &letter,
+        None,
+    )
+    .await?;
     super::commit(tx).await?;
     crate::oidc::logout::notify_ended(state, ended);
     storage.delete_login_requests_of(person_sub).await?;
@@ -292,7 +305,8 @@ async fn render(
     })
 }
 
-/// Records and audits the issue of a rendered letter, in the caller's transaction.
+/// Records and audits the issue of a rendered letter, in the caller's transaction, as its last
+/// writes (`first`: a record that goes before the letter's, e.g. the account's creation).
 async fn record_letter(
     state: &AppState,
     tx: &mut crate::storage::Tx,
@@ -300,6 +314,7 @@ async fn record_letter(
     person: &Person,
     organisation_id: &str,
     letter: &IssuedLetter,
+    first: Option<Record>,
 ) -> Result<()> {
     state
         .storage
@@ -314,6 +329,9 @@ async fn record_letter(
             },
         )
         .await?;
+    if let Some(r) = first {
+        state.audit.append(tx, r).await?;
+    }
     state
         .audit
         .append(

@@ -37,6 +37,9 @@ pub async fn record(
         .await?
         .ok_or(RegistryError::NotFound("organisation"))?;
     let mut tx = storage.begin_write().await?;
+    // Audit records are appended last, after every other write of the transaction: the audit
+    // chain's lock is then the last one taken, so it never joins a lock cycle.
+    let mut records = Vec::new();
     let sub = match subject {
         Subject::Existing(sub) => {
             super::ensure_not_staff(state, sub).await?;
@@ -48,16 +51,12 @@ pub async fn record(
         }
         Subject::New(person) => {
             storage.insert_person_in(&mut tx, person, actor).await?;
-            state
-                .audit
-                .append(
-                    &mut tx,
-                    Record::new(Event::PersonCreated)
-                        .actor(actor)
-                        .subject(person.sub.clone())
-                        .detail("name", person.name()),
-                )
-                .await?;
+            records.push(
+                Record::new(Event::PersonCreated)
+                    .actor(actor)
+                    .subject(person.sub.clone())
+                    .detail("name", person.name()),
+            );
             person.sub.clone()
         }
     };
@@ -73,23 +72,22 @@ pub async fn record(
             actor,
         )
         .await?;
-    state
-        .audit
-        .append(
-            &mut tx,
-            Record::new(Event::ConsentRecorded)
-                .actor(actor)
-                .subject(sub.clone())
-                .detail("consent_id", consent_id.clone())
-                .detail("form", form.as_str())
-                .detail("organisation_id", organisation.id.clone())
-                .detail("ico", organisation.ico.as_str())
-                .detail("signed_on", paper.signed_on.to_string())
-                .detail("received_on", paper.received_on.to_string())
-                .detail("reference", paper.reference.clone())
-                .detail("mpsv_client_id", mpsv_client_id.as_str()),
-        )
-        .await?;
+    records.push(
+        Record::new(Event::ConsentRecorded)
+            .actor(actor)
+            .subject(sub.clone())
+            .detail("consent_id", consent_id.clone())
+            .detail("form", form.as_str())
+            .detail("organisation_id", organisation.id.clone())
+            .detail("ico", organisation.ico.as_str())
+            .detail("signed_on", paper.signed_on.to_string())
+            .detail("received_on", paper.received_on.to_string())
+            .detail("reference", paper.reference.clone())
+            .detail("mpsv_client_id", mpsv_client_id.as_str()),
+    );
+    for r in records {
+        state.audit.append(&mut tx, r).await?;
+    }
     super::commit(tx).await?;
     Ok(Recorded {
         consent_id,

@@ -131,20 +131,6 @@ pub async fn apply_pending_ends(state: &AppState) -> std::result::Result<usize, 
                 "the delegator's statutory role ended",
             )
             .await?;
-        for delegate in &lapsed {
-            state
-                .audit
-                .append(
-                    &mut tx,
-                    Record::new(Event::DelegationRevoked)
-                        .actor("system")
-                        .subject(delegate.clone())
-                        .detail("organisation_id", role.organisation_id.clone())
-                        .detail("delegator", role.person_sub.clone())
-                        .detail("reason", "statutory role of the delegator ended"),
-                )
-                .await?;
-        }
         let families = state
             .storage
             .revoke_families_for_organisation_in(&mut tx, &role.person_sub, &role.organisation_id)
@@ -159,6 +145,21 @@ pub async fn apply_pending_ends(state: &AppState) -> std::result::Result<usize, 
                 sid.clone(),
                 state.storage.end_session_in(&mut tx, sid).await?,
             ));
+        }
+        // The audit records last (see `registry::consents::record`).
+        for delegate in &lapsed {
+            state
+                .audit
+                .append(
+                    &mut tx,
+                    Record::new(Event::DelegationRevoked)
+                        .actor("system")
+                        .subject(delegate.clone())
+                        .detail("organisation_id", role.organisation_id.clone())
+                        .detail("delegator", role.person_sub.clone())
+                        .detail("reason", "statutory role of the delegator ended"),
+                )
+                .await?;
         }
         tx.commit().await.map_err(StorageError::from)?;
         crate::oidc::logout::notify_ended(state, ended);

@@ -61,9 +61,11 @@ pub async fn update(
     changed: &Client,
     via: Via,
 ) -> Result<()> {
+    let mut tx = state.storage.begin_write().await?;
+    // As stored now (not a node's cached copy), inside the transaction that changes it.
     let before = state
         .storage
-        .client(changed.client_id.as_str())
+        .client_in(&mut tx, changed.client_id.as_str())
         .await?
         .ok_or(RegistryError::NotFound("client"))?;
     // An existing operator client may be renamed or disabled from the console, but not made
@@ -76,7 +78,6 @@ pub async fn update(
     } else {
         check(changed, via)?;
     }
-    let mut tx = state.storage.begin_write().await?;
     if !state.storage.update_client_in(&mut tx, changed).await? {
         return Err(RegistryError::NotFound("client"));
     }
@@ -84,7 +85,8 @@ pub async fn update(
         .actor(actor)
         .subject(changed.client_id.as_str())
         .detail("changes", Value::Object(changes(&before, changed)));
-    if before.enabled && !changed.enabled {
+    // Revoking is idempotent: done whenever the client ends up disabled.
+    if !changed.enabled {
         let revoked = state
             .storage
             .revoke_client_families(&mut tx, changed.client_id.as_str())
@@ -102,6 +104,7 @@ pub async fn rotate_secret(
     state: Services<'_>,
     actor: Actor<'_>,
     client_id: &str,
+    via: Via,
 ) -> Result<PlainToken> {
     let mut c = (*state
         .storage
@@ -109,6 +112,13 @@ pub async fn rotate_secret(
         .await?
         .ok_or(RegistryError::NotFound("client"))?)
     .clone();
+    // Whoever holds the secret of an operator client acts as an operator (see `check`).
+    if via == Via::Staff && c.scopes.contains(OPERATOR_SCOPE) {
+        return Err(RegistryError::Invalid(format!(
+            "the secret of a client with the scope {OPERATOR_SCOPE} is rotated at the server \
+             (`mpsv-idp client rotate-secret`), not by administrators (separation of duties)"
+        )));
+    }
     if c.secret_hash.is_none() {
         return Err(RegistryError::Invalid(
             "this client authenticates without a secret".into(),

@@ -163,6 +163,16 @@ impl Storage {
         Ok(client)
     }
 
+    /// A client registration as stored, read in the caller's transaction (no cache).
+    pub async fn client_in(&self, tx: &mut Tx, client_id: &str) -> Result<Option<Client>> {
+        let sql = concat!("SELECT ", columns!(), " FROM clients WHERE client_id = $1");
+        let row: Option<ClientRow> = sqlx::query_as(sql)
+            .bind(client_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.map(ClientRow::into_client).transpose()
+    }
+
     pub async fn clients(&self) -> Result<Vec<Client>> {
         let sql = concat!("SELECT ", columns!(), " FROM clients ORDER BY client_id");
         let rows: Vec<ClientRow> = sqlx::query_as(sql).fetch_all(self.pool()).await?;

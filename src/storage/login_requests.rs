@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::{Result, Storage};
+use super::{Result, Storage, Tx};
 use crate::secrets::{now, HashedToken};
 
 #[derive(Debug, Clone, FromRow)]
@@ -96,6 +96,21 @@ impl Storage {
     }
 
     /// Drops every pending login of a person (after a password change or reset).
+    /// Deletes the account's pending logins but `keep`, in the caller's transaction.
+    pub async fn delete_login_requests_of_in(
+        &self,
+        tx: &mut Tx,
+        sub: &str,
+        keep: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM login_requests WHERE sub = $1 AND id <> $2")
+            .bind(sub)
+            .bind(keep.unwrap_or(""))
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     pub async fn delete_login_requests_of(&self, sub: &str) -> Result<()> {
         sqlx::query("DELETE FROM login_requests WHERE sub = $1")
             .bind(sub)

@@ -13,7 +13,7 @@ use super::client::ClientMeta;
 use super::format::datetime;
 use super::i18n::Lang;
 use super::login::{self, Target};
-use super::new_password::{set_new_password, Why};
+use super::new_password::{set_new_password, Keep, Why};
 use super::pages::{
     html, message_page, Chrome, Hidden, PasswordPage, RecoveryCodesPage, TotpEnrolPage,
 };
@@ -305,7 +305,10 @@ pub async fn password_submit(
         &form,
         Why::Voluntary,
         &meta,
-        Some(&session.sid),
+        Keep {
+            sid: Some(&session.sid),
+            login: None,
+        },
         lang,
     )
     .await?

@@ -1,7 +1,8 @@
 //! Who is asking: the client's IP address (for rate limits and the audit log) and user agent
 //! (for the session list). Only when the connection comes from a reverse proxy listed in
-//! `trusted_proxies` are forwarding headers believed (OWASP: never trust them from anyone
-//! else): `Forwarded` (RFC 7239) when present, else `X-Forwarded-For`. The address is the
+//! `trusted_proxies` is a forwarding header believed (OWASP: never trust it from anyone
+//! else), and only the one `forwarded_header` names: `X-Forwarded-For` (default) or
+//! `Forwarded` (RFC 7239) — the other may come from the client untouched by the proxy. The address is the
 //! right-most hop that is not itself a trusted proxy; entries may carry a port
 //! (`192.0.2.1:4711`, `[2001:db8::1]:4711`). An entry that is not an address (`unknown`, an
 //! obfuscated `_name`, garbage) stops the walk: what lies left of it was written by whoever
@@ -14,6 +15,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 
 use crate::app::AppState;
+use crate::config::ForwardedHeader;
 
 #[derive(Debug, Clone, Default)]
 pub struct ClientMeta {
@@ -39,7 +41,15 @@ impl FromRequestParts<AppState> for ClientMeta {
             .get::<ConnectInfo<SocketAddr>>()
             // An IPv4 peer on a dual-stack socket arrives as ::ffff:a.b.c.d.
             .map(|c| c.0.ip().to_canonical());
-        let ip = peer.map(|p| client_address(p, &state.config.trusted_proxies, &parts.headers));
+        let config = &state.config;
+        let ip = peer.map(|p| {
+            client_address(
+                p,
+                &config.trusted_proxies,
+                config.forwarded_header,
+                &parts.headers,
+            )
+        });
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -50,7 +60,12 @@ impl FromRequestParts<AppState> for ClientMeta {
 }
 
 /// The client's address for a connection from `peer` (see the module's documentation).
-pub fn client_address(peer: IpAddr, trusted: &[IpAddr], headers: &axum::http::HeaderMap) -> IpAddr {
+pub fn client_address(
+    peer: IpAddr,
+    trusted: &[IpAddr],
+    forwarded: ForwardedHeader,
+    headers: &axum::http::HeaderMap,
+) -> IpAddr {
     if !trusted.contains(&peer) {
         return peer;
     }
@@ -63,10 +78,9 @@ pub fn client_address(peer: IpAddr, trusted: &[IpAddr], headers: &axum::http::He
             .map(|s| s.trim().to_owned())
             .collect()
     };
-    let forwarded = values("forwarded");
     // Each hop as the node it names: `for=` of a `Forwarded` element (absent: not an address).
-    let hops: Vec<String> = if !forwarded.is_empty() {
-        forwarded
+    let hops: Vec<String> = match forwarded {
+        ForwardedHeader::Forwarded => values("forwarded")
             .iter()
             .map(|element| {
                 element
@@ -76,9 +90,8 @@ pub fn client_address(peer: IpAddr, trusted: &[IpAddr], headers: &axum::http::He
                     .map(|(_, v)| v.trim().trim_matches('"').to_owned())
                     .unwrap_or_default()
             })
-            .collect()
-    } else {
-        values("x-forwarded-for")
+            .collect(),
+        ForwardedHeader::XForwardedFor => values("x-forwarded-for"),
     };
     let mut last_trusted = peer;
     for hop in hops.iter().rev() {
@@ -159,14 +172,18 @@ mod tests {
     }
 
     const PROXY: &str = "10.0.0.10";
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
+    const FWD: ForwardedHeader = ForwardedHeader::Forwarded;
 
     #[test]
     fn headers_from_an_untrusted_peer_are_ignored() {
         let h = with(&[("x-forwarded-for", "1.1.1.1"), ("forwarded", "for=2.2.2.2")]);
-        assert_eq!(
-            client_address(ip("9.9.9.9"), &[ip(PROXY)], &h),
-            ip("9.9.9.9")
-        );
+        for header in [XFF, FWD] {
+            assert_eq!(
+                client_address(ip("9.9.9.9"), &[ip(PROXY)], header, &h),
+                ip("9.9.9.9")
+            );
+        }
     }
 
     #[test]
@@ -180,12 +197,26 @@ mod tests {
         ] {
             let mut h = HeaderMap::new();
             h.insert("x-forwarded-for", HeaderValue::from_str(value).unwrap());
-            assert_eq!(client_address(ip(PROXY), &t, &h), ip(want), "{value}");
+            assert_eq!(client_address(ip(PROXY), &t, XFF, &h), ip(want), "{value}");
         }
     }
 
     #[test]
-    fn forwarded_is_parsed_and_preferred() {
+    fn only_the_configured_header_is_read() {
+        let t = [ip(PROXY)];
+        let h = with(&[
+            ("forwarded", "for=198.51.100.1"),
+            ("x-forwarded-for", "192.0.2.99"),
+        ]);
+        assert_eq!(client_address(ip(PROXY), &t, XFF, &h), ip("192.0.2.99"));
+        assert_eq!(client_address(ip(PROXY), &t, FWD, &h), ip("198.51.100.1"));
+        // A client's own `Forwarded` past a proxy that only appends X-Forwarded-For is ignored.
+        let h = with(&[("forwarded", "for=1.2.3.4")]);
+        assert_eq!(client_address(ip(PROXY), &t, XFF, &h), ip(PROXY));
+    }
+
+    #[test]
+    fn forwarded_is_parsed() {
         let t = [ip(PROXY), ip("10.0.0.11")];
         let h = with(&[
             (
@@ -194,25 +225,31 @@ mod tests {
             ),
             ("x-forwarded-for", "192.0.2.99"),
         ]);
-        assert_eq!(client_address(ip(PROXY), &t, &h), ip("2001:db8:cafe::17"));
+        assert_eq!(
+            client_address(ip(PROXY), &t, FWD, &h),
+            ip("2001:db8:cafe::17")
+        );
     }
 
     #[test]
     fn an_unparsable_hop_stops_the_walk_at_the_last_trusted_one() {
         let t = [ip(PROXY), ip("10.0.0.11")];
         let h = with(&[("x-forwarded-for", "198.51.100.1, garbage, 10.0.0.11")]);
-        assert_eq!(client_address(ip(PROXY), &t, &h), ip("10.0.0.11"));
+        assert_eq!(client_address(ip(PROXY), &t, XFF, &h), ip("10.0.0.11"));
         let h = with(&[("forwarded", "for=198.51.100.1, for=unknown")]);
-        assert_eq!(client_address(ip(PROXY), &t, &h), ip(PROXY));
+        assert_eq!(client_address(ip(PROXY), &t, FWD, &h), ip(PROXY));
         let h = with(&[("forwarded", "for=_hidden")]);
-        assert_eq!(client_address(ip(PROXY), &t, &h), ip(PROXY));
+        assert_eq!(client_address(ip(PROXY), &t, FWD, &h), ip(PROXY));
     }
 
     #[test]
     fn only_proxies_in_the_header_fall_back_to_the_proxy() {
         let t = [ip(PROXY)];
-        assert_eq!(client_address(ip(PROXY), &t, &HeaderMap::new()), ip(PROXY));
+        assert_eq!(
+            client_address(ip(PROXY), &t, XFF, &HeaderMap::new()),
+            ip(PROXY)
+        );
         let h = with(&[("x-forwarded-for", "10.0.0.10")]);
-        assert_eq!(client_address(ip(PROXY), &t, &h), ip(PROXY));
+        assert_eq!(client_address(ip(PROXY), &t, XFF, &h), ip(PROXY));
     }
 }

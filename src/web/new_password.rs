@@ -26,20 +26,28 @@ pub enum Why {
     Reset,
 }
 
+/// What a password change leaves alive: the session in use (account page), or the pending
+/// login that is changing the password (forced change at login).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keep<'a> {
+    pub sid: Option<&'a str>,
+    pub login: Option<&'a str>,
+}
+
 /// Checks and sets the password from the form's `new` and `confirm`. On a refused password,
-/// returns the translated reasons. `keep_sid` is the session to keep (the one in use).
+/// returns the translated reasons.
 pub async fn set_new_password(
     state: &AppState,
     account: &Account,
     form: &Params,
     why: Why,
     meta: &ClientMeta,
-    keep_sid: Option<&str>,
+    keep: Keep<'_>,
     lang: Lang,
 ) -> Result<Result<(), Vec<String>>, Internal> {
     match check_new_password(state, account, form, why, meta, lang).await? {
         Ok(hash) => {
-            store_new_password(state, account, &hash, why, meta, keep_sid).await?;
+            store_new_password(state, account, &hash, why, meta, keep).await?;
             Ok(Ok(()))
         }
         Err(messages) => Ok(Err(messages)),
@@ -125,7 +133,7 @@ pub async fn store_new_password(
     hash: &str,
     why: Why,
     meta: &ClientMeta,
-    keep_sid: Option<&str>,
+    keep: Keep<'_>,
 ) -> Result<(), Internal> {
     let event = match why {
         Why::Reset => Event::PasswordResetCompleted,
@@ -136,6 +144,20 @@ pub async fn store_new_password(
         .storage
         .set_password_in(&mut tx, &account.sub, hash, now(), false, None)
         .await?;
+    // The other sessions end with the change, in its transaction (OWASP Session Management:
+    // invalidate on password change); their back-channel logouts go after the commit.
+    let mut ended = Vec::new();
+    for s in state.storage.sessions_of(&account.sub).await? {
+        if Some(s.sid.as_str()) != keep.sid {
+            let e = state.storage.end_session_in(&mut tx, &s.sid).await?;
+            ended.push((s.sid, e));
+        }
+    }
+    state
+        .storage
+        .delete_login_requests_of_in(&mut tx, &account.sub, keep.login)
+        .await?;
+    // The audit record last (see `registry::consents::record`).
     state
         .audit
         .append(
@@ -157,11 +179,6 @@ pub async fn store_new_password(
     tx.commit()
         .await
         .map_err(crate::storage::StorageError::from)?;
-    state.storage.delete_login_requests_of(&account.sub).await?;
-    for s in state.storage.sessions_of(&account.sub).await? {
-        if Some(s.sid.as_str()) != keep_sid {
-            crate::oidc::logout::end_session(state, &s.sid).await?;
-        }
-    }
+    crate::oidc::logout::notify_ended(state, ended);
     Ok(())
 }

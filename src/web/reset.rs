@@ -13,7 +13,7 @@ use super::client::ClientMeta;
 use super::cookies;
 use super::i18n::Lang;
 use super::login::too_many_requests;
-use super::new_password::{check_new_password, store_new_password, Why};
+use super::new_password::{check_new_password, store_new_password, Keep, Why};
 use super::pages::{html, message_page, Chrome, ForgotPage, Hidden, PasswordPage};
 use crate::app::AppState;
 use crate::audit::{Event, Record};
@@ -317,7 +317,7 @@ pub async fn reset_submit(
             {
                 return Ok(invalid_link(lang));
             }
-            store_new_password(&state, &account, &hash, Why::Reset, &meta, None).await?;
+            store_new_password(&state, &account, &hash, Why::Reset, &meta, Keep::default()).await?;
             let t = lang.texts();
             Ok(message_page(
                 lang,

@@ -29,7 +29,94 @@ db_test!(
     admin_api_answers_are_never_cached,
     logout_and_new_recovery_codes_are_audited,
     the_forgot_answer_does_not_depend_on_the_accounts_work,
+    an_operator_clients_secret_is_not_rotated_by_administrators,
+    a_wrong_data_key_on_an_old_database_does_not_lock_out_the_right_one,
+    a_privileged_forced_change_goes_on_to_enrolment,
 );
+
+/// 11.10 (review): rotating an operator client's secret would hand an administrator operator
+/// powers: refused through the API; the CLI (Via::Cli) may.
+async fn an_operator_clients_secret_is_not_rotated_by_administrators(db: Db) {
+    use reqwest::Method;
+    let app = spawn_app(db).await;
+    let admin = crate::admin::token(&app, "automation", &["admin:administrator"]).await;
+    crate::admin::token(&app, "operator-robot", &["admin:operator"]).await;
+    let (status, body, _) = crate::admin::call(
+        &app,
+        Some(&admin),
+        Method::POST,
+        "/clients/operator-robot/secret",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(mpsv_idp::services::clients::rotate_secret(
+        app.state.services(),
+        "cli:test",
+        "operator-robot",
+        mpsv_idp::services::Via::Cli
+    )
+    .await
+    .is_ok());
+}
+
+/// 11.16 (review): on a database that has TOTP secrets but no check value yet, a node with
+/// the wrong key refuses to start without storing its own check value, so the right key
+/// still starts afterwards.
+async fn a_wrong_data_key_on_an_old_database_does_not_lock_out_the_right_one(db: Db) {
+    let app = spawn_app(db).await;
+    let rp = setup(&app, "jana.novakova").await;
+    app.code_flow(&rp, "jana.novakova").await;
+    crate::accounts::enrol_on_account_page(&app).await;
+    sql(&app, "DELETE FROM key_checks").await;
+    let other = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&app.state.config.key_dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.file_name().unwrap() != "data.key" {
+            std::fs::copy(&p, other.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let mut wrong = app.state.config.clone();
+    wrong.key_dir = other.path().to_owned();
+    assert!(mpsv_idp::app::AppState::build(wrong).await.is_err());
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM key_checks").await, 0);
+    assert!(mpsv_idp::app::AppState::build(app.state.config.clone())
+        .await
+        .is_ok());
+}
+
+/// Review: an administrator with an initial password changes it at login and goes on to the
+/// TOTP enrolment of the same login (the change no longer deletes the login it happens in).
+async fn a_privileged_forced_change_goes_on_to_enrolment(db: Db) {
+    let app = spawn_app(db).await;
+    let rp = setup(&app, "spravce.mpsv").await;
+    sql(
+        &app,
+        &format!(
+            "UPDATE accounts SET role = '{}', must_change_password = 1",
+            Role::Administrator.as_str()
+        ),
+    )
+    .await;
+    let (r, _) = password_step(&app, &rp, "spravce.mpsv", PASSWORD).await;
+    assert!(location(r.headers()).starts_with("/login/password?"));
+    let html = follow(&app, &r).await;
+    let new = "Nové-dlouhé-heslo-správce-2026";
+    let r = post_form(
+        &app,
+        "/login/password",
+        &[
+            ("id", &hidden(&html, "id")),
+            ("csrf", &hidden(&html, "csrf")),
+            ("new", new),
+            ("confirm", new),
+        ],
+    )
+    .await;
+    assert!(location(r.headers()).starts_with("/login/totp?"), "{r:?}");
+    let html = follow(&app, &r).await;
+    assert!(html.contains("Správci a operátoři se musí přihlašovat dvěma faktory"));
+}
 
 /// 11.6: every answer of the administration API carries `Cache-Control: no-store`.
 async fn admin_api_answers_are_never_cached(db: Db) {
@@ -282,66 +369,71 @@ async fn a_node_with_another_data_key_refuses_to_start(db: Db) {
     assert!(mpsv_idp::app::AppState::build(config).await.is_ok());
 }
 
-/// 11.17: behind a trusted proxy, forwarded addresses with ports (and RFC 7239 `Forwarded`)
-/// give each client its own rate-limit bucket instead of the proxy's shared one.
+/// 11.17: behind a trusted proxy, forwarded addresses with ports give each client its own
+/// rate-limit bucket instead of the proxy's shared one; only the header the proxies are
+/// configured to set is read (a client's own `Forwarded` past an X-Forwarded-For proxy is not).
 async fn behind_a_trusted_proxy_each_client_address_has_its_own_limit(db: Db) {
-    let app = spawn_app_with(db, |c| {
-        c.limits.login_per_minute = 2;
-        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
-    })
-    .await;
-    let rp = setup(&app, "jana.novakova").await;
-    let flow = start_flow(&rp, &[]);
-    let (id, csrf, _) = app.open_login(&flow.url).await;
-    let attempt = |header: &'static str, value: &'static str| {
-        let (id, csrf) = (id.clone(), csrf.clone());
-        let app = &app;
-        async move {
-            app.browser
-                .post(app.url("/login"))
-                .header(header, value)
-                .form(&[
-                    ("id", id.as_str()),
-                    ("csrf", csrf.as_str()),
-                    ("username", "x"),
-                    ("password", "y"),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .status()
+    use mpsv_idp::config::ForwardedHeader;
+    for header in [ForwardedHeader::XForwardedFor, ForwardedHeader::Forwarded] {
+        let app = spawn_app_with(db, |c| {
+            c.limits.login_per_minute = 2;
+            c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+            c.forwarded_header = header;
+        })
+        .await;
+        let rp = setup(&app, "jana.novakova").await;
+        let flow = start_flow(&rp, &[]);
+        let (id, csrf, _) = app.open_login(&flow.url).await;
+        let attempt = |name: &'static str, value: &'static str| {
+            let (id, csrf) = (id.clone(), csrf.clone());
+            let app = &app;
+            async move {
+                app.browser
+                    .post(app.url("/login"))
+                    .header(name, value)
+                    .form(&[
+                        ("id", id.as_str()),
+                        ("csrf", csrf.as_str()),
+                        ("username", "x"),
+                        ("password", "y"),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        let (ok, limited) = (StatusCode::OK, StatusCode::TOO_MANY_REQUESTS);
+        match header {
+            ForwardedHeader::XForwardedFor => {
+                assert_eq!(attempt("x-forwarded-for", "203.0.113.1:1111").await, ok);
+                assert_eq!(attempt("x-forwarded-for", "203.0.113.1:2222").await, ok);
+                assert_eq!(
+                    attempt("x-forwarded-for", "203.0.113.1:3333").await,
+                    limited,
+                    "the same client, whatever its port"
+                );
+                assert_eq!(
+                    attempt("x-forwarded-for", "203.0.113.2:1111").await,
+                    ok,
+                    "another client"
+                );
+                // A client's own `Forwarded` is not believed: all three count for the proxy.
+                assert_eq!(attempt("forwarded", "for=198.51.100.1").await, ok);
+                assert_eq!(attempt("forwarded", "for=198.51.100.2").await, ok);
+                assert_eq!(attempt("forwarded", "for=198.51.100.3").await, limited);
+            }
+            ForwardedHeader::Forwarded => {
+                assert_eq!(
+                    attempt("forwarded", "for=\"[2001:db8::5]:4711\";proto=https").await,
+                    ok
+                );
+                assert_eq!(attempt("forwarded", "for=\"[2001:db8::5]:1\"").await, ok);
+                assert_eq!(attempt("forwarded", "for=2001:db8::5").await, limited);
+                assert_eq!(attempt("forwarded", "for=198.51.100.9:80").await, ok);
+            }
         }
-    };
-    assert_eq!(
-        attempt("x-forwarded-for", "203.0.113.1:1111").await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        attempt("x-forwarded-for", "203.0.113.1:2222").await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        attempt("x-forwarded-for", "203.0.113.1:3333").await,
-        StatusCode::TOO_MANY_REQUESTS,
-        "the same client, whatever its port"
-    );
-    assert_eq!(
-        attempt("x-forwarded-for", "203.0.113.2:1111").await,
-        StatusCode::OK,
-        "another client"
-    );
-    assert_eq!(
-        attempt("forwarded", "for=\"[2001:db8::5]:4711\";proto=https").await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        attempt("forwarded", "for=\"[2001:db8::5]:1\"").await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        attempt("forwarded", "for=2001:db8::5").await,
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    }
 }
 
 /// 11.13: a client assertion's `aud` is the issuer or the token endpoint alone (a string, or
@@ -365,7 +457,7 @@ async fn private_key_jwt_assertions_name_only_us_and_are_not_from_the_future(db:
     let key = EcKeyPair::generate(EcCurve::P384).unwrap();
     let mut jwk = key.to_jwk_public_key();
     jwk.set_key_id("k1");
-    jwk.set_algorithm("ES384");
+    // No `alg` in the JWK: its curve (P-384) says ES384.
     let jwks = json!({ "keys": [serde_json::Value::Object(jwk.as_ref().clone())] }).to_string();
     let mut spec = ClientSpec::confidential("robot-jwt");
     spec.auth_method = "private_key_jwt";

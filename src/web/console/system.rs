@@ -389,18 +389,20 @@ pub async fn rotate_secret(
     ) {
         return Ok(r);
     }
-    let secret = match services::clients::rotate_secret(state.services(), staff.actor(), &id).await
-    {
-        Ok(s) => s,
-        Err(RegistryError::NotFound(_)) => return Err(PageError::not_found(staff.lang)),
-        Err(e) => {
-            return Ok(see_other(&format!(
-                "{here}?lang={}&error={}",
-                staff.lang.code(),
-                enc(&refusal(e)?)
-            )))
-        }
-    };
+    let secret =
+        match services::clients::rotate_secret(state.services(), staff.actor(), &id, Via::Staff)
+            .await
+        {
+            Ok(s) => s,
+            Err(RegistryError::NotFound(_)) => return Err(PageError::not_found(staff.lang)),
+            Err(e) => {
+                return Ok(see_other(&format!(
+                    "{here}?lang={}&error={}",
+                    staff.lang.code(),
+                    enc(&refusal(e)?)
+                )))
+            }
+        };
     Ok(staff.page(
         StatusCode::OK,
         &id,

@@ -15,7 +15,7 @@ use crate::error::PageError;
 use crate::oidc::params::Params;
 use crate::web::client::ClientMeta;
 use crate::web::i18n::Lang;
-use crate::web::new_password::{set_new_password, Why};
+use crate::web::new_password::{set_new_password, Keep, Why};
 use crate::web::pages::{Chrome, Hidden, PasswordPage};
 
 #[derive(serde::Deserialize)]
@@ -48,7 +48,12 @@ pub async fn change_submit(
     let pending = load(&state, form.get("id"), lang).await?;
     check_csrf(&state, &headers, &form, &pending, lang)?;
     let account = authenticated_account(&state, &pending, "change", lang).await?;
-    match set_new_password(&state, &account, &form, Why::Forced, &meta, None, lang).await? {
+    // This login goes on (to enrolment, say): only the account's other pending logins end.
+    let keep = Keep {
+        sid: None,
+        login: Some(pending.id()),
+    };
+    match set_new_password(&state, &account, &form, Why::Forced, &meta, keep, lang).await? {
         Ok(()) => {
             // Re-read: the password is no longer initial or expired.
             let account = state
