@@ -72,6 +72,8 @@ pub struct Inner {
     pub password_change_limiter: Limiter,
     pub password_change_account_limiter: Limiter<String>,
     pub mailer: crate::mail::Mailer,
+    /// Wakes this node's back-channel logout delivery task (`oidc::backchannel::run`).
+    pub logout_outbox: tokio::sync::Notify,
 }
 
 /// Cheap to clone; handed to every handler.
@@ -143,6 +145,7 @@ impl AppState {
             discovery,
             data_key,
             mailer: crate::mail::Mailer::new(&config.mail).context("mail transport")?,
+            logout_outbox: tokio::sync::Notify::new(),
             login_limiter: Limiter::per_minute(config.limits.login_per_minute),
             reset_limiter: Limiter::per_minute(config.limits.password_reset_per_minute),
             password_change_limiter: Limiter::per_minute(config.limits.password_change_per_minute),
@@ -416,6 +419,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let upkeep = tokio::spawn(upkeep(state.clone()));
+    let deliveries = tokio::spawn(oidc::backchannel::run(state.clone()));
     let metrics_server = match &state.config.metrics.bind {
         Some(bind) => {
             let listener = TcpListener::bind(bind)
@@ -438,6 +442,7 @@ pub async fn serve(
     .await
     .context("HTTP server");
     upkeep.abort();
+    deliveries.abort();
     if let Some(m) = metrics_server {
         m.abort();
     }

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 use crate::app::AppState;
@@ -36,6 +36,10 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     tokens: IntCounterVec,
+    logout_delivered: IntCounterVec,
+    logout_failed: IntCounterVec,
+    logout_given_up: IntCounterVec,
+    logout_pending: IntGauge,
 }
 
 impl Metrics {
@@ -65,6 +69,30 @@ impl Metrics {
             ),
             &["grant_type"],
         )?;
+        // Per client: the label values are the registered clients' ids (a closed set that
+        // administrators control), never a request value.
+        let logout =
+            |name: &str, help: &str| IntCounterVec::new(Opts::new(name, help), &["client_id"]);
+        let logout_delivered = logout(
+            "mpsv_idp_backchannel_logout_delivered_total",
+            "Back-channel logout tokens a client accepted",
+        )?;
+        let logout_failed = logout(
+            "mpsv_idp_backchannel_logout_failures_total",
+            "Failed back-channel logout attempts (alert when it keeps growing for a client)",
+        )?;
+        let logout_given_up = logout(
+            "mpsv_idp_backchannel_logout_given_up_total",
+            "Back-channel logouts given up after every retry",
+        )?;
+        let logout_pending = IntGauge::new(
+            "mpsv_idp_backchannel_logout_pending",
+            "Back-channel logouts waiting in the outbox (all nodes)",
+        )?;
+        for c in [&logout_delivered, &logout_failed, &logout_given_up] {
+            registry.register(Box::new(c.clone()))?;
+        }
+        registry.register(Box::new(logout_pending.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(tokens.clone()))?;
@@ -73,11 +101,30 @@ impl Metrics {
             requests,
             latency,
             tokens,
+            logout_delivered,
+            logout_failed,
+            logout_given_up,
+            logout_pending,
         })
     }
 
     pub fn token_issued(&self, grant_type: &str) {
         self.tokens.with_label_values(&[grant_type]).inc();
+    }
+
+    pub fn logout_delivered(&self, client_id: &str) {
+        self.logout_delivered.with_label_values(&[client_id]).inc();
+    }
+
+    pub fn logout_failed(&self, client_id: &str, given_up: bool) {
+        self.logout_failed.with_label_values(&[client_id]).inc();
+        if given_up {
+            self.logout_given_up.with_label_values(&[client_id]).inc();
+        }
+    }
+
+    pub fn logout_pending(&self, n: i64) {
+        self.logout_pending.set(n);
     }
 
     pub fn render(&self) -> String {

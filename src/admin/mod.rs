@@ -148,6 +148,7 @@ impl Modify for Security {
         system::create_staff, system::change_staff_status,
         system::settings,
         system::audit_log,
+        system::list_logout_deliveries,
     ),
     tags(
         (name = "register", description = "operators: the MPSV register"),
@@ -213,6 +214,7 @@ pub fn routes() -> Router<AppState> {
         .route("/staff/{sub}/status", post(system::change_staff_status))
         .route("/settings", get(system::settings))
         .route("/audit", get(system::audit_log))
+        .route("/logout-deliveries", get(system::list_logout_deliveries))
         .fallback(not_found)
         // Every answer of this API is personal data, a secret, an initial password or the
         // letter that carries one: never stored by a browser or a proxy (RFC 9111 §5.2.2.5;

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Admin;
 use super::error::{ApiError, ApiResult, Problem};
 use super::register::StatusChange;
-use super::ApiQuery;
+use super::{ApiQuery, Page, PageQuery};
 use crate::app::AppState;
 use crate::audit::{Event, Filter, Record};
 use crate::cli::{client_from_args, ClientArgs};
@@ -599,4 +599,88 @@ pub async fn audit_log(
             .collect(),
         next_cursor,
     }))
+}
+
+// ---------- back-channel logout deliveries ----------
+
+#[derive(Serialize, ToSchema)]
+pub struct LogoutDelivery {
+    pub id: String,
+    pub client_id: String,
+    /// The person signed out.
+    pub sub: String,
+    pub sid: String,
+    pub created_at: i64,
+    /// `pending`, `delivered` or `given_up`.
+    pub state: String,
+    pub attempts: i64,
+    pub last_attempt_at: Option<i64>,
+    /// HTTP status of the last attempt, or `timeout` / `connection failed` / `request failed`.
+    pub last_status: Option<String>,
+    pub next_attempt_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub given_up_at: Option<i64>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    /// `pending` (default), `delivered` or `given_up`.
+    pub state: Option<String>,
+    /// Only this client's deliveries.
+    pub client_id: Option<String>,
+    pub cursor: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/logout-deliveries", tag = "system", params(DeliveryQuery),
+    responses((status = 200, description = "OK", body = Page<LogoutDelivery>), (status = 422, description = "Invalid input or a broken rule", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
+/// The back-channel logout outbox: what waits, what was delivered, what was given up, with
+/// every delivery's attempts and last status (issue 12.2).
+pub async fn list_logout_deliveries(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiQuery(q): ApiQuery<DeliveryQuery>,
+) -> ApiResult<Json<Page<LogoutDelivery>>> {
+    use crate::storage::deliveries::DeliveryState;
+    admin.require(Permission::ManageClients)?;
+    let which = match q.state.as_deref() {
+        None => DeliveryState::Pending,
+        Some(s) => DeliveryState::parse(s).ok_or_else(|| {
+            ApiError::Invalid("state must be pending, delivered or given_up".into())
+        })?,
+    };
+    let (limit, offset) = PageQuery {
+        cursor: q.cursor,
+        limit: q.limit,
+    }
+    .window()?;
+    let mut rows = state
+        .storage
+        .deliveries(which, q.client_id.as_deref(), limit + 1, offset)
+        .await?;
+    Ok(Json(Page::of(&mut rows, limit, offset).map(|d| {
+        let label = if d.delivered_at.is_some() {
+            "delivered"
+        } else if d.given_up_at.is_some() {
+            "given_up"
+        } else {
+            "pending"
+        };
+        LogoutDelivery {
+            next_attempt_at: (label == "pending").then_some(d.next_attempt_at),
+            state: label.into(),
+            id: d.id,
+            client_id: d.client_id,
+            sub: d.sub,
+            sid: d.sid,
+            created_at: d.created_at,
+            attempts: d.attempts,
+            last_attempt_at: d.last_attempt_at,
+            last_status: d.last_status,
+            delivered_at: d.delivered_at,
+            given_up_at: d.given_up_at,
+        }
+    })))
 }

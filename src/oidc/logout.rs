@@ -199,9 +199,9 @@ fn confirmation_page(
 /// Ends a session everywhere: the session row, its token families, and a back-channel
 /// logout to each client that took part.
 pub async fn end_session(state: &AppState, sid: &str) -> Result<(), Internal> {
-    if let Some((sub, clients)) = state.storage.end_session(sid).await? {
+    if state.storage.end_session(sid).await?.is_some() {
         tracing::info!(%sid, "session ended");
-        super::backchannel::notify(state, sub, sid.to_owned(), clients);
+        super::backchannel::wake(state);
     }
     Ok(())
 }
@@ -209,11 +209,15 @@ pub async fn end_session(state: &AppState, sid: &str) -> Result<(), Internal> {
 /// After a transaction that ended sessions with `Storage::end_session_in` committed: the
 /// back-channel logouts of those that were still live.
 pub fn notify_ended(state: &AppState, ended: Vec<crate::storage::sessions::EndedSession>) {
+    let mut any = false;
     for (sid, e) in ended {
-        if let Some((sub, clients)) = e {
+        if e.is_some() {
             tracing::info!(%sid, "session ended");
-            super::backchannel::notify(state, sub, sid, clients);
+            any = true;
         }
+    }
+    if any {
+        super::backchannel::wake(state);
     }
 }
 
@@ -232,9 +236,9 @@ pub async fn end_session_audited(
     tx.commit()
         .await
         .map_err(crate::storage::StorageError::from)?;
-    if let Some((sub, clients)) = ended {
+    if ended.is_some() {
         tracing::info!(%sid, "session ended");
-        super::backchannel::notify(state, sub, sid.to_owned(), clients);
+        super::backchannel::wake(state);
     }
     Ok(())
 }

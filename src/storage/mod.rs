@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod client_cache;
 pub mod clients;
 pub mod codes;
+pub mod deliveries;
 pub mod demo;
 pub mod login_requests;
 pub mod organisations;
@@ -192,6 +193,9 @@ impl Storage {
             "DELETE FROM token_families WHERE expires_at < $1",
             "DELETE FROM session_clients WHERE sid IN (SELECT sid FROM sessions WHERE expires_at < $1)",
             "DELETE FROM sessions WHERE expires_at < $1",
+            // The outbox's history: kept 30 days after delivery or giving up.
+            "DELETE FROM logout_deliveries WHERE delivered_at < $1 - 2592000 \
+             OR given_up_at < $1 - 2592000",
         ] {
             n += sqlx::query(sql)
                 .bind(now)

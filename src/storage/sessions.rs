@@ -249,6 +249,20 @@ impl Storage {
         .bind(sid)
         .fetch_all(&mut **tx)
         .await?;
+        // The back-channel logouts to send, in the same transaction (issue 12.2: a crash after
+        // the commit loses none; `oidc::backchannel` delivers them from any node).
+        sqlx::query(
+            "INSERT INTO logout_deliveries (id, client_id, sub, sid, created_at, next_attempt_at) \
+             SELECT sc.sid || ' ' || sc.client_id, sc.client_id, $2, sc.sid, $3, $3 \
+             FROM session_clients sc JOIN clients c ON c.client_id = sc.client_id \
+             WHERE sc.sid = $1 AND c.backchannel_logout_uri IS NOT NULL \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(sid)
+        .bind(sub.clone())
+        .bind(t)
+        .execute(&mut **tx)
+        .await?;
         Ok(Some((sub, clients.into_iter().map(|(c,)| c).collect())))
     }
 }

@@ -14,4 +14,5 @@ mod logout;
 mod mpsv;
 mod operations;
 mod organisations;
+mod outbox;
 mod tokens;
