@@ -123,6 +123,14 @@ describe('staff console', { timeout: 240_000 }, () => {
     assert.match(await page.textContent('table'), /consent\.recorded/);
     await checkA11y(page, 'console audit');
     await screenshot(page, 'console-audit');
+    // The back-channel logout outbox, by state.
+    await page.getByRole('link', { name: 'Odhlašování v aplikacích' }).first().click();
+    await page.getByRole('heading', { level: 1, name: 'Odhlašování v aplikacích' }).waitFor();
+    await page.getByLabel('Stav').selectOption('given_up');
+    await page.getByRole('button', { name: 'Filtrovat' }).click();
+    await page.waitForURL((u) => u.searchParams.get('state') === 'given_up');
+    await checkA11y(page, 'console deliveries');
+    await screenshot(page, 'console-deliveries');
     // Administrators do not run the register.
     const r = await page.goto(new URL('/admin/persons', server.base).toString());
     assert.equal(r.status(), 403);
