@@ -90,9 +90,13 @@ impl Deref for AppState {
 impl AppState {
     /// Opens the database (applying migrations) and the key folder.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let storage = Storage::connect(&config.database_url, config.db_max_connections)
-            .await
-            .context("connecting to the database")?;
+        let storage = Storage::connect_with(
+            &config.database_url,
+            config.db_max_connections,
+            Duration::from_secs(config.db_acquire_timeout),
+        )
+        .await
+        .context("connecting to the database")?;
         storage.migrate().await.context("applying migrations")?;
         let storage =
             storage.with_client_cache(std::time::Duration::from_secs(config.client_cache_seconds));
@@ -345,7 +349,8 @@ pub fn build_router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             telemetry::track,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(retry_after));
     let router = security_headers(router);
     // HSTS only when served over HTTPS (RFC 6797 §7.2: not over plain HTTP).
     let router = if state.config.issuer.starts_with("https://") {
@@ -384,6 +389,21 @@ fn security_headers(router: Router<AppState>) -> Router<AppState> {
     })
 }
 
+/// Every 503 says when to try again (RFC 9110 §10.2.3): the database is away and a node
+/// recovers by itself when it returns.
+async fn retry_after(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut r = next.run(req).await;
+    if r.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert(HeaderValue::from_static("5"));
+    }
+    r
+}
+
 /// `GET /healthz`: the process is up.
 async fn health() -> &'static str {
     "ok"
@@ -397,8 +417,10 @@ async fn ready(
         .keys
         .current(crate::domain::client::SigningAlg::RS256)
         .is_some();
-    match state.storage.ping().await {
-        Ok(()) if keys_ok => (axum::http::StatusCode::OK, "ready"),
+    // Bounded: a database that does not answer within two seconds is not ready.
+    let ping = tokio::time::timeout(Duration::from_secs(2), state.storage.ping()).await;
+    match ping {
+        Ok(Ok(())) if keys_ok => (axum::http::StatusCode::OK, "ready"),
         _ => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "not ready"),
     }
 }

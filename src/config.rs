@@ -23,6 +23,8 @@ pub struct Config {
     pub workers: usize,
     /// Maximum number of pooled database connections.
     pub db_max_connections: u32,
+    /// Seconds a request waits for a database connection before it is answered 503.
+    pub db_acquire_timeout: u64,
     /// Password hashes computed at once (0 = one less than the cores, at least one), so a
     /// burst of logins queues instead of starving token requests.
     pub password_hash_concurrency: usize,
@@ -182,6 +184,7 @@ impl Default for Config {
             key_dir: PathBuf::from("keys"),
             workers: 0,
             db_max_connections: 8,
+            db_acquire_timeout: 5,
             password_hash_concurrency: 0,
             client_cache_seconds: 5,
             trusted_proxies: Vec::new(),
@@ -236,6 +239,11 @@ impl Config {
         let p = &self.password;
         vec![
             ("issuer", self.issuer.clone()),
+            ("db_max_connections", self.db_max_connections.to_string()),
+            (
+                "db_acquire_timeout",
+                format!("{} s", self.db_acquire_timeout),
+            ),
             (
                 "database",
                 if self.database_url.starts_with("sqlite") {
@@ -418,6 +426,9 @@ impl Config {
         if let Some(v) = var("MPSV_IDP_METRICS_TOKEN") {
             self.metrics.token = Some(v);
         }
+        if let Some(v) = var("MPSV_IDP_DB_ACQUIRE_TIMEOUT") {
+            self.db_acquire_timeout = int("MPSV_IDP_DB_ACQUIRE_TIMEOUT", v)?;
+        }
         if let Some(v) = var("MPSV_IDP_DB_MAX_CONNECTIONS") {
             self.db_max_connections = int("MPSV_IDP_DB_MAX_CONNECTIONS", v)?;
         }
@@ -508,6 +519,9 @@ impl Config {
                 "password.min_change_interval_minutes must be at most 10080 and \
                  password.initial_password_days at most 365"
             );
+        }
+        if !(1..=60).contains(&self.db_acquire_timeout) {
+            bail!("db_acquire_timeout must be 1 to 60 seconds");
         }
         if self.client_cache_seconds > 300 {
             bail!("client_cache_seconds must be at most 300");

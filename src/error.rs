@@ -28,7 +28,41 @@ pub enum Internal {
 
 impl Internal {
     fn log(&self) {
-        tracing::error!(error = %self, "internal error");
+        if self.is_unavailable() {
+            tracing::warn!(error = %self, "database unavailable");
+        } else {
+            tracing::error!(error = %self, "internal error");
+        }
+    }
+
+    /// The database cannot be reached right now — no connection within the pool's acquire
+    /// timeout, a refused or cut connection, a server shutting down (SQLSTATE class 08 and
+    /// 57P): the request may succeed later, so it is answered 503 with `Retry-After`, never 500
+    /// (issue 12.4).
+    pub fn is_unavailable(&self) -> bool {
+        let Internal::Storage(StorageError::Database(e)) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        }
+    }
+
+    /// 503 when the database is away, else 500.
+    pub fn status(&self) -> StatusCode {
+        if self.is_unavailable() {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 }
 
@@ -141,11 +175,12 @@ impl IntoResponse for OAuthError {
             }
             OAuthError::Internal(e) => {
                 e.log();
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    error_body("server_error", "internal error"),
-                )
-                    .into_response()
+                let body = if e.is_unavailable() {
+                    error_body("temporarily_unavailable", "try again shortly")
+                } else {
+                    error_body("server_error", "internal error")
+                };
+                (e.status(), body).into_response()
             }
         };
         no_store(r)
@@ -194,7 +229,7 @@ impl IntoResponse for BearerError {
             BearerError::Internal(e) => {
                 e.log();
                 (
-                    StatusCode::INTERNAL_SERVER_ERROR,
+                    e.status(),
                     "Bearer realm=\"mpsv-idp\"".to_owned(),
                     Some(error_body("server_error", "internal error")),
                 )
@@ -264,12 +299,12 @@ impl IntoResponse for PageError {
             } => crate::web::pages::error_page(status, key, &detail, lang),
             PageError::Internal(e) => {
                 e.log();
-                crate::web::pages::error_page(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "error.internal",
-                    "",
-                    crate::web::i18n::Lang::Cs,
-                )
+                let key = if e.is_unavailable() {
+                    "error.unavailable"
+                } else {
+                    "error.internal"
+                };
+                crate::web::pages::error_page(e.status(), key, "", crate::web::i18n::Lang::Cs)
             }
         }
     }

@@ -58,6 +58,17 @@ impl Storage {
     /// Opens the pool. SQLite gets WAL, `synchronous=NORMAL` (durable across application
     /// crashes; the WAL survives) and a busy timeout so concurrent writers wait instead of failing.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        Self::connect_with(url, max_connections, std::time::Duration::from_secs(5)).await
+    }
+
+    /// [`Storage::connect`] with the longest a request waits for a connection: past it the
+    /// request fails as "unavailable" (503 with `Retry-After`) instead of hanging while the
+    /// database is away (issue 12.4).
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: std::time::Duration,
+    ) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -71,6 +82,7 @@ impl Storage {
         }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
+            .acquire_timeout(acquire_timeout)
             // A SQLite connection is a file handle that cannot go stale: skip the ping sqlx
             // sends before handing out each connection (one worker-thread round trip per query).
             // PostgreSQL connections can be cut by the network, so they keep it.

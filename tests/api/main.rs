@@ -14,5 +14,6 @@ mod logout;
 mod mpsv;
 mod operations;
 mod organisations;
+mod outage;
 mod outbox;
 mod tokens;
