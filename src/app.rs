@@ -70,7 +70,7 @@ pub struct Inner {
     pub login_limiter: Limiter,
     pub reset_limiter: Limiter,
     pub password_change_limiter: Limiter,
-    pub password_change_account_limiter: Limiter<String>,
+    pub password_change_account_limiter: Limiter,
     pub mailer: crate::mail::Mailer,
     /// Wakes this node's back-channel logout delivery task (`oidc::backchannel::run`).
     pub logout_outbox: tokio::sync::Notify,
@@ -150,10 +150,14 @@ impl AppState {
             data_key,
             mailer: crate::mail::Mailer::new(&config.mail).context("mail transport")?,
             logout_outbox: tokio::sync::Notify::new(),
-            login_limiter: Limiter::per_minute(config.limits.login_per_minute),
-            reset_limiter: Limiter::per_minute(config.limits.password_reset_per_minute),
-            password_change_limiter: Limiter::per_minute(config.limits.password_change_per_minute),
+            login_limiter: Limiter::per_minute("login", config.limits.login_per_minute),
+            reset_limiter: Limiter::per_minute("reset", config.limits.password_reset_per_minute),
+            password_change_limiter: Limiter::per_minute(
+                "new-password",
+                config.limits.password_change_per_minute,
+            ),
             password_change_account_limiter: Limiter::per_minute(
+                "new-password-account",
                 config.limits.password_change_per_account_per_minute,
             ),
             config,
@@ -490,10 +494,6 @@ async fn upkeep(state: AppState) {
             Err(e) => tracing::warn!(error = %e, "key reload task failed"),
             Ok(Ok(())) => {}
         }
-        state.login_limiter.shrink();
-        state.reset_limiter.shrink();
-        state.password_change_limiter.shrink();
-        state.password_change_account_limiter.shrink();
         if let Err(e) = state.storage.purge_expired(crate::secrets::now()).await {
             tracing::warn!(error = %e, "purging expired rows failed");
         }

@@ -8,6 +8,7 @@ pub mod clients;
 pub mod codes;
 pub mod deliveries;
 pub mod demo;
+pub mod limits;
 pub mod login_requests;
 pub mod organisations;
 pub mod people;
@@ -205,6 +206,7 @@ impl Storage {
             "DELETE FROM token_families WHERE expires_at < $1",
             "DELETE FROM session_clients WHERE sid IN (SELECT sid FROM sessions WHERE expires_at < $1)",
             "DELETE FROM sessions WHERE expires_at < $1",
+            "DELETE FROM rate_limits WHERE window_start < $1 - 120",
             // The outbox's history: kept 30 days after delivery or giving up.
             "DELETE FROM logout_deliveries WHERE delivered_at < $1 - 2592000 \
              OR given_up_at < $1 - 2592000",

@@ -25,7 +25,7 @@ use crate::error::PageError;
 use crate::oidc::authorize::{current_session, see_other};
 use crate::oidc::params::Params;
 use crate::password::Verified;
-use crate::secrets::constant_time_eq;
+use crate::secrets::{constant_time_eq, now};
 use crate::storage::sessions::Session;
 
 #[derive(serde::Deserialize)]
@@ -330,7 +330,11 @@ async fn current_password_ok(
     form: &Params,
     meta: &ClientMeta,
 ) -> Result<bool, PageError> {
-    if !state.login_limiter.allow(meta.ip) || !login::reserve_attempt(state, account, meta).await? {
+    let allowed = state
+        .login_limiter
+        .allow(&state.storage, &meta.limit_key(), now())
+        .await?;
+    if !allowed || !login::reserve_attempt(state, account, meta).await? {
         return Ok(false);
     }
     let current = SecretString::from(form.get("current").unwrap_or("").to_owned());

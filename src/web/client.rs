@@ -27,6 +27,11 @@ impl ClientMeta {
     pub fn ip_string(&self) -> Option<String> {
         self.ip.map(|i| i.to_string())
     }
+
+    /// The key of per-address limits: the address, or `unknown` (one shared bucket).
+    pub fn limit_key(&self) -> String {
+        self.ip_string().unwrap_or_else(|| "unknown".to_owned())
+    }
 }
 
 impl FromRequestParts<AppState> for ClientMeta {

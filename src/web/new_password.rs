@@ -95,11 +95,16 @@ pub async fn check_new_password(
     }
     // What follows costs up to `history + 1` Argon2 runs: bounded per address and per account
     // (issue 11.9), counted only for candidates that passed the cheap checks above.
-    if !state.password_change_limiter.allow(meta.ip)
-        || !state
-            .password_change_account_limiter
-            .allow_key(&account.sub)
-    {
+    let at = now();
+    let by_address = state
+        .password_change_limiter
+        .allow(&state.storage, &meta.limit_key(), at)
+        .await?;
+    let by_account = state
+        .password_change_account_limiter
+        .allow(&state.storage, &account.sub, at)
+        .await?;
+    if !by_address || !by_account {
         tracing::warn!(sub = %account.sub, "new-password checks over the rate limit");
         return Ok(Err(vec![t.get("password.rate_limited").to_owned()]));
     }

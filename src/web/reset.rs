@@ -88,7 +88,11 @@ pub async fn forgot_submit(
 ) -> Result<Response, PageError> {
     let form = Params::parse(&body).unwrap_or_default();
     let lang = Lang::parse(form.get("lang"));
-    if !state.reset_limiter.allow(meta.ip) {
+    if !state
+        .reset_limiter
+        .allow(&state.storage, &meta.limit_key(), now())
+        .await?
+    {
         return Ok(too_many_requests(lang));
     }
     if !csrf_ok(&state, &headers, &form) {

@@ -32,7 +32,30 @@ db_test!(
     an_operator_clients_secret_is_not_rotated_by_administrators,
     a_wrong_data_key_on_an_old_database_does_not_lock_out_the_right_one,
     a_privileged_forced_change_goes_on_to_enrolment,
+    a_login_burst_spread_over_two_nodes_gets_no_more_attempts_than_one,
 );
+
+/// Issue 12.3: the per-address limits are kept in the database: attempts alternating between
+/// two nodes of one IdP are counted together.
+async fn a_login_burst_spread_over_two_nodes_gets_no_more_attempts_than_one(db: Db) {
+    let a = spawn_app_with(db, |c| c.limits.login_per_minute = 4).await;
+    let b = spawn_node(&a).await;
+    let rp = setup(&a, "jana.novakova").await;
+    let flow = start_flow(&rp, &[]);
+    let (id, csrf, _) = a.open_login(&flow.url).await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        // The same browser (cookies are per host, not per port) at either node.
+        statuses.push(node.submit_login(&id, &csrf, "x", "y").await.status());
+    }
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((ok, limited), (4, 2), "{statuses:?}");
+}
 
 /// 11.10 (review): rotating an operator client's secret would hand an administrator operator
 /// powers: refused through the API; the CLI (Via::Cli) may.

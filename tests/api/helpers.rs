@@ -136,6 +136,31 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp
     }
 }
 
+/// A second node of the same IdP: the same configuration (issuer, database, keys) served on
+/// another port, as a load balancer would spread requests over both.
+pub async fn spawn_node(app: &TestApp) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let mut config = app.state.config.clone();
+    config.bind = addr.to_string();
+    let state = AppState::build(config).await.expect("second node");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let serve_state = state.clone();
+    tokio::spawn(async move {
+        let _ = app::serve(listener, serve_state, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    TestApp {
+        base: format!("http://{addr}"),
+        state,
+        browser: app.browser.clone(),
+        _dir: app._dir.clone(),
+        shutdown: Some(tx),
+    }
+}
+
 async fn fresh_postgres_database() -> String {
     let base = postgres_url().expect("postgres url");
     let admin = Storage::connect(&base, 1)

@@ -60,7 +60,11 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     let form = Params::parse(&body).unwrap_or_default();
     let lang = Lang::parse(form.get("lang"));
-    if !state.login_limiter.allow(meta.ip) {
+    if !state
+        .login_limiter
+        .allow(&state.storage, &meta.limit_key(), now())
+        .await?
+    {
         return Ok(too_many_requests(lang));
     }
     let pending = load(&state, form.get("id"), lang).await?;
