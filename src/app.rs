@@ -438,15 +438,18 @@ async fn not_found() -> axum::response::Response {
     )
 }
 
-/// Serves until `shutdown` resolves, then drains in-flight requests. Background upkeep
-/// (re-reading keys, purging expired rows) runs alongside.
+/// Serves until `shutdown` resolves (SIGTERM in `main`), then drains in-flight requests and
+/// stops the background work: the back-channel logout task finishes the deliveries it is
+/// sending (bounded by their HTTP timeout) and claims no more; the upkeep task, whose every
+/// step is one transaction that the next node's upkeep repeats if it is cut, is stopped.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let upkeep = tokio::spawn(upkeep(state.clone()));
-    let deliveries = tokio::spawn(oidc::backchannel::run(state.clone()));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let deliveries = tokio::spawn(oidc::backchannel::run(state.clone(), stopping));
     let metrics_server = match &state.config.metrics.bind {
         Some(bind) => {
             let listener = TcpListener::bind(bind)
@@ -469,7 +472,16 @@ pub async fn serve(
     .await
     .context("HTTP server");
     upkeep.abort();
-    deliveries.abort();
+    let _ = stop.send(true);
+    // A batch in flight takes at most the HTTP client's timeout (5 s) per delivery.
+    let abort = deliveries.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(15), deliveries)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
+    tracing::info!("stopped");
     if let Some(m) = metrics_server {
         m.abort();
     }

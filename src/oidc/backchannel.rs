@@ -66,15 +66,22 @@ pub fn backoff(attempts: i64) -> i64 {
 /// The delivery task of a node: claims due deliveries from the outbox and sends them, when
 /// woken by a commit on this node or every second (deliveries of other nodes, retries, and
 /// leases of nodes that died mid-delivery).
-pub async fn run(state: AppState) {
-    loop {
+///
+/// When `stop` turns true (the node is shutting down) it finishes the batch it is sending —
+/// every attempt recorded — and returns; what it has not claimed stays for the other nodes.
+pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    while !*stop.borrow() {
         let woken = state.logout_outbox.notified();
         match deliver_due(&state).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "back-channel logout outbox unavailable"),
         }
-        let _ = tokio::time::timeout(Duration::from_secs(1), woken).await;
+        tokio::select! {
+            _ = woken => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => {}
+        }
     }
 }
 

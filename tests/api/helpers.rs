@@ -68,6 +68,19 @@ pub struct TestApp {
     pub browser: reqwest::Client,
     _dir: Arc<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// Shuts the node down as SIGTERM would and waits until `app::serve` has returned.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            let _ = served.await;
+        }
+    }
 }
 
 impl Drop for TestApp {
@@ -121,7 +134,7 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp
     let state = AppState::build(config).await.expect("app state");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let serve_state = state.clone();
-    tokio::spawn(async move {
+    let served = tokio::spawn(async move {
         let _ = app::serve(listener, serve_state, async {
             let _ = rx.await;
         })
@@ -133,6 +146,7 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp
         browser: browser(),
         _dir: Arc::new(dir),
         shutdown: Some(tx),
+        served: Some(served),
     }
 }
 
@@ -146,7 +160,7 @@ pub async fn spawn_node(app: &TestApp) -> TestApp {
     let state = AppState::build(config).await.expect("second node");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let serve_state = state.clone();
-    tokio::spawn(async move {
+    let served = tokio::spawn(async move {
         let _ = app::serve(listener, serve_state, async {
             let _ = rx.await;
         })
@@ -158,6 +172,7 @@ pub async fn spawn_node(app: &TestApp) -> TestApp {
         browser: app.browser.clone(),
         _dir: app._dir.clone(),
         shutdown: Some(tx),
+        served: Some(served),
     }
 }
 
@@ -246,6 +261,7 @@ impl TestApp {
             browser: browser(),
             _dir: app._dir.clone(),
             shutdown: None,
+            served: None,
         }
     }
 

@@ -13,7 +13,58 @@ db_test!(
     deliveries_written_by_a_node_that_never_sends_them_are_sent_by_another,
     a_claimed_delivery_is_not_sent_twice_and_a_dead_claim_expires,
     a_redirect_from_the_client_is_not_followed,
+    a_node_stopping_finishes_the_delivery_it_is_sending,
 );
+
+/// Issue 12.4: on SIGTERM a node drains its requests and its delivery task finishes the
+/// back-channel logout it is sending (recorded as delivered), instead of leaving it claimed.
+async fn a_node_stopping_finishes_the_delivery_it_is_sending(db: Db) {
+    use axum::routing::post;
+    let app = spawn_app(db).await;
+    let arrived = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = arrived.clone();
+    // A relying party that takes a second to answer.
+    let router = axum::Router::new().route(
+        "/bcl",
+        post(move || {
+            let seen = seen.clone();
+            async move {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/bcl", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    signed_in(&app, &url).await;
+    end_all_sessions(&app).await;
+    // The delivery is under way (claimed) when the node is told to stop.
+    let storage = app.state.storage.clone();
+    assert!(
+        wait_until(async || {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM logout_deliveries WHERE claimed_until IS NOT NULL",
+            )
+            .fetch_one(storage.pool())
+            .await
+            .unwrap();
+            n == 1
+        })
+        .await
+    );
+    app.stop().await;
+    assert_eq!(arrived.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let (delivered, claimed): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(delivered_at), COUNT(claimed_until) FROM logout_deliveries")
+            .fetch_one(storage.pool())
+            .await
+            .unwrap();
+    assert_eq!((delivered, claimed), (1, 0), "recorded, not left claimed");
+}
 
 /// A confidential client with a back-channel logout URI, a person signed in to it; returns
 /// the client's secret.
