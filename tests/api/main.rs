@@ -8,6 +8,7 @@ mod admin;
 mod audit;
 mod client_auth;
 mod code_flow;
+mod crash;
 mod errors;
 mod hardening;
 mod logout;
