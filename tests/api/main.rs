@@ -13,6 +13,7 @@ mod errors;
 mod hardening;
 mod logout;
 mod mpsv;
+mod nodes;
 mod operations;
 mod organisations;
 mod outage;
