@@ -316,7 +316,10 @@ pub fn build_router(state: AppState) -> Router {
         .route("/admin/keys", get(web::console::system::keys))
         .route("/admin/keys/rotate", post(web::console::system::rotate_key))
         .route("/admin/audit", get(web::console::system::audit_log))
-        .route("/admin/deliveries", get(web::console::system::deliveries))
+        .route(
+            "/admin/deliveries",
+            get(web::console::deliveries::deliveries),
+        )
         .route("/admin/settings", get(web::console::system::settings))
         .route(
             "/account/delegations",

@@ -24,6 +24,7 @@ macro_rules! posted_or_return {
     };
 }
 
+pub mod deliveries;
 pub mod organisations;
 pub mod people;
 pub mod system;
