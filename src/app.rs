@@ -100,17 +100,7 @@ impl AppState {
         storage.migrate().await.context("applying migrations")?;
         let storage =
             storage.with_client_cache(std::time::Duration::from_secs(config.client_cache_seconds));
-        let dir = config.key_dir.clone();
-        let max = config.max_signed_lifetime();
-        let (keys, data_key) = tokio::task::spawn_blocking(move || {
-            Ok::<_, crate::keys::KeyFileError>((
-                KeyStore::open(&dir, max)?,
-                DataKey::load_or_create(&dir)?,
-            ))
-        })
-        .await
-        .context("key loading task")?
-        .context("opening the key folder")?;
+        let (keys, data_key) = open_keys(&config, &storage).await?;
         check_data_key(&storage, &data_key).await?;
         crate::domain::password_policy::warm_up();
         config
@@ -162,6 +152,38 @@ impl AppState {
             ),
             config,
         })))
+    }
+}
+
+/// The signing keys and the data key where the configuration keeps them: in the database
+/// sealed with the KEK when one is configured (many nodes), else in the key folder.
+pub async fn open_keys(config: &Config, storage: &Storage) -> anyhow::Result<(KeyStore, DataKey)> {
+    let max = config.max_signed_lifetime();
+    match config.keys.keks().context("the key-encryption key")? {
+        Some(keks) => {
+            let keks = Arc::new(keks);
+            // The data key first: it refuses a database that a key folder's data key was used
+            // with, before any signing key is created here instead of imported.
+            let data_key = crate::keys::data_key_from_database(storage, &keks)
+                .await
+                .context("the data key in the database")?;
+            let keys = KeyStore::open_database(storage.clone(), keks, max)
+                .await
+                .context("the signing keys in the database")?;
+            Ok((keys, data_key))
+        }
+        None => {
+            let dir = config.key_dir.clone();
+            tokio::task::spawn_blocking(move || {
+                Ok::<_, crate::keys::KeyError>((
+                    KeyStore::open(&dir, max)?,
+                    DataKey::load_or_create(&dir)?,
+                ))
+            })
+            .await
+            .context("key loading task")?
+            .context("opening the key folder")
+        }
     }
 }
 
@@ -420,10 +442,11 @@ async fn health() -> &'static str {
 async fn ready(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> (axum::http::StatusCode, &'static str) {
-    let keys_ok = state
-        .keys
-        .current(crate::domain::client::SigningAlg::RS256)
-        .is_some();
+    // Every algorithm has a current key this node can sign with (a key sealed by a KEK the
+    // node lacks makes it unready rather than failing token requests).
+    let keys_ok = crate::domain::client::SigningAlg::ALL
+        .iter()
+        .all(|alg| state.keys.current(*alg).is_some_and(|k| k.can_sign()));
     // Bounded: a database that does not answer within two seconds is not ready.
     let ping = tokio::time::timeout(Duration::from_secs(2), state.storage.ping()).await;
     match ping {
@@ -503,11 +526,8 @@ async fn upkeep(state: AppState) {
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
-        let keys = Arc::clone(&state.keys);
-        match tokio::task::spawn_blocking(move || keys.reload()).await {
-            Ok(Err(e)) => tracing::warn!(error = %e, "reloading keys failed; keeping the old set"),
-            Err(e) => tracing::warn!(error = %e, "key reload task failed"),
-            Ok(Ok(())) => {}
+        if let Err(e) = state.keys.reload().await {
+            tracing::warn!(error = %e, "reloading keys failed; keeping the old set");
         }
         if let Err(e) = state.storage.purge_expired(crate::secrets::now()).await {
             tracing::warn!(error = %e, "purging expired rows failed");

@@ -49,6 +49,7 @@ pub enum Event {
     ClientChanged,
     ClientSecretRotated,
     KeyRotated,
+    KeysImported,
     StaffCreated,
     DemoRemoved,
 }
@@ -85,6 +86,7 @@ impl Event {
             Event::ClientChanged => "client.changed",
             Event::ClientSecretRotated => "client.secret_rotated",
             Event::KeyRotated => "key.rotated",
+            Event::KeysImported => "key.imported",
             Event::StaffCreated => "staff.created",
             Event::DemoRemoved => "demo.removed",
         }

@@ -20,7 +20,6 @@ use crate::domain::client::{
 };
 use crate::domain::password_policy::Candidate;
 use crate::domain::scope::Scopes;
-use crate::keys::KeyStore;
 use crate::secrets::{now, PlainToken};
 use crate::storage::Storage;
 
@@ -109,6 +108,15 @@ pub enum KeysCommand {
     },
     /// List keys and their state.
     List,
+    /// Print a fresh key-encryption key (KEK) for `MPSV_IDP_KEK` or `keys.kek_file`.
+    GenerateKek,
+    /// Import a key folder (signing keys and data.key) into the database, sealed with the
+    /// configured KEK: the move from one node with files to many nodes. Idempotent.
+    Import {
+        /// The key folder (default: `key_dir`).
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
 }
 
 #[allow(clippy::large_enum_variant)]
@@ -346,8 +354,46 @@ async fn shutdown_signal() {
 }
 
 async fn keys(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
-    let store = KeyStore::open(&config.key_dir, config.max_signed_lifetime())?;
+    if let KeysCommand::GenerateKek = cmd {
+        println!("{}", crate::keys::kek::Kek::generate());
+        return Ok(());
+    }
+    let storage = open_storage(&config).await?;
+    if let KeysCommand::Import { from } = cmd {
+        let keks = config.keys.keks()?.ok_or_else(|| {
+            anyhow::anyhow!("importing needs the KEK to seal with: set MPSV_IDP_KEK or keys.kek_file")
+        })?;
+        let dir = from.unwrap_or_else(|| config.key_dir.clone());
+        let report = crate::keys::import_folder(&storage, &keks, &dir).await?;
+        for kid in &report.signing_keys {
+            println!("imported signing key {kid}");
+        }
+        for kid in &report.already_there {
+            println!("already in the database: {kid}");
+        }
+        println!(
+            "{}",
+            if report.data_key {
+                "imported data.key"
+            } else {
+                "data key: none imported (none in the folder, or the same one already stored)"
+            }
+        );
+        let audit = crate::audit::AuditLog::new(storage);
+        audit
+            .record(
+                crate::audit::Record::new(crate::audit::Event::KeysImported)
+                    .actor(registry::actor())
+                    .subject(dir.display().to_string())
+                    .detail("signing_keys", report.signing_keys.join(" "))
+                    .detail("data_key", report.data_key),
+            )
+            .await?;
+        return Ok(());
+    }
+    let (store, _) = app::open_keys(&config, &storage).await?;
     match cmd {
+        KeysCommand::GenerateKek | KeysCommand::Import { .. } => {}
         KeysCommand::Rotate { alg, delay } => {
             let algs: Vec<SigningAlg> = match alg {
                 Some(a) => vec![a.parse().map_err(|e| anyhow::anyhow!("{e}"))?],
@@ -355,8 +401,8 @@ async fn keys(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
             };
             let delay = delay.unwrap_or(config.keys.rotation_delay);
             for alg in algs {
-                let meta = store.rotate(alg, delay)?;
-                let audit = crate::audit::AuditLog::new(open_storage(&config).await?);
+                let meta = store.rotate(alg, delay).await?;
+                let audit = crate::audit::AuditLog::new(storage.clone());
                 audit
                     .record(
                         crate::audit::Record::new(crate::audit::Event::KeyRotated)

@@ -171,8 +171,54 @@ pub struct KeyConfig {
     /// Seconds between pre-publishing a rotated key in JWKS and signing with it. Relying
     /// parties cache JWKS; the delay must exceed their cache lifetime.
     pub rotation_delay: i64,
-    /// How often a running server re-reads the key folder, in seconds.
+    /// How often a running server re-reads the keys (folder or database), in seconds.
     pub reload_interval: u64,
+    /// File holding the key-encryption key (`mpsv-idp keys generate-kek`). With a KEK (here
+    /// or in `MPSV_IDP_KEK`) the signing keys and the data key are kept in the database,
+    /// sealed with it, and `key_dir` is not used: any number of nodes share them.
+    pub kek_file: Option<PathBuf>,
+    /// Files of earlier KEKs, during a KEK rotation: what they sealed is still opened and
+    /// re-sealed with the current KEK at start.
+    pub previous_kek_files: Vec<PathBuf>,
+    /// The KEK itself, from `MPSV_IDP_KEK` only (never from the configuration file).
+    #[serde(skip)]
+    pub kek: Option<Redacted>,
+    /// Earlier KEKs, from `MPSV_IDP_KEK_PREVIOUS` (comma-separated).
+    #[serde(skip)]
+    pub previous_keks: Vec<Redacted>,
+}
+
+/// A secret setting: cloned with the configuration, never printed.
+#[derive(Clone)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl KeyConfig {
+    /// The KEKs this node is given, if any (then keys live in the database).
+    pub fn keks(&self) -> Result<Option<crate::keys::kek::Keks>, crate::keys::kek::KekError> {
+        use crate::keys::kek::{Kek, Keks};
+        let current = match (&self.kek, &self.kek_file) {
+            (Some(text), _) => Kek::parse(&text.0, "MPSV_IDP_KEK")?,
+            (None, Some(path)) => Kek::from_file(path)?,
+            (None, None) => return Ok(None),
+        };
+        let mut previous = Vec::new();
+        for (i, text) in self.previous_keks.iter().enumerate() {
+            previous.push(Kek::parse(
+                &text.0,
+                &format!("MPSV_IDP_KEK_PREVIOUS (item {})", i + 1),
+            )?);
+        }
+        for path in &self.previous_kek_files {
+            previous.push(Kek::from_file(path)?);
+        }
+        Ok(Some(Keks { current, previous }))
+    }
 }
 
 impl Default for Config {
@@ -228,6 +274,10 @@ impl Default for KeyConfig {
         Self {
             rotation_delay: 24 * 3600,
             reload_interval: 30,
+            kek_file: None,
+            previous_kek_files: Vec::new(),
+            kek: None,
+            previous_keks: Vec::new(),
         }
     }
 }
@@ -323,6 +373,16 @@ impl Config {
             (
                 "keys.rotation_delay",
                 format!("{} s", self.keys.rotation_delay),
+            ),
+            (
+                "keys.store",
+                match (&self.keys.kek, &self.keys.kek_file) {
+                    (None, None) => format!("folder {}", self.key_dir.display()),
+                    _ => format!(
+                        "database, sealed with the KEK ({} previous)",
+                        self.keys.previous_keks.len() + self.keys.previous_kek_files.len()
+                    ),
+                },
             ),
             (
                 "client_cache_seconds",
@@ -426,6 +486,20 @@ impl Config {
         if let Some(v) = var("MPSV_IDP_METRICS_TOKEN") {
             self.metrics.token = Some(v);
         }
+        if let Some(v) = var("MPSV_IDP_KEK") {
+            self.keys.kek = Some(Redacted(v));
+        }
+        if let Some(v) = var("MPSV_IDP_KEK_FILE") {
+            self.keys.kek_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("MPSV_IDP_KEK_PREVIOUS") {
+            self.keys.previous_keks = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Redacted(s.to_owned()))
+                .collect();
+        }
         if let Some(v) = var("MPSV_IDP_DB_ACQUIRE_TIMEOUT") {
             self.db_acquire_timeout = int("MPSV_IDP_DB_ACQUIRE_TIMEOUT", v)?;
         }
@@ -499,6 +573,14 @@ impl Config {
                 "keys.rotation_delay must be 0 to {} seconds",
                 crate::keys::MAX_ROTATION_DELAY
             );
+        }
+        if self.keys.kek.is_some() && self.keys.kek_file.is_some() {
+            bail!("give the KEK once: MPSV_IDP_KEK or keys.kek_file (MPSV_IDP_KEK_FILE), not both");
+        }
+        let has_previous =
+            !self.keys.previous_keks.is_empty() || !self.keys.previous_kek_files.is_empty();
+        if has_previous && self.keys.kek.is_none() && self.keys.kek_file.is_none() {
+            bail!("previous KEKs are given but no current KEK (MPSV_IDP_KEK or keys.kek_file)");
         }
         if !(1..=3600).contains(&self.keys.reload_interval) {
             bail!("keys.reload_interval must be 1 to 3600 seconds");

@@ -323,10 +323,10 @@ pub async fn rotate_key(
             crate::keys::MAX_ROTATION_DELAY
         )));
     }
-    let keys = std::sync::Arc::clone(&state.keys);
-    let meta = tokio::task::spawn_blocking(move || keys.rotate(alg, delay))
+    let meta = state
+        .keys
+        .rotate(alg, delay)
         .await
-        .map_err(|e| crate::error::Internal::Other(e.to_string()))?
         .map_err(|e| crate::error::Internal::Other(e.to_string()))?;
     state
         .audit

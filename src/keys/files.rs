@@ -12,25 +12,14 @@ use josekit::jwk::alg::ec::{EcCurve, EcKeyPair};
 use josekit::jwk::alg::rsa::RsaKeyPair;
 use josekit::jwk::KeyPair;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
-use super::{KeyMeta, LoadedKey};
+use super::{KeyError, KeyMeta, LoadedKey};
 use crate::domain::client::SigningAlg;
 use crate::secrets::now;
 
-#[derive(Debug, thiserror::Error)]
-pub enum KeyFileError {
-    #[error("key folder: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("key: {0}")]
-    Jose(#[from] josekit::JoseError),
-    #[error("key metadata: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("invalid key: {0}")]
-    Invalid(String),
-}
-
 /// Generates a first key for each algorithm that has none.
-pub(super) fn ensure_initial_keys(dir: &Path) -> Result<(), KeyFileError> {
+pub(super) fn ensure_initial_keys(dir: &Path) -> Result<(), KeyError> {
     std::fs::create_dir_all(dir)?;
     let existing = read_metas(dir)?;
     for alg in SigningAlg::ALL {
@@ -46,20 +35,11 @@ pub(super) fn generate(
     dir: &Path,
     alg: SigningAlg,
     active_from: i64,
-) -> Result<KeyMeta, KeyFileError> {
+) -> Result<KeyMeta, KeyError> {
     std::fs::create_dir_all(dir)?;
-    let (pem, public) = match alg {
-        SigningAlg::RS256 => {
-            let pair = RsaKeyPair::generate(2048)?;
-            (pair.to_pem_private_key(), pair.to_jwk_public_key())
-        }
-        SigningAlg::ES256 => {
-            let pair = EcKeyPair::generate(EcCurve::P256)?;
-            (pair.to_pem_private_key(), pair.to_jwk_public_key())
-        }
-    };
+    let (pem, public) = fresh_pair(alg)?;
     let meta = KeyMeta {
-        kid: thumbprint(public.as_ref())?,
+        kid: thumbprint(&public)?,
         alg: alg.as_str().to_owned(),
         created_at: now(),
         active_from,
@@ -72,23 +52,49 @@ pub(super) fn generate(
     Ok(meta)
 }
 
-pub(super) fn remove(dir: &Path, kid: &str) -> Result<(), KeyFileError> {
+/// A new private key (PKCS#8 PEM) and its public JWK.
+pub(super) fn fresh_pair(
+    alg: SigningAlg,
+) -> Result<(Vec<u8>, serde_json::Map<String, serde_json::Value>), KeyError> {
+    let (pem, public) = match alg {
+        SigningAlg::RS256 => {
+            let pair = RsaKeyPair::generate(2048)?;
+            (pair.to_pem_private_key(), pair.to_jwk_public_key())
+        }
+        SigningAlg::ES256 => {
+            let pair = EcKeyPair::generate(EcCurve::P256)?;
+            (pair.to_pem_private_key(), pair.to_jwk_public_key())
+        }
+    };
+    Ok((pem, public.as_ref().clone()))
+}
+
+pub(super) fn remove(dir: &Path, kid: &str) -> Result<(), KeyError> {
     std::fs::remove_file(dir.join(format!("{kid}.pem")))?;
     std::fs::remove_file(dir.join(format!("{kid}.json")))?;
     Ok(())
 }
 
-pub(super) fn load_all(dir: &Path) -> Result<Vec<Arc<LoadedKey>>, KeyFileError> {
+pub(super) fn load_all(dir: &Path) -> Result<Vec<Arc<LoadedKey>>, KeyError> {
     let mut keys = Vec::new();
-    for meta in read_metas(dir)? {
-        let pem = std::fs::read(dir.join(format!("{}.pem", meta.kid)))?;
+    for (meta, pem) in read_all(dir)? {
         keys.push(Arc::new(LoadedKey::new(meta, &pem)?));
     }
-    keys.sort_by(|a, b| a.meta.kid.cmp(&b.meta.kid));
     Ok(keys)
 }
 
-fn read_metas(dir: &Path) -> Result<Vec<KeyMeta>, KeyFileError> {
+/// Every key in the folder with its private PEM, by `kid`.
+pub(super) fn read_all(dir: &Path) -> Result<Vec<(KeyMeta, Zeroizing<Vec<u8>>)>, KeyError> {
+    let mut keys = Vec::new();
+    for meta in read_metas(dir)? {
+        let pem = Zeroizing::new(std::fs::read(dir.join(format!("{}.pem", meta.kid)))?);
+        keys.push((meta, pem));
+    }
+    keys.sort_by(|a, b| a.0.kid.cmp(&b.0.kid));
+    Ok(keys)
+}
+
+fn read_metas(dir: &Path) -> Result<Vec<KeyMeta>, KeyError> {
     let mut metas = Vec::new();
     if !dir.exists() {
         return Ok(metas);
@@ -104,14 +110,14 @@ fn read_metas(dir: &Path) -> Result<Vec<KeyMeta>, KeyFileError> {
 }
 
 /// Writes a file readable by its owner only, atomically (temporary file, then rename).
-pub(super) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
+pub(super) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
     let tmp = write_temporary(path, bytes)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }
 
 /// `bytes` in a new owner-only file beside `path`, synced; returns its path.
-fn write_temporary(path: &Path, bytes: &[u8]) -> Result<std::path::PathBuf, KeyFileError> {
+fn write_temporary(path: &Path, bytes: &[u8]) -> Result<std::path::PathBuf, KeyError> {
     let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
     let mut f = OpenOptions::new()
         .write(true)
@@ -127,7 +133,7 @@ fn write_temporary(path: &Path, bytes: &[u8]) -> Result<std::path::PathBuf, KeyF
 /// written to a temporary file and then hard-linked into place, which fails when the name is
 /// taken — so of two processes creating the same file at once exactly one wins, and nobody
 /// ever reads a half-written one. `false`: the file already existed (the caller reads it).
-pub(crate) fn write_private_new(path: &Path, bytes: &[u8]) -> Result<bool, KeyFileError> {
+pub(crate) fn write_private_new(path: &Path, bytes: &[u8]) -> Result<bool, KeyError> {
     let tmp = write_temporary(path, bytes)?;
     let linked = std::fs::hard_link(&tmp, path);
     let _ = std::fs::remove_file(&tmp);
@@ -139,17 +145,17 @@ pub(crate) fn write_private_new(path: &Path, bytes: &[u8]) -> Result<bool, KeyFi
 }
 
 /// RFC 7638 JWK thumbprint: SHA-256 over the required members in lexicographic order.
-fn thumbprint(jwk: &serde_json::Map<String, serde_json::Value>) -> Result<String, KeyFileError> {
+pub(super) fn thumbprint(jwk: &serde_json::Map<String, serde_json::Value>) -> Result<String, KeyError> {
     let members: &[&str] = match jwk.get("kty").and_then(|v| v.as_str()) {
         Some("RSA") => &["e", "kty", "n"],
         Some("EC") => &["crv", "kty", "x", "y"],
-        _ => return Err(KeyFileError::Invalid("unsupported key type".into())),
+        _ => return Err(KeyError::Invalid("unsupported key type".into())),
     };
     let mut canonical = serde_json::Map::new();
     for m in members {
         let v = jwk
             .get(*m)
-            .ok_or_else(|| KeyFileError::Invalid(format!("JWK lacks {m}")))?;
+            .ok_or_else(|| KeyError::Invalid(format!("JWK lacks {m}")))?;
         canonical.insert((*m).to_owned(), v.clone());
     }
     // serde_json's Map keeps keys sorted (no `preserve_order`), giving the canonical form.

@@ -1,4 +1,5 @@
-//! Signing keys: files in `keys/`, the published JWK Set, signing and verification.
+//! Signing keys: where they are kept (the database under a KEK, or files in `keys/` for a
+//! single node), the published JWK Set, signing and verification.
 //!
 //! Life cycle of a key (per algorithm):
 //! - **next**: created by `keys rotate` with `active_from` in the future; already published in
@@ -7,7 +8,9 @@
 //! - **retired**: superseded by a newer current key; still published until every token it
 //!   signed has expired (`superseded + max token lifetime`), then pruned by the next rotation.
 
+mod database;
 mod files;
+pub mod kek;
 pub mod sealing;
 
 use std::path::{Path, PathBuf};
@@ -18,8 +21,39 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::client::SigningAlg;
 use crate::secrets::now;
+use crate::storage::{Storage, StorageError};
 
-pub use files::KeyFileError;
+pub use database::{data_key_from_database, import_folder, Imported};
+use kek::Keks;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key folder: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("key: {0}")]
+    Jose(#[from] josekit::JoseError),
+    #[error("key metadata: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("invalid key: {0}")]
+    Invalid(String),
+    #[error("keys in the database: {0}")]
+    Storage(#[from] StorageError),
+    #[error("{0}")]
+    Kek(#[from] kek::KekError),
+    /// A stored key sealed by a KEK this node does not have.
+    #[error(
+        "{what} is sealed with the KEK {stored}, which this node does not have (its KEKs: \
+         {known}); give it the KEK the other nodes use (MPSV_IDP_KEK), or during a KEK \
+         rotation the old one in MPSV_IDP_KEK_PREVIOUS"
+    )]
+    WrongKek {
+        what: String,
+        stored: String,
+        known: String,
+    },
+    #[error("a background task failed: {0}")]
+    Task(String),
+}
 
 /// Metadata kept beside each private key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,7 +69,9 @@ pub struct KeyMeta {
 pub struct LoadedKey {
     pub meta: KeyMeta,
     pub alg: SigningAlg,
-    signer: Box<dyn JwsSigner>,
+    /// `None` for a key whose private part this node cannot open (sealed by a KEK it does not
+    /// have): still published and verified, never used to sign.
+    signer: Option<Box<dyn JwsSigner>>,
     verifier: Box<dyn JwsVerifier>,
     /// The public JWK with `kid`, `alg` and `use`.
     pub public_jwk: serde_json::Map<String, serde_json::Value>,
@@ -67,32 +103,75 @@ impl KeyState {
 pub enum SignError {
     #[error("no current signing key for {0}")]
     NoKey(SigningAlg),
+    #[error("the current {0} key is sealed with a KEK this node does not have")]
+    Unopened(SigningAlg),
     #[error("signing failed: {0}")]
     Jose(#[from] josekit::JoseError),
 }
 
-/// The keys of this node, reloaded from the folder periodically so that a rotation made by
-/// the CLI (or another node) takes effect without a restart.
+/// Where the keys are kept.
+enum Source {
+    /// `keys/`: one node, or nodes sharing a folder.
+    Files(PathBuf),
+    /// The database, sealed with the KEK (issue 12.1): any number of nodes.
+    Database { storage: Storage, keks: Arc<Keks> },
+}
+
+/// The keys of this node, reloaded periodically so that a rotation made by the CLI or another
+/// node takes effect without a restart.
 pub struct KeyStore {
-    dir: PathBuf,
+    source: Source,
     max_lifetime: i64,
     keys: RwLock<Arc<Vec<Arc<LoadedKey>>>>,
 }
 
 impl KeyStore {
     /// Loads the folder, generating a first RS256 and ES256 key if there are none.
-    pub fn open(dir: &Path, max_lifetime: i64) -> Result<Self, KeyFileError> {
+    pub fn open(dir: &Path, max_lifetime: i64) -> Result<Self, KeyError> {
         files::ensure_initial_keys(dir)?;
         let keys = files::load_all(dir)?;
         Ok(Self {
-            dir: dir.to_owned(),
+            source: Source::Files(dir.to_owned()),
             max_lifetime,
             keys: RwLock::new(Arc::new(keys)),
         })
     }
 
-    pub fn reload(&self) -> Result<(), KeyFileError> {
-        let keys = files::load_all(&self.dir)?;
+    /// Loads the keys from the database, creating a first RS256 and ES256 key if there are
+    /// none (of nodes starting together exactly one creates each) and re-sealing under the
+    /// current KEK what an earlier KEK sealed.
+    pub async fn open_database(
+        storage: Storage,
+        keks: Arc<Keks>,
+        max_lifetime: i64,
+    ) -> Result<Self, KeyError> {
+        database::ensure_initial_keys(&storage, &keks).await?;
+        database::reseal(&storage, &keks).await?;
+        let keys = database::load_all(&storage, &keks, &[]).await?;
+        Ok(Self {
+            source: Source::Database { storage, keks },
+            max_lifetime,
+            keys: RwLock::new(Arc::new(keys)),
+        })
+    }
+
+    /// Whether the keys are kept in the database (else in a key folder).
+    pub fn in_database(&self) -> bool {
+        matches!(self.source, Source::Database { .. })
+    }
+
+    pub async fn reload(&self) -> Result<(), KeyError> {
+        let keys = match &self.source {
+            Source::Files(dir) => {
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || files::load_all(&dir))
+                    .await
+                    .map_err(|e| KeyError::Task(e.to_string()))??
+            }
+            Source::Database { storage, keks } => {
+                database::load_all(storage, keks, &self.snapshot()).await?
+            }
+        };
         if let Ok(mut slot) = self.keys.write() {
             *slot = Arc::new(keys);
         }
@@ -124,14 +203,11 @@ impl KeyStore {
     /// Signs `payload` (JSON bytes) as a compact JWS with the given `typ` header.
     pub fn sign(&self, alg: SigningAlg, typ: &str, payload: &[u8]) -> Result<String, SignError> {
         let key = self.current(alg).ok_or(SignError::NoKey(alg))?;
+        let signer = key.signer.as_deref().ok_or(SignError::Unopened(alg))?;
         let mut header = JwsHeader::new();
         header.set_token_type(typ);
         header.set_key_id(key.meta.kid.clone());
-        Ok(josekit::jws::serialize_compact(
-            payload,
-            &header,
-            &*key.signer,
-        )?)
+        Ok(josekit::jws::serialize_compact(payload, &header, signer)?)
     }
 
     /// Verifies a JWS signed by one of our published keys; returns the payload and header.
@@ -166,20 +242,39 @@ impl KeyStore {
     }
 
     /// Pre-publishes a new key for `alg`, signing from `now + delay`; prunes expired keys.
-    pub fn rotate(&self, alg: SigningAlg, delay: i64) -> Result<KeyMeta, KeyFileError> {
+    pub async fn rotate(&self, alg: SigningAlg, delay: i64) -> Result<KeyMeta, KeyError> {
         if !(0..=MAX_ROTATION_DELAY).contains(&delay) {
-            return Err(KeyFileError::Invalid(format!(
+            return Err(KeyError::Invalid(format!(
                 "the rotation delay must be 0 to {MAX_ROTATION_DELAY} seconds"
             )));
         }
         let t = now();
-        for (key, state) in self.states(t) {
-            if state == KeyState::Expired {
-                files::remove(&self.dir, &key.meta.kid)?;
+        let expired: Vec<String> = self
+            .states(t)
+            .into_iter()
+            .filter(|(_, state)| *state == KeyState::Expired)
+            .map(|(key, _)| key.meta.kid.clone())
+            .collect();
+        let meta = match &self.source {
+            Source::Files(dir) => {
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || {
+                    for kid in &expired {
+                        files::remove(&dir, kid)?;
+                    }
+                    files::generate(&dir, alg, t + delay)
+                })
+                .await
+                .map_err(|e| KeyError::Task(e.to_string()))??
             }
-        }
-        let meta = files::generate(&self.dir, alg, t + delay)?;
-        self.reload()?;
+            Source::Database { storage, keks } => {
+                for kid in &expired {
+                    storage.delete_signing_key(kid).await?;
+                }
+                database::generate(storage, keks, alg, t + delay).await?
+            }
+        };
+        self.reload().await?;
         Ok(meta)
     }
 }
@@ -223,11 +318,9 @@ fn state_of(keys: &[Arc<LoadedKey>], key: &LoadedKey, t: i64, max_lifetime: i64)
 }
 
 impl LoadedKey {
-    fn new(meta: KeyMeta, pem: &[u8]) -> Result<Self, KeyFileError> {
-        let alg: SigningAlg = meta
-            .alg
-            .parse()
-            .map_err(|_| KeyFileError::Invalid(format!("{}: unknown alg", meta.kid)))?;
+    /// A key from its private PEM.
+    fn new(meta: KeyMeta, pem: &[u8]) -> Result<Self, KeyError> {
+        let alg = parse_alg(&meta)?;
         let (signer, public): (Box<dyn JwsSigner>, josekit::jwk::Jwk) = match alg {
             SigningAlg::RS256 => {
                 let pair = josekit::jwk::alg::rsa::RsaKeyPair::from_pem(pem)?;
@@ -247,6 +340,23 @@ impl LoadedKey {
                 )
             }
         };
+        Self::with(meta, alg, Some(signer), public)
+    }
+
+    /// A key known by its public JWK only: published and verified, never signing.
+    fn public_only(meta: KeyMeta, public_jwk: &str) -> Result<Self, KeyError> {
+        let alg = parse_alg(&meta)?;
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(public_jwk)?;
+        let public = josekit::jwk::Jwk::from_map(map)?;
+        Self::with(meta, alg, None, public)
+    }
+
+    fn with(
+        meta: KeyMeta,
+        alg: SigningAlg,
+        signer: Option<Box<dyn JwsSigner>>,
+        public: josekit::jwk::Jwk,
+    ) -> Result<Self, KeyError> {
         let verifier: Box<dyn JwsVerifier> = match alg {
             SigningAlg::RS256 => Box::new(RS256.verifier_from_jwk(&public)?),
             SigningAlg::ES256 => Box::new(ES256.verifier_from_jwk(&public)?),
@@ -263,6 +373,17 @@ impl LoadedKey {
             public_jwk,
         })
     }
+
+    /// Whether this node can sign with the key.
+    pub fn can_sign(&self) -> bool {
+        self.signer.is_some()
+    }
+}
+
+fn parse_alg(meta: &KeyMeta) -> Result<SigningAlg, KeyError> {
+    meta.alg
+        .parse()
+        .map_err(|_| KeyError::Invalid(format!("{}: unknown alg", meta.kid)))
 }
 
 #[cfg(test)]
@@ -315,7 +436,10 @@ mod tests {
     fn a_rotated_key_is_published_before_it_signs_and_the_old_one_stays_after() {
         let (_dir, ks) = store();
         let old = ks.current(SigningAlg::ES256).unwrap().meta.kid.clone();
-        let next = ks.rotate(SigningAlg::ES256, 100).unwrap();
+        let next = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(ks.rotate(SigningAlg::ES256, 100))
+            .unwrap();
         assert_eq!(ks.current(SigningAlg::ES256).unwrap().meta.kid, old);
         let jwks = ks.jwks().to_string();
         assert!(jwks.contains(&next.kid) && jwks.contains(&old));

@@ -14,7 +14,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
 
-use super::KeyFileError;
+use zeroize::Zeroizing;
+
+use super::KeyError;
 
 const FILE: &str = "data.key";
 
@@ -32,23 +34,18 @@ impl DataKey {
     /// Loads `data.key` from the key folder, creating it on first use. Creation is atomic
     /// (`files::write_private_new`): two nodes starting together on a shared folder end up
     /// with the same key, never one each.
-    pub fn load_or_create(dir: &Path) -> Result<Self, KeyFileError> {
+    pub fn load_or_create(dir: &Path) -> Result<Self, KeyError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(FILE);
         if !path.exists() {
-            let mut key = [0u8; 32];
-            rand::thread_rng().fill_bytes(&mut key);
-            super::files::write_private_new(&path, URL_SAFE_NO_PAD.encode(key).as_bytes())?;
+            super::files::write_private_new(&path, URL_SAFE_NO_PAD.encode(*fresh()).as_bytes())?;
         }
-        let text = std::fs::read_to_string(&path)?;
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text.trim())
-            .map_err(|_| KeyFileError::Invalid("data.key is not base64url".into()))?;
+        let bytes = read_file(dir)?.ok_or_else(|| KeyError::Invalid("data.key vanished".into()))?;
         Self::from_bytes(&bytes)
-            .map_err(|_| KeyFileError::Invalid("data.key must hold 32 bytes".into()))
+            .map_err(|_| KeyError::Invalid("data.key must hold 32 bytes".into()))
     }
 
-    fn from_bytes(bytes: &[u8]) -> Result<Self, OpenError> {
+    pub(super) fn from_bytes(bytes: &[u8]) -> Result<Self, OpenError> {
         if bytes.len() != 32 {
             return Err(OpenError);
         }
@@ -97,10 +94,30 @@ impl DataKey {
     }
 }
 
+/// 32 fresh random bytes for a new data key.
+pub(super) fn fresh() -> Zeroizing<[u8; 32]> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    rand::thread_rng().fill_bytes(&mut *key);
+    key
+}
+
+/// The bytes of `data.key` in the folder, if it has one.
+pub(super) fn read_file(dir: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
+    let path = dir.join(FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = Zeroizing::new(std::fs::read_to_string(&path)?);
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text.trim())
+        .map_err(|_| KeyError::Invalid("data.key is not base64url".into()))?;
+    Ok(Some(Zeroizing::new(bytes)))
+}
+
 /// What the data key's check value seals.
 pub const CHECK_PLAINTEXT: &[u8] = b"mpsv-idp data key check v1";
 
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     use hmac::{Hmac, KeyInit, Mac};
     // HMAC accepts keys of any length (RFC 2104 §2), so this cannot fail.
     let Ok(mut mac) = <Hmac<sha2_v011::Sha256> as KeyInit>::new_from_slice(key) else {

@@ -8,6 +8,7 @@ pub mod clients;
 pub mod codes;
 pub mod deliveries;
 pub mod demo;
+pub mod keys;
 pub mod limits;
 pub mod login_requests;
 pub mod organisations;
@@ -52,6 +53,8 @@ pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 pub struct Storage {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file, if any: migrations lock `<file>.migrate-lock` (see [`Storage::migrate`]).
+    sqlite_file: Option<std::path::PathBuf>,
     clients: client_cache::ClientCache,
 }
 
@@ -78,8 +81,14 @@ impl Storage {
         } else {
             return Err(StorageError::UnsupportedUrl);
         };
-        if backend == Backend::Sqlite {
-            create_sqlite_parent_dir(url);
+        let sqlite_file = match backend {
+            Backend::Sqlite => sqlite_file(url),
+            Backend::Postgres => None,
+        };
+        if let Some(parent) = sqlite_file.as_deref().and_then(std::path::Path::parent) {
+            if !parent.as_os_str().is_empty() {
+                let _ = std::fs::create_dir_all(parent);
+            }
         }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
@@ -108,6 +117,7 @@ impl Storage {
         Ok(Self {
             pool,
             backend,
+            sqlite_file,
             clients: client_cache::ClientCache::new(std::time::Duration::ZERO),
         })
     }
@@ -141,10 +151,19 @@ impl Storage {
         Ok(tx)
     }
 
-    /// Applies the migrations of this backend's dialect.
+    /// Applies the migrations of this backend's dialect. PostgreSQL serialises migrators
+    /// with an advisory lock (sqlx); for SQLite, whose migrator takes none, processes and
+    /// nodes starting together on one file wait for each other on an exclusive file lock
+    /// (else both run migration 1 and the second fails on "table already exists").
     pub async fn migrate(&self) -> Result<()> {
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Backend::Sqlite => {
+                let _lock = match &self.sqlite_file {
+                    Some(file) => Some(lock_file(file.with_extension("migrate-lock")).await?),
+                    None => None,
+                };
+                sqlx::migrate!("migrations/sqlite").run(&self.pool).await?
+            }
             Backend::Postgres => {
                 sqlx::migrate!("migrations/postgres")
                     .run(&self.pool)
@@ -225,19 +244,33 @@ impl Storage {
     }
 }
 
-fn create_sqlite_parent_dir(url: &str) {
+/// The file of a SQLite URL (`None` for an in-memory database).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or("");
     if path.is_empty() || path == ":memory:" {
-        return;
+        return None;
     }
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-    }
+    Some(std::path::PathBuf::from(path))
+}
+
+/// Opens (creating) `path` and holds an exclusive lock on it until the file is dropped; waits
+/// off the async workers while another holder has it.
+async fn lock_file(path: std::path::PathBuf) -> Result<std::fs::File> {
+    let locked = tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| StorageError::Corrupt(format!("migration lock task: {e}")))?;
+    locked.map_err(|e| StorageError::Database(sqlx::Error::Io(e)))
 }
 
 /// Maps a unique-key violation to a client-facing conflict, right where the query runs.

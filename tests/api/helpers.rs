@@ -114,10 +114,7 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp
         let p = entry.unwrap().path();
         std::fs::copy(&p, key_dir.join(p.file_name().unwrap())).unwrap();
     }
-    let database_url = match db {
-        Db::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("idp.db").display()),
-        Db::Postgres => fresh_postgres_database().await,
-    };
+    let database_url = fresh_database(db, dir.path()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
@@ -153,10 +150,16 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp
 /// A second node of the same IdP: the same configuration (issuer, database, keys) served on
 /// another port, as a load balancer would spread requests over both.
 pub async fn spawn_node(app: &TestApp) -> TestApp {
+    spawn_node_with(app, |_| {}).await
+}
+
+/// [`spawn_node`] with a changed configuration (its own key folder, another KEK).
+pub async fn spawn_node_with(app: &TestApp, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let mut config = app.state.config.clone();
     config.bind = addr.to_string();
+    adjust(&mut config);
     let state = AppState::build(config).await.expect("second node");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let serve_state = state.clone();
@@ -174,6 +177,22 @@ pub async fn spawn_node(app: &TestApp) -> TestApp {
         shutdown: Some(tx),
         served: Some(served),
     }
+}
+
+/// A new empty database of the kind `db` (SQLite: a file in `dir`).
+pub async fn fresh_database(db: Db, dir: &Path) -> String {
+    match db {
+        Db::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("idp.db").display()),
+        Db::Postgres => fresh_postgres_database().await,
+    }
+}
+
+/// A KEK for tests, fixed so that failures can be reproduced.
+pub const TEST_KEK: &str = "a2V5LWVuY3J5cHRpb24ta2V5LWZvci10ZXN0cy0zMmI";
+
+/// Keys in the database under `kek` instead of the template key folder.
+pub fn with_kek(c: &mut Config, kek: &str) {
+    c.keys.kek = Some(mpsv_idp::config::Redacted(kek.to_owned()));
 }
 
 async fn fresh_postgres_database() -> String {

@@ -11,6 +11,7 @@ mod code_flow;
 mod crash;
 mod errors;
 mod hardening;
+mod keys;
 mod logout;
 mod mpsv;
 mod nodes;

@@ -1,5 +1,5 @@
 //! Issue 12 (tests): two nodes of one IdP on one database behave as one — a grant from node A
-//! refreshes at node B, a key rotated on A is published and trusted by B, a logout at B ends
+//! refreshes at node B (keys from the database, no shared folder), a key rotated on A is published and trusted by B, a logout at B ends
 //! the session everywhere and its back-channel logout is sent exactly once.
 
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
@@ -34,8 +34,15 @@ async fn userinfo(node: &TestApp, at: &str) -> StatusCode {
 }
 
 async fn two_nodes_on_one_database_are_one_idp(db: Db) {
-    let a = spawn_app_with(db, |c| c.keys.reload_interval = 1).await;
-    let b = spawn_node(&a).await;
+    // Keys in the database under the KEK, each node its own (unused) key folder: nothing but
+    // the database is shared (issue 12.1).
+    let a = spawn_app_with(db, |c| {
+        c.keys.reload_interval = 1;
+        with_kek(c, TEST_KEK);
+        c.key_dir = c.key_dir.join("node-a");
+    })
+    .await;
+    let b = spawn_node_with(&a, |c| c.key_dir = c.key_dir.with_file_name("node-b")).await;
     let receiver = Receiver::start().await;
     let mut spec = ClientSpec::confidential("poskytovatel");
     spec.backchannel = Some(receiver.url.clone());
@@ -55,7 +62,7 @@ async fn two_nodes_on_one_database_are_one_idp(db: Db) {
     );
 
     // A key rotated on A (signing at once) appears in B's JWKS, and B trusts its tokens.
-    let new = a.state.keys.rotate(SigningAlg::RS256, 0).unwrap();
+    let new = a.state.keys.rotate(SigningAlg::RS256, 0).await.unwrap();
     let mut published = false;
     for _ in 0..100 {
         let jwks = reqwest::get(b.url("/jwks"))

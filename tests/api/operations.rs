@@ -176,7 +176,7 @@ async fn rotated_keys_are_prepublished_and_old_tokens_stay_valid(db: Db) {
         .to_owned();
 
     // Pre-publish: the next key is in JWKS but does not sign yet.
-    let next = app.state.keys.rotate(SigningAlg::RS256, 3600).unwrap();
+    let next = app.state.keys.rotate(SigningAlg::RS256, 3600).await.unwrap();
     let jwks = reqwest::get(app.url("/jwks"))
         .await
         .unwrap()
@@ -190,7 +190,7 @@ async fn rotated_keys_are_prepublished_and_old_tokens_stay_valid(db: Db) {
     );
 
     // A rotation with no delay signs at once; the old key stays published and its tokens valid.
-    let now_key = app.state.keys.rotate(SigningAlg::RS256, 0).unwrap();
+    let now_key = app.state.keys.rotate(SigningAlg::RS256, 0).await.unwrap();
     let rp = app.rp("poskytovatel", s).await;
     let flow = start_flow(&rp, &[]);
     let r = app.browser.get(&flow.url).send().await.unwrap();

@@ -494,10 +494,10 @@ pub async fn rotate_key(
         )));
     };
     let delay = state.config.keys.rotation_delay;
-    let keys = std::sync::Arc::clone(&state.keys);
-    let meta = tokio::task::spawn_blocking(move || keys.rotate(alg, delay))
+    let meta = state
+        .keys
+        .rotate(alg, delay)
         .await
-        .map_err(|e| crate::error::Internal::Other(e.to_string()))?
         .map_err(|e| crate::error::Internal::Other(e.to_string()))?;
     state
         .audit

@@ -1,0 +1,318 @@
+//! Keys kept in the database, sealed with the KEK (issue 12.1): the signing keys of every
+//! node and the one data key. What a row is for is the associated data of its sealing
+//! (`signing-key:<kid>`, `data-key`), so a sealed value moved to another row does not open.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::kek::Keks;
+use super::sealing::DataKey;
+use super::{files, KeyError, KeyMeta, LoadedKey};
+use crate::domain::client::SigningAlg;
+use crate::secrets::now;
+use crate::storage::keys::StoredSigningKey;
+use crate::storage::Storage;
+
+const DATA_KEY: &str = "data-key";
+
+fn purpose(kid: &str) -> String {
+    format!("signing-key:{kid}")
+}
+
+/// Creates a first key for each algorithm that has none. Nodes starting together race on
+/// `(alg, generation)`: exactly one insert wins, the others load the winner's key.
+pub(super) async fn ensure_initial_keys(storage: &Storage, keks: &Keks) -> Result<(), KeyError> {
+    let existing = storage.signing_keys().await?;
+    for alg in SigningAlg::ALL {
+        if !existing.iter().any(|k| k.alg == alg.as_str()) {
+            // Generation 0, not "the next one": a node that read the table before another
+            // node's first key landed must lose against it, not add a second first key.
+            let created = insert_new(storage, keks, *alg, now(), Some(0)).await?;
+            match created {
+                Some(meta) => tracing::info!(kid = %meta.kid, alg = %alg, "created the first key"),
+                None => tracing::info!(alg = %alg, "another node created the first key"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A new key that signs from `active_from` (a rotation). Two rotations at once both land,
+/// one generation after the other.
+pub(super) async fn generate(
+    storage: &Storage,
+    keks: &Keks,
+    alg: SigningAlg,
+    active_from: i64,
+) -> Result<KeyMeta, KeyError> {
+    insert_new(storage, keks, alg, active_from, None)
+        .await?
+        .ok_or_else(|| KeyError::Invalid("the new key could not be stored; try again".into()))
+}
+
+/// Generates a key and inserts it at `generation`, or (`None`) at the next generation of its
+/// algorithm, trying the one after on a lost race (two rotations at once both land). With a
+/// fixed generation a lost race gives `None`: another node's key won.
+async fn insert_new(
+    storage: &Storage,
+    keks: &Keks,
+    alg: SigningAlg,
+    active_from: i64,
+    generation: Option<i64>,
+) -> Result<Option<KeyMeta>, KeyError> {
+    // RSA generation takes a while: off the async workers.
+    let (pem, public) = tokio::task::spawn_blocking(move || files::fresh_pair(alg))
+        .await
+        .map_err(|e| KeyError::Task(e.to_string()))??;
+    let pem = zeroize::Zeroizing::new(pem);
+    let meta = KeyMeta {
+        kid: files::thumbprint(&public)?,
+        alg: alg.as_str().to_owned(),
+        created_at: now(),
+        active_from,
+    };
+    let mut row = StoredSigningKey {
+        kid: meta.kid.clone(),
+        alg: meta.alg.clone(),
+        generation: 0,
+        created_at: meta.created_at,
+        active_from,
+        public_jwk: serde_json::to_string(&public)?,
+        private_key: keks.current.seal(&purpose(&meta.kid), &pem),
+        kek_id: keks.current.id().to_owned(),
+    };
+    if let Some(g) = generation {
+        row.generation = g;
+        return Ok(storage.insert_signing_key(&row).await?.then_some(meta));
+    }
+    for _ in 0..5 {
+        row.generation = storage.next_key_generation(alg.as_str()).await?;
+        if storage.insert_signing_key(&row).await? {
+            return Ok(Some(meta));
+        }
+    }
+    Ok(None)
+}
+
+/// Every stored key. Keys already loaded (`cached`, by kid) are reused instead of opened and
+/// parsed again; a key sealed by a KEK this node lacks is loaded public only, with a warning.
+pub(super) async fn load_all(
+    storage: &Storage,
+    keks: &Keks,
+    cached: &[Arc<LoadedKey>],
+) -> Result<Vec<Arc<LoadedKey>>, KeyError> {
+    let mut keys = Vec::new();
+    for row in storage.signing_keys().await? {
+        if let Some(k) = cached
+            .iter()
+            .find(|k| k.meta.kid == row.kid && k.meta.active_from == row.active_from)
+        {
+            keys.push(Arc::clone(k));
+            continue;
+        }
+        let meta = KeyMeta {
+            kid: row.kid.clone(),
+            alg: row.alg.clone(),
+            created_at: row.created_at,
+            active_from: row.active_from,
+        };
+        let key = match keks.open(&row.kek_id, &purpose(&row.kid), &row.private_key) {
+            Ok(pem) => LoadedKey::new(meta, &pem)?,
+            Err(_) => {
+                tracing::warn!(
+                    kid = %row.kid,
+                    kek = %row.kek_id,
+                    "a signing key is sealed with a KEK this node does not have; it is \
+                     published but this node will not sign with it"
+                );
+                LoadedKey::public_only(meta, &row.public_jwk)?
+            }
+        };
+        keys.push(Arc::new(key));
+    }
+    Ok(keys)
+}
+
+/// Re-seals under the current KEK every row that an earlier KEK (one this node still has)
+/// sealed: the step of a KEK rotation that nodes carry out by themselves at start.
+pub(super) async fn reseal(storage: &Storage, keks: &Keks) -> Result<(), KeyError> {
+    let current = keks.current.id();
+    let mut resealed = 0;
+    for row in storage.signing_keys().await? {
+        if row.kek_id == current {
+            continue;
+        }
+        let Some(old) = keks.find(&row.kek_id) else {
+            continue;
+        };
+        let Ok(pem) = old.open(&purpose(&row.kid), &row.private_key) else {
+            continue;
+        };
+        let sealed = keks.current.seal(&purpose(&row.kid), &pem);
+        if storage
+            .reseal_signing_key(&row.kid, &row.kek_id, &sealed, current)
+            .await?
+        {
+            resealed += 1;
+        }
+    }
+    if let Some(stored) = storage.data_key().await? {
+        if stored.kek_id != current {
+            if let Some(Ok(bytes)) = keks
+                .find(&stored.kek_id)
+                .map(|old| old.open(DATA_KEY, &stored.sealed))
+            {
+                let sealed = keks.current.seal(DATA_KEY, &bytes);
+                if storage
+                    .reseal_data_key(&stored.kek_id, &sealed, current)
+                    .await?
+                {
+                    resealed += 1;
+                }
+            }
+        }
+    }
+    if resealed > 0 {
+        tracing::info!(resealed, kek = %current, "re-sealed stored keys under the current KEK");
+    }
+    Ok(())
+}
+
+/// The data key from the database, created on first use (of nodes starting together one
+/// wins). Refused when the database was used with a key folder's `data.key` before: that one
+/// must be imported (`mpsv-idp keys import`), or the TOTP secrets it sealed would be lost.
+pub async fn data_key_from_database(storage: &Storage, keks: &Keks) -> Result<DataKey, KeyError> {
+    if storage.data_key().await?.is_none() {
+        if storage.has_key_check("data_key").await? {
+            return Err(KeyError::Invalid(
+                "this database was used with the data key of a key folder (data.key); import \
+                 it with `mpsv-idp keys import --from <key folder>` before starting with a KEK"
+                    .into(),
+            ));
+        }
+        let fresh = super::sealing::fresh();
+        storage
+            .insert_data_key(
+                &keks.current.seal(DATA_KEY, &*fresh),
+                keks.current.id(),
+                now(),
+            )
+            .await?;
+    }
+    let stored = storage
+        .data_key()
+        .await?
+        .ok_or_else(|| KeyError::Invalid("the stored data key vanished".into()))?;
+    let bytes = keks
+        .open(&stored.kek_id, DATA_KEY, &stored.sealed)
+        .map_err(|_| wrong_kek("the data key", &stored.kek_id, keks))?;
+    DataKey::from_bytes(&bytes)
+        .map_err(|_| KeyError::Invalid("the stored data key must hold 32 bytes".into()))
+}
+
+fn wrong_kek(what: &str, stored: &str, keks: &Keks) -> KeyError {
+    KeyError::WrongKek {
+        what: what.to_owned(),
+        stored: stored.to_owned(),
+        known: keks.ids().join(", "),
+    }
+}
+
+/// What [`import_folder`] did.
+#[derive(Debug, Default)]
+pub struct Imported {
+    pub signing_keys: Vec<String>,
+    pub already_there: Vec<String>,
+    pub data_key: bool,
+}
+
+/// Imports a key folder (`keys/`) into the database, sealed with the current KEK: the
+/// migration from one node with files to many nodes (docs/operations.md). Idempotent; a data
+/// key that differs from one already stored is refused (it would orphan TOTP secrets).
+pub async fn import_folder(
+    storage: &Storage,
+    keks: &Keks,
+    dir: &Path,
+) -> Result<Imported, KeyError> {
+    let folder = dir.to_owned();
+    let (keys, data) = tokio::task::spawn_blocking(move || {
+        Ok::<_, KeyError>((
+            files::read_all(&folder)?,
+            super::sealing::read_file(&folder)?,
+        ))
+    })
+    .await
+    .map_err(|e| KeyError::Task(e.to_string()))??;
+    let mut report = Imported::default();
+    if let Some(bytes) = data {
+        DataKey::from_bytes(&bytes)
+            .map_err(|_| KeyError::Invalid("data.key must hold 32 bytes".into()))?;
+        match storage.data_key().await? {
+            None => {
+                report.data_key = storage
+                    .insert_data_key(
+                        &keks.current.seal(DATA_KEY, &bytes),
+                        keks.current.id(),
+                        now(),
+                    )
+                    .await?;
+            }
+            Some(stored) => {
+                let same = keks
+                    .open(&stored.kek_id, DATA_KEY, &stored.sealed)
+                    .map_err(|_| wrong_kek("the stored data key", &stored.kek_id, keks))?;
+                if !bool::from(subtle::ConstantTimeEq::ct_eq(same.as_slice(), bytes.as_slice())) {
+                    return Err(KeyError::Invalid(
+                        "the database already holds another data key; importing this data.key \
+                         would make the TOTP secrets sealed with one of them unreadable"
+                            .into(),
+                    ));
+                }
+            }
+        }
+    }
+    // Oldest first, so generations follow the order in which the keys signed.
+    let mut keys = keys;
+    keys.sort_by_key(|(m, _)| (m.alg.clone(), m.active_from, m.created_at));
+    for (meta, pem) in keys {
+        // Parsing proves the PEM is a key of its algorithm before it is stored.
+        let loaded = LoadedKey::new(meta.clone(), &pem)?;
+        let alg = loaded.alg;
+        let mut public = loaded.public_jwk.clone();
+        for member in ["kid", "alg", "use"] {
+            public.remove(member);
+        }
+        let mut row = StoredSigningKey {
+            kid: meta.kid.clone(),
+            alg: alg.as_str().to_owned(),
+            generation: 0,
+            created_at: meta.created_at,
+            active_from: meta.active_from,
+            public_jwk: serde_json::to_string(&public)?,
+            private_key: keks.current.seal(&purpose(&meta.kid), &pem),
+            kek_id: keks.current.id().to_owned(),
+        };
+        let known = storage
+            .signing_keys()
+            .await?
+            .into_iter()
+            .any(|k| k.kid == meta.kid);
+        if known {
+            report.already_there.push(meta.kid);
+            continue;
+        }
+        let mut stored = false;
+        for _ in 0..5 {
+            row.generation = storage.next_key_generation(alg.as_str()).await?;
+            if storage.insert_signing_key(&row).await? {
+                stored = true;
+                break;
+            }
+        }
+        if !stored {
+            return Err(KeyError::Invalid(format!("{}: could not be stored", meta.kid)));
+        }
+        report.signing_keys.push(meta.kid);
+    }
+    Ok(report)
+}
