@@ -90,14 +90,21 @@ impl Deref for AppState {
 impl AppState {
     /// Opens the database (applying migrations) and the key folder.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let storage = Storage::connect_with(
+        // Migrations on a connection of their own, without the statement timeout that bounds
+        // requests: building an index on a large table may take longer than a request may.
+        let migrator = Storage::connect(&config.database_url, 1)
+            .await
+            .context("connecting to the database")?;
+        migrator.migrate().await.context("applying migrations")?;
+        migrator.close().await;
+        let storage = Storage::connect_bounded(
             &config.database_url,
             config.db_max_connections,
             Duration::from_secs(config.db_acquire_timeout),
+            Some(Duration::from_secs(config.request_timeout)),
         )
         .await
         .context("connecting to the database")?;
-        storage.migrate().await.context("applying migrations")?;
         let storage =
             storage.with_client_cache(std::time::Duration::from_secs(config.client_cache_seconds));
         let (keys, data_key) = open_keys(&config, &storage).await?;
@@ -373,6 +380,10 @@ pub fn build_router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            request_deadline,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             web::client::remember_source,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -431,6 +442,37 @@ async fn retry_after(
             .or_insert(HeaderValue::from_static("5"));
     }
     r
+}
+
+/// Answers 503 (with `Retry-After`, added by [`retry_after`]) when a request takes longer
+/// than `request_timeout`: the bound for a database that accepts connections but never
+/// answers, past the pool's acquire timeout (issue 12.4). The handler's future is dropped,
+/// which rolls back its open transaction — a half-done request leaves nothing behind.
+async fn request_deadline(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let limit = state.config.request_timeout;
+    let api = req.uri().path().starts_with(crate::admin::BASE);
+    let oauth = matches!(
+        req.uri().path(),
+        "/token" | "/introspect" | "/revoke" | "/userinfo"
+    );
+    match tokio::time::timeout(Duration::from_secs(limit), next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => {
+            let e = crate::error::Internal::TimedOut(limit);
+            if api {
+                crate::admin::error::ApiError::Internal(e).into_response()
+            } else if oauth {
+                crate::error::OAuthError::Internal(e).into_response()
+            } else {
+                crate::error::PageError::Internal(e).into_response()
+            }
+        }
+    }
 }
 
 /// `GET /healthz`: the process is up.

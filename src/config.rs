@@ -25,6 +25,10 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Seconds a request waits for a database connection before it is answered 503.
     pub db_acquire_timeout: u64,
+    /// Seconds a request may take in all before it is answered 503 with `Retry-After` (its
+    /// transaction rolled back): bounds a database that accepts connections but never
+    /// answers. On PostgreSQL also each statement's `statement_timeout`.
+    pub request_timeout: u64,
     /// Password hashes computed at once (0 = one less than the cores, at least one), so a
     /// burst of logins queues instead of starving token requests.
     pub password_hash_concurrency: usize,
@@ -231,6 +235,7 @@ impl Default for Config {
             workers: 0,
             db_max_connections: 8,
             db_acquire_timeout: 5,
+            request_timeout: 30,
             password_hash_concurrency: 0,
             client_cache_seconds: 5,
             trusted_proxies: Vec::new(),
@@ -294,6 +299,7 @@ impl Config {
                 "db_acquire_timeout",
                 format!("{} s", self.db_acquire_timeout),
             ),
+            ("request_timeout", format!("{} s", self.request_timeout)),
             (
                 "database",
                 if self.database_url.starts_with("sqlite") {
@@ -503,6 +509,9 @@ impl Config {
         if let Some(v) = var("MPSV_IDP_DB_ACQUIRE_TIMEOUT") {
             self.db_acquire_timeout = int("MPSV_IDP_DB_ACQUIRE_TIMEOUT", v)?;
         }
+        if let Some(v) = var("MPSV_IDP_REQUEST_TIMEOUT") {
+            self.request_timeout = int("MPSV_IDP_REQUEST_TIMEOUT", v)?;
+        }
         if let Some(v) = var("MPSV_IDP_DB_MAX_CONNECTIONS") {
             self.db_max_connections = int("MPSV_IDP_DB_MAX_CONNECTIONS", v)?;
         }
@@ -601,6 +610,9 @@ impl Config {
                 "password.min_change_interval_minutes must be at most 10080 and \
                  password.initial_password_days at most 365"
             );
+        }
+        if !(2..=300).contains(&self.request_timeout) {
+            bail!("request_timeout must be 2 to 300 seconds");
         }
         if !(1..=60).contains(&self.db_acquire_timeout) {
             bail!("db_acquire_timeout must be 1 to 60 seconds");

@@ -22,6 +22,9 @@ pub enum Internal {
     Password(#[from] PasswordError),
     #[error("template: {0}")]
     Template(#[from] askama::Error),
+    /// The request took longer than `request_timeout` (a database that never answers).
+    #[error("the request took longer than {0} s")]
+    TimedOut(u64),
     #[error("{0}")]
     Other(String),
 }
@@ -40,6 +43,9 @@ impl Internal {
     /// 57P): the request may succeed later, so it is answered 503 with `Retry-After`, never 500
     /// (issue 12.4).
     pub fn is_unavailable(&self) -> bool {
+        if let Internal::TimedOut(_) = self {
+            return true;
+        }
         let Internal::Storage(StorageError::Database(e)) = self else {
             return false;
         };
@@ -51,7 +57,8 @@ impl Internal {
             | sqlx::Error::WorkerCrashed => true,
             sqlx::Error::Database(db) => db
                 .code()
-                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+                // 57014: cancelled by `statement_timeout` (a statement stuck behind a lock).
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "57014"),
             _ => false,
         }
     }

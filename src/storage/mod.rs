@@ -73,6 +73,18 @@ impl Storage {
         max_connections: u32,
         acquire_timeout: std::time::Duration,
     ) -> Result<Self> {
+        Self::connect_bounded(url, max_connections, acquire_timeout, None).await
+    }
+
+    /// [`Storage::connect_with`] and, on PostgreSQL, a `statement_timeout` for every statement
+    /// (a statement stuck behind a lock fails instead of holding its request forever).
+    pub async fn connect_bounded(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: std::time::Duration,
+        statement_timeout: Option<std::time::Duration>,
+    ) -> Result<Self> {
+        let statement_timeout_ms = statement_timeout.map(|d| d.as_millis());
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -99,6 +111,11 @@ impl Storage {
             .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
+                    if let (Backend::Postgres, Some(ms)) = (backend, statement_timeout_ms) {
+                        // A number we formatted: no injection.
+                        let set = format!("SET statement_timeout = {ms}");
+                        conn.execute(sqlx::AssertSqlSafe(set)).await?;
+                    }
                     if backend == Backend::Sqlite {
                         for pragma in [
                             "PRAGMA journal_mode = WAL",
