@@ -21,6 +21,7 @@ db_test!(
     a_rodina_only_user_is_refused_at_poskytovatel,
     submit_permission_is_statutory_delegated_or_absent,
     ending_the_delegators_statutory_role_ends_submit_and_signs_them_out_of_both_apps,
+    a_statutory_role_ended_through_another_nodes_api_takes_submit_from_this_nodes_tokens,
     a_statutory_role_ended_on_a_later_date_keeps_submit_until_then,
     withdrawing_a_consent_removes_the_application,
     an_account_cannot_be_created_without_a_consent,
@@ -900,4 +901,56 @@ async fn a_representative_delegates_and_revokes_on_the_self_service_page(db: Db)
     let log = w.app.state.audit.for_subject(&clerk, 50).await.unwrap();
     assert!(log.iter().any(|e| e.event == "delegation.granted"));
     assert!(log.iter().any(|e| e.event == "delegation.revoked"));
+}
+
+/// Issue 12 (two nodes): an operator ends a statutory role through node B's API; the tokens
+/// that node A issued lose submit at A's next userinfo and refresh, the representative's
+/// session is over at A too, and each application gets its back-channel logout once.
+async fn a_statutory_role_ended_through_another_nodes_api_takes_submit_from_this_nodes_tokens(
+    db: Db,
+) {
+    let w = world(db).await;
+    let b = spawn_node(&w.app).await;
+    let nno = organisation(&w.app, "26543214", "Šťastná rodina, z. ú.", true, true).await;
+    let p = [(nno.as_str(), Application::Poskytovatel)];
+    let boss = person(&w.app, "marie.svobodova", &p).await;
+    let delegate = person(&w.app, "lukas.prochazka", &p).await;
+    statutory(&w.app, &boss, &nno).await;
+    registry::delegations::grant(&w.app.state, OPERATOR, &nno, &boss, &delegate)
+        .await
+        .unwrap();
+    let (boss_p, boss_tokens) = sign_in(&w.app, &w.poskytovatel, "marie.svobodova").await;
+    assert_eq!(boss_p["submit_permission"], true);
+    let other = TestApp::with_browser(&w.app);
+    let (d, delegate_tokens) = sign_in(&other, &w.poskytovatel, "lukas.prochazka").await;
+    assert_eq!(d["submit_permission"], true);
+
+    let op = crate::admin::token(&b, "ops-robot", &["admin:operator"]).await;
+    let (status, body, _) = crate::admin::call(
+        &b,
+        Some(&op),
+        reqwest::Method::POST,
+        &format!("/persons/{boss}/statutory-roles/end"),
+        Some(serde_json::json!({"organisation_id": nno, "reason": "odvolána"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    // At node A: the delegate's access token no longer carries submit at userinfo, nor does
+    // the refreshed ID token; the representative's grant ended with her session.
+    let info: Value = userinfo(&w.app, delegate_tokens.access_token().secret())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["submit_permission"], false);
+    let refreshed = refresh(&w.poskytovatel, &delegate_tokens).await.unwrap();
+    assert_eq!(refreshed["submit_permission"], false);
+    assert!(refresh(&w.poskytovatel, &boss_tokens).await.is_err());
+    // One back-channel logout for the representative's session (two nodes deliver, once).
+    let logouts = w.receiver.wait_for(1).await;
+    assert_eq!(decode_payload(&logouts[0])["sub"], boss.as_str());
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(w.receiver.tokens.lock().unwrap().len(), 1);
+    b.stop().await;
 }
