@@ -537,6 +537,20 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start() -> Self {
+        Self::start_on(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()).await
+    }
+
+    /// On a given port (one that registered clients already point at).
+    pub async fn start_at(port: u16) -> Self {
+        Self::start_on(
+            tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn start_on(listener: tokio::net::TcpListener) -> Self {
         use axum::routing::post;
         let tokens = Arc::new(Mutex::new(Vec::new()));
         let notify = Arc::new(tokio::sync::Notify::new());
@@ -556,7 +570,6 @@ impl Receiver {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/bcl", listener.local_addr().unwrap());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -12,6 +12,7 @@ mod crash;
 mod errors;
 mod hardening;
 mod keys;
+mod kill;
 mod logout;
 mod mpsv;
 mod nodes;
