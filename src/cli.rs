@@ -361,7 +361,9 @@ async fn keys(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
     let storage = open_storage(&config).await?;
     if let KeysCommand::Import { from } = cmd {
         let keks = config.keys.keks()?.ok_or_else(|| {
-            anyhow::anyhow!("importing needs the KEK to seal with: set MPSV_IDP_KEK or keys.kek_file")
+            anyhow::anyhow!(
+                "importing needs the KEK to seal with: set MPSV_IDP_KEK or keys.kek_file"
+            )
         })?;
         let dir = from.unwrap_or_else(|| config.key_dir.clone());
         let report = crate::keys::import_folder(&storage, &keks, &dir).await?;

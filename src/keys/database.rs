@@ -261,7 +261,10 @@ pub async fn import_folder(
                 let same = keks
                     .open(&stored.kek_id, DATA_KEY, &stored.sealed)
                     .map_err(|_| wrong_kek("the stored data key", &stored.kek_id, keks))?;
-                if !bool::from(subtle::ConstantTimeEq::ct_eq(same.as_slice(), bytes.as_slice())) {
+                if !bool::from(subtle::ConstantTimeEq::ct_eq(
+                    same.as_slice(),
+                    bytes.as_slice(),
+                )) {
                     return Err(KeyError::Invalid(
                         "the database already holds another data key; importing this data.key \
                          would make the TOTP secrets sealed with one of them unreadable"
@@ -310,7 +313,10 @@ pub async fn import_folder(
             }
         }
         if !stored {
-            return Err(KeyError::Invalid(format!("{}: could not be stored", meta.kid)));
+            return Err(KeyError::Invalid(format!(
+                "{}: could not be stored",
+                meta.kid
+            )));
         }
         report.signing_keys.push(meta.kid);
     }

@@ -31,11 +31,7 @@ pub(super) fn ensure_initial_keys(dir: &Path) -> Result<(), KeyError> {
 }
 
 /// Creates a key that signs from `active_from`.
-pub(super) fn generate(
-    dir: &Path,
-    alg: SigningAlg,
-    active_from: i64,
-) -> Result<KeyMeta, KeyError> {
+pub(super) fn generate(dir: &Path, alg: SigningAlg, active_from: i64) -> Result<KeyMeta, KeyError> {
     std::fs::create_dir_all(dir)?;
     let (pem, public) = fresh_pair(alg)?;
     let meta = KeyMeta {
@@ -83,8 +79,11 @@ pub(super) fn load_all(dir: &Path) -> Result<Vec<Arc<LoadedKey>>, KeyError> {
     Ok(keys)
 }
 
+/// A key's metadata and its private PEM.
+pub(super) type KeyFile = (KeyMeta, Zeroizing<Vec<u8>>);
+
 /// Every key in the folder with its private PEM, by `kid`.
-pub(super) fn read_all(dir: &Path) -> Result<Vec<(KeyMeta, Zeroizing<Vec<u8>>)>, KeyError> {
+pub(super) fn read_all(dir: &Path) -> Result<Vec<KeyFile>, KeyError> {
     let mut keys = Vec::new();
     for meta in read_metas(dir)? {
         let pem = Zeroizing::new(std::fs::read(dir.join(format!("{}.pem", meta.kid)))?);
@@ -145,7 +144,9 @@ pub(crate) fn write_private_new(path: &Path, bytes: &[u8]) -> Result<bool, KeyEr
 }
 
 /// RFC 7638 JWK thumbprint: SHA-256 over the required members in lexicographic order.
-pub(super) fn thumbprint(jwk: &serde_json::Map<String, serde_json::Value>) -> Result<String, KeyError> {
+pub(super) fn thumbprint(
+    jwk: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String, KeyError> {
     let members: &[&str] = match jwk.get("kty").and_then(|v| v.as_str()) {
         Some("RSA") => &["e", "kty", "n"],
         Some("EC") => &["crv", "kty", "x", "y"],

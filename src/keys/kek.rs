@@ -163,8 +163,14 @@ mod tests {
         assert_ne!(a.id(), b.id());
         let sealed = a.seal("signing-key:k1", b"pem");
         assert_eq!(&*a.open("signing-key:k1", &sealed).unwrap(), b"pem");
-        assert!(a.open("signing-key:k2", &sealed).is_err(), "bound to its row");
-        assert!(b.open("signing-key:k1", &sealed).is_err(), "bound to its KEK");
+        assert!(
+            a.open("signing-key:k2", &sealed).is_err(),
+            "bound to its row"
+        );
+        assert!(
+            b.open("signing-key:k1", &sealed).is_err(),
+            "bound to its KEK"
+        );
         let mut tampered = sealed.clone();
         tampered.pop();
         tampered.push(if sealed.ends_with('A') { 'B' } else { 'A' });

@@ -116,7 +116,12 @@ impl Storage {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn reseal_data_key(&self, old_kek: &str, sealed: &str, new_kek: &str) -> Result<bool> {
+    pub async fn reseal_data_key(
+        &self,
+        old_kek: &str,
+        sealed: &str,
+        new_kek: &str,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE data_keys SET sealed = $1, kek_id = $2 WHERE id = 1 AND kek_id = $3",
         )

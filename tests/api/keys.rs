@@ -72,7 +72,10 @@ async fn nodes_starting_together_on_an_empty_database_create_one_key_each(db: Db
     let sealed = nodes[1].data_key.seal(b"secret");
     assert!(nodes.iter().all(|n| n.data_key.open(&sealed).is_ok()));
     for i in 0..4 {
-        assert!(!dir.path().join(format!("keys-{i}")).exists(), "no key folder");
+        assert!(
+            !dir.path().join(format!("keys-{i}")).exists(),
+            "no key folder"
+        );
     }
 }
 
@@ -187,7 +190,9 @@ async fn a_key_folder_is_imported_and_its_keys_and_data_key_go_on_working(db: Db
     assert_eq!(again.already_there.len(), 2);
     // The node now keeps its keys in the database: the same kids, the same data key.
     with_db_keys.key_dir = folder.join("unused");
-    let b = AppState::build(with_db_keys).await.expect("node with a KEK");
+    let b = AppState::build(with_db_keys)
+        .await
+        .expect("node with a KEK");
     assert_eq!(kids(&b.keys.jwks()), folder_kids);
     assert!(b.keys.verify(&id_token).is_some());
     assert_eq!(b.data_key.open(&sealed_totp).unwrap(), b"totp seed");

@@ -177,7 +177,10 @@ async fn a_node_killed_under_refresh_load_loses_no_token_and_accepts_none_twice(
     .fetch_all(pool)
     .await
     .unwrap();
-    assert!(doubled.is_empty(), "two live tokens in one family: {doubled:?}");
+    assert!(
+        doubled.is_empty(),
+        "two live tokens in one family: {doubled:?}"
+    );
 
     // Every token received works exactly once; the one in flight at the kill had either
     // rotated (the client's copy is then a reuse and ends the family, RFC 9700 §4.14.2) or
@@ -185,7 +188,10 @@ async fn a_node_killed_under_refresh_load_loses_no_token_and_accepts_none_twice(
     for (i, chain) in ended.iter().enumerate() {
         let r = refresh(&http, &b.base, &secret, &chain.last).await.unwrap();
         let status = r.status();
-        eprintln!("chain {i}: in flight at the kill: {}, now {status}", chain.in_flight);
+        eprintln!(
+            "chain {i}: in flight at the kill: {}, now {status}",
+            chain.in_flight
+        );
         if chain.in_flight && status == StatusCode::BAD_REQUEST {
             let hash = mpsv_idp::secrets::PlainToken::from_received(&chain.last).hashed();
             let (revoked,): (Option<i64>,) = sqlx::query_as(
@@ -199,7 +205,11 @@ async fn a_node_killed_under_refresh_load_loses_no_token_and_accepts_none_twice(
             assert!(revoked.is_some(), "chain {i}: the rotated family is ended");
             continue;
         }
-        assert_eq!(status, StatusCode::OK, "chain {i}: the received token works");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "chain {i}: the received token works"
+        );
         let v: Value = r.json().await.unwrap();
         let next = v["refresh_token"].as_str().unwrap();
         let again = refresh(&http, &b.base, &secret, &chain.last).await.unwrap();
@@ -234,7 +244,11 @@ async fn a_node_killed_under_refresh_load_loses_no_token_and_accepts_none_twice(
     }
     a.kill().unwrap();
     a.wait().unwrap();
-    assert_eq!(delivered.len(), 1, "the pending logout token is sent after the restart");
+    assert_eq!(
+        delivered.len(),
+        1,
+        "the pending logout token is sent after the restart"
+    );
     let claims = crate::code_flow::decode_payload(&delivered[0]);
     assert_eq!(claims["aud"], "poskytovatel");
 }

@@ -176,7 +176,12 @@ async fn rotated_keys_are_prepublished_and_old_tokens_stay_valid(db: Db) {
         .to_owned();
 
     // Pre-publish: the next key is in JWKS but does not sign yet.
-    let next = app.state.keys.rotate(SigningAlg::RS256, 3600).await.unwrap();
+    let next = app
+        .state
+        .keys
+        .rotate(SigningAlg::RS256, 3600)
+        .await
+        .unwrap();
     let jwks = reqwest::get(app.url("/jwks"))
         .await
         .unwrap()

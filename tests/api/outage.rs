@@ -227,7 +227,10 @@ async fn a_database_that_never_answers_gives_503s_within_the_request_timeout() {
         async move {
             http.post(url)
                 .basic_auth("poskytovatel", Some(secret))
-                .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", rt.as_str()),
+                ])
                 .send()
                 .await
                 .expect("an answer, not a hang")
