@@ -65,7 +65,7 @@ def main():
         check(p.get("port") in ports, f"{probe} port {p.get('port')} not a container port")
     env = {e["name"]: e for e in c["env"]}
     check(len(env) == len(c["env"]), "an environment variable is set twice")
-    for name in ["MPSV_IDP_ISSUER", "MPSV_IDP_DATABASE_URL", "MPSV_IDP_KEK", "MPSV_IDP_BIND", "MPSV_IDP_CONFIG"]:
+    for name in ["MPSV_IDP_ISSUER", "MPSV_IDP_DATABASE_URL", "MPSV_IDP_KEK_FILE", "MPSV_IDP_BIND", "MPSV_IDP_CONFIG"]:
         check(name in env, f"{name} not set")
     check(env.get("MPSV_IDP_ISSUER", {}).get("value", "").startswith("https://"), "issuer not https")
     check(env.get("MPSV_IDP_BIND", {}).get("value") == "0.0.0.0:8080", "MPSV_IDP_BIND")
@@ -87,6 +87,19 @@ def main():
             if ref and ref["name"] in secrets and not ref.get("optional"):
                 check(ref["key"] in secrets[ref["name"]].get("data", {}),
                       f"{who}: {e['name']} reads key {ref['key']} missing from Secret {ref['name']}")
+    # The KEK file: a Secret volume mounted where MPSV_IDP_KEK_FILE points.
+    kek_file = env.get("MPSV_IDP_KEK_FILE", {}).get("value", "")
+    mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+    vols = {v["name"]: v for v in pod.get("volumes", [])}
+    vol = vols.get(mounts.get(kek_file.rsplit("/", 1)[0], ""), {}).get("secret")
+    check(vol is not None, f"MPSV_IDP_KEK_FILE {kek_file} is not in a mounted Secret")
+    if vol:
+        paths = {i["path"]: i["key"] for i in vol.get("items", [])}
+        check(paths.get(kek_file.rsplit("/", 1)[1]) is not None, "the KEK file is not an item of the Secret")
+        if vol["secretName"] in secrets:
+            for key in paths.values():
+                check(key in secrets[vol["secretName"]].get("data", {}), f"Secret volume reads missing key {key}")
+        check(vol.get("defaultMode", 0o644) & 0o007 == 0, "the KEK file is readable by others")
     for s in secrets.values():
         for k, v in s.get("data", {}).items():
             try:
