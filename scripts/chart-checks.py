@@ -138,11 +138,12 @@ def main():
         check("/tmp" in mounts and "/data" in mounts, f"{who}: /tmp and /data must be writable volumes")
         check("resources" in cont and "requests" in cont["resources"], f"{who}: no resource requests")
 
-    # Drain: the grace period outlasts preStop + the node's own bounded drain (15 s deliveries).
+    # Drain: the grace period outlasts preStop + the node's own bounded drain (requests in
+    # progress up to request_timeout, 30 s by default; then 15 s of deliveries).
     grace = pod.get("terminationGracePeriodSeconds", 30)
     pre = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
     pre_s = int(pre[1]) if len(pre) == 2 and pre[0] == "sleep" else 0
-    check(grace >= pre_s + 15 + 10, f"terminationGracePeriodSeconds {grace} too short for preStop {pre_s} + drain")
+    check(grace >= pre_s + 30 + 15, f"terminationGracePeriodSeconds {grace} too short for preStop {pre_s} + drain")
 
     anti = pod.get("affinity", {}).get("podAntiAffinity", {}).get("preferredDuringSchedulingIgnoredDuringExecution")
     check(bool(anti) or "affinity" in pod, "no pod anti-affinity")
