@@ -35,8 +35,9 @@ pub struct Config {
     /// How long a node may use a cached client registration (a change made elsewhere is seen
     /// within this time; 0 disables the cache).
     pub client_cache_seconds: u64,
-    /// Reverse proxies whose forwarding header is believed.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Reverse proxies whose forwarding header is believed: addresses or ranges
+    /// (`10.42.0.0/16`, as a Kubernetes ingress controller's pods move within one).
+    pub trusted_proxies: Vec<TrustedProxy>,
     /// Which header those proxies set: `x-forwarded-for` (default) or `forwarded` (RFC 7239).
     /// Only that one is read, so a client cannot slip in the other one past a proxy that
     /// neither sets nor removes it.
@@ -49,6 +50,59 @@ pub struct Config {
     pub limits: Limits,
     pub mail: MailConfig,
     pub metrics: MetricsConfig,
+}
+
+/// An address or a range of addresses (CIDR) of trusted reverse proxies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy(ipnet::IpNet);
+
+impl TrustedProxy {
+    pub fn contains(&self, ip: &std::net::IpAddr) -> bool {
+        self.0.contains(&ip.to_canonical())
+    }
+}
+
+impl std::str::FromStr for TrustedProxy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.contains('/') {
+            let net: ipnet::IpNet = s
+                .parse()
+                .map_err(|_| format!("{s:?} is not an address range (CIDR)"))?;
+            // `10.0.0.1/8` is a typo for `10.0.0.0/8` or for one address: refuse it.
+            if net.network() != net.addr() {
+                return Err(format!("{s:?} has host bits set; write {}", net.trunc()));
+            }
+            Ok(Self(net))
+        } else {
+            let ip: std::net::IpAddr = s
+                .parse()
+                .map_err(|_| format!("{s:?} is not an IP address"))?;
+            Ok(Self(ipnet::IpNet::from(ip.to_canonical())))
+        }
+    }
+}
+
+impl std::fmt::Display for TrustedProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let full = matches!(
+            self.0,
+            ipnet::IpNet::V4(n) if n.prefix_len() == 32
+        ) || matches!(self.0, ipnet::IpNet::V6(n) if n.prefix_len() == 128);
+        if full {
+            write!(f, "{}", self.0.addr())
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -473,9 +527,8 @@ impl Config {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(|s| {
-                    s.parse().map_err(|_| {
-                        anyhow::anyhow!("MPSV_IDP_TRUSTED_PROXIES: {s:?} is not an IP address")
-                    })
+                    s.parse()
+                        .map_err(|e| anyhow::anyhow!("MPSV_IDP_TRUSTED_PROXIES: {e}"))
                 })
                 .collect::<anyhow::Result<_>>()?;
         }

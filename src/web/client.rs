@@ -15,7 +15,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 
 use crate::app::AppState;
-use crate::config::ForwardedHeader;
+use crate::config::{ForwardedHeader, TrustedProxy};
 
 #[derive(Debug, Clone, Default)]
 pub struct ClientMeta {
@@ -67,11 +67,12 @@ impl FromRequestParts<AppState> for ClientMeta {
 /// The client's address for a connection from `peer` (see the module's documentation).
 pub fn client_address(
     peer: IpAddr,
-    trusted: &[IpAddr],
+    trusted: &[TrustedProxy],
     forwarded: ForwardedHeader,
     headers: &axum::http::HeaderMap,
 ) -> IpAddr {
-    if !trusted.contains(&peer) {
+    let trusted = |ip: &IpAddr| trusted.iter().any(|t| t.contains(ip));
+    if !trusted(&peer) {
         return peer;
     }
     let values = |name: &str| -> Vec<String> {
@@ -101,7 +102,7 @@ pub fn client_address(
     let mut last_trusted = peer;
     for hop in hops.iter().rev() {
         match node_address(hop) {
-            Some(ip) if trusted.contains(&ip) => last_trusted = ip,
+            Some(ip) if trusted(&ip) => last_trusted = ip,
             Some(ip) => return ip,
             None => return last_trusted,
         }
@@ -168,6 +169,10 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn proxy(s: &str) -> TrustedProxy {
+        s.parse().unwrap()
+    }
+
     fn with(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
@@ -185,7 +190,7 @@ mod tests {
         let h = with(&[("x-forwarded-for", "1.1.1.1"), ("forwarded", "for=2.2.2.2")]);
         for header in [XFF, FWD] {
             assert_eq!(
-                client_address(ip("9.9.9.9"), &[ip(PROXY)], header, &h),
+                client_address(ip("9.9.9.9"), &[proxy(PROXY)], header, &h),
                 ip("9.9.9.9")
             );
         }
@@ -193,7 +198,7 @@ mod tests {
 
     #[test]
     fn x_forwarded_for_entries_may_carry_ports() {
-        let t = [ip(PROXY)];
+        let t = [proxy(PROXY)];
         for (value, want) in [
             ("203.0.113.7:51234", "203.0.113.7"),
             ("[2001:db8::7]:443", "2001:db8::7"),
@@ -208,7 +213,7 @@ mod tests {
 
     #[test]
     fn only_the_configured_header_is_read() {
-        let t = [ip(PROXY)];
+        let t = [proxy(PROXY)];
         let h = with(&[
             ("forwarded", "for=198.51.100.1"),
             ("x-forwarded-for", "192.0.2.99"),
@@ -222,7 +227,7 @@ mod tests {
 
     #[test]
     fn forwarded_is_parsed() {
-        let t = [ip(PROXY), ip("10.0.0.11")];
+        let t = [proxy(PROXY), proxy("10.0.0.11")];
         let h = with(&[
             (
                 "forwarded",
@@ -238,7 +243,7 @@ mod tests {
 
     #[test]
     fn an_unparsable_hop_stops_the_walk_at_the_last_trusted_one() {
-        let t = [ip(PROXY), ip("10.0.0.11")];
+        let t = [proxy(PROXY), proxy("10.0.0.11")];
         let h = with(&[("x-forwarded-for", "198.51.100.1, garbage, 10.0.0.11")]);
         assert_eq!(client_address(ip(PROXY), &t, XFF, &h), ip("10.0.0.11"));
         let h = with(&[("forwarded", "for=198.51.100.1, for=unknown")]);
@@ -249,12 +254,27 @@ mod tests {
 
     #[test]
     fn only_proxies_in_the_header_fall_back_to_the_proxy() {
-        let t = [ip(PROXY)];
+        let t = [proxy(PROXY)];
         assert_eq!(
             client_address(ip(PROXY), &t, XFF, &HeaderMap::new()),
             ip(PROXY)
         );
         let h = with(&[("x-forwarded-for", "10.0.0.10")]);
         assert_eq!(client_address(ip(PROXY), &t, XFF, &h), ip(PROXY));
+    }
+
+    #[test]
+    fn a_range_of_proxies_is_trusted_as_a_whole() {
+        let t = [proxy("10.42.0.0/16"), proxy("2001:db8:1::/48")];
+        let h = with(&[("x-forwarded-for", "203.0.113.9, 10.42.7.1")]);
+        assert_eq!(client_address(ip("10.42.3.4"), &t, XFF, &h), ip("203.0.113.9"));
+        assert_eq!(client_address(ip("2001:db8:1::5"), &t, XFF, &h), ip("203.0.113.9"));
+        // An IPv4 peer seen through a dual-stack socket is the same address.
+        assert_eq!(client_address(ip("::ffff:10.42.3.4"), &t, XFF, &h), ip("203.0.113.9"));
+        assert_eq!(client_address(ip("10.43.0.1"), &t, XFF, &h), ip("10.43.0.1"));
+        assert!("10.42.0.1/16".parse::<TrustedProxy>().is_err(), "host bits set");
+        assert!("10.42.0.0/33".parse::<TrustedProxy>().is_err());
+        assert_eq!(proxy("10.0.0.10").to_string(), "10.0.0.10");
+        assert_eq!(proxy("10.42.0.0/16").to_string(), "10.42.0.0/16");
     }
 }

@@ -20,4 +20,5 @@ mod operations;
 mod organisations;
 mod outage;
 mod outbox;
+mod tls;
 mod tokens;
