@@ -180,6 +180,14 @@ pub async fn open_keys(config: &Config, storage: &Storage) -> anyhow::Result<(Ke
             Ok((keys, data_key))
         }
         None => {
+            // A KEK that did not arrive (an unmounted secret) must not turn into a key folder
+            // of this node's own: it would sign with keys no other node knows.
+            if storage.holds_sealed_keys().await? {
+                anyhow::bail!(
+                    "this database keeps its keys sealed with a KEK, and none is configured: \
+                     set MPSV_IDP_KEK or MPSV_IDP_KEK_FILE (keys.kek_file)"
+                );
+            }
             let dir = config.key_dir.clone();
             tokio::task::spawn_blocking(move || {
                 Ok::<_, crate::keys::KeyError>((
@@ -484,11 +492,10 @@ async fn health() -> &'static str {
 async fn ready(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> (axum::http::StatusCode, &'static str) {
-    // Every algorithm has a current key this node can sign with (a key sealed by a KEK the
-    // node lacks makes it unready rather than failing token requests).
+    // Every algorithm has a current key.
     let keys_ok = crate::domain::client::SigningAlg::ALL
         .iter()
-        .all(|alg| state.keys.current(*alg).is_some_and(|k| k.can_sign()));
+        .all(|alg| state.keys.current(*alg).is_some());
     // Bounded: a database that does not answer within two seconds is not ready.
     let ping = tokio::time::timeout(Duration::from_secs(2), state.storage.ping()).await;
     match ping {

@@ -50,6 +50,7 @@ pub enum Event {
     ClientSecretRotated,
     KeyRotated,
     KeysImported,
+    KeysResealed,
     StaffCreated,
     DemoRemoved,
 }
@@ -87,6 +88,7 @@ impl Event {
             Event::ClientSecretRotated => "client.secret_rotated",
             Event::KeyRotated => "key.rotated",
             Event::KeysImported => "key.imported",
+            Event::KeysResealed => "key.resealed",
             Event::StaffCreated => "staff.created",
             Event::DemoRemoved => "demo.removed",
         }

@@ -110,6 +110,10 @@ pub enum KeysCommand {
     List,
     /// Print a fresh key-encryption key (KEK) for `MPSV_IDP_KEK` or `keys.kek_file`.
     GenerateKek,
+    /// Re-seal the stored keys under the current KEK (MPSV_IDP_KEK) that an earlier one
+    /// (MPSV_IDP_KEK_PREVIOUS) sealed: step 2 of a KEK rotation, once every node has the new
+    /// KEK (docs/keys.md).
+    Reseal,
     /// Import a key folder (signing keys and data.key) into the database, sealed with the
     /// configured KEK: the move from one node with files to many nodes. Idempotent.
     Import {
@@ -393,9 +397,28 @@ async fn keys(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
             .await?;
         return Ok(());
     }
+    if let KeysCommand::Reseal = cmd {
+        let keks = config.keys.keks()?.ok_or_else(|| {
+            anyhow::anyhow!("re-sealing needs the new KEK (MPSV_IDP_KEK) and the old one (MPSV_IDP_KEK_PREVIOUS)")
+        })?;
+        let n = crate::keys::reseal(&storage, &keks).await?;
+        println!(
+            "re-sealed {n} stored keys under the KEK {}",
+            keks.current.id()
+        );
+        crate::audit::AuditLog::new(storage)
+            .record(
+                crate::audit::Record::new(crate::audit::Event::KeysResealed)
+                    .actor(registry::actor())
+                    .subject(keks.current.id().to_owned())
+                    .detail("rows", n as i64),
+            )
+            .await?;
+        return Ok(());
+    }
     let (store, _) = app::open_keys(&config, &storage).await?;
     match cmd {
-        KeysCommand::GenerateKek | KeysCommand::Import { .. } => {}
+        KeysCommand::GenerateKek | KeysCommand::Import { .. } | KeysCommand::Reseal => {}
         KeysCommand::Rotate { alg, delay } => {
             let algs: Vec<SigningAlg> = match alg {
                 Some(a) => vec![a.parse().map_err(|e| anyhow::anyhow!("{e}"))?],

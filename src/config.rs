@@ -74,6 +74,17 @@ impl std::str::FromStr for TrustedProxy {
             if net.network() != net.addr() {
                 return Err(format!("{s:?} has host bits set; write {}", net.trunc()));
             }
+            // Everyone's forwarding header believed would let any client choose its address
+            // (and its rate-limit bucket).
+            if net.prefix_len() == 0 {
+                return Err(format!("{s:?} would trust every client; list the proxies"));
+            }
+            // Peers are compared in canonical form (an IPv4 peer is never `::ffff:a.b.c.d`).
+            if let ipnet::IpNet::V6(v6) = net {
+                if v6.addr().to_ipv4_mapped().is_some() {
+                    return Err(format!("{s:?}: write IPv4 ranges as IPv4 (a.b.c.d/n)"));
+                }
+            }
             Ok(Self(net))
         } else {
             let ip: std::net::IpAddr = s

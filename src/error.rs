@@ -29,6 +29,16 @@ pub enum Internal {
     Other(String),
 }
 
+impl From<crate::keys::KeyError> for Internal {
+    /// A database failure while handling keys stays one (503 when the database is away).
+    fn from(e: crate::keys::KeyError) -> Self {
+        match e {
+            crate::keys::KeyError::Storage(s) => Internal::Storage(s),
+            other => Internal::Other(other.to_string()),
+        }
+    }
+}
+
 impl Internal {
     fn log(&self) {
         if self.is_unavailable() {

@@ -45,15 +45,24 @@ impl Passwords {
         })
     }
 
+    /// A permit to hash, moved into the blocking task that hashes: if the request is dropped
+    /// (its deadline passed) the hash still runs to its end, and holds the permit until then,
+    /// so no more hashes run at once than `password_hash_concurrency` allows.
+    async fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, PasswordError> {
+        Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| PasswordError::Pool)
+    }
+
     pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| PasswordError::Pool)?;
-        tokio::task::spawn_blocking(move || hash_now(password.expose_secret()))
-            .await
-            .map_err(|_| PasswordError::Pool)?
+        let permit = self.permit().await?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            hash_now(password.expose_secret())
+        })
+        .await
+        .map_err(|_| PasswordError::Pool)?
     }
 
     /// Verifies against each of `stored` (newest first); the index of the first match. Used for
@@ -63,12 +72,9 @@ impl Passwords {
         password: SecretString,
         stored: Vec<String>,
     ) -> Result<Option<usize>, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| PasswordError::Pool)?;
+        let permit = self.permit().await?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             stored
                 .iter()
                 .position(|h| verify_now(password.expose_secret(), h))
@@ -83,16 +89,15 @@ impl Passwords {
         password: SecretString,
         stored: Option<String>,
     ) -> Result<Verified, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| PasswordError::Pool)?;
+        let permit = self.permit().await?;
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| (*self.dummy_hash).clone());
-        let ok = tokio::task::spawn_blocking(move || verify_now(password.expose_secret(), &hash))
-            .await
-            .map_err(|_| PasswordError::Pool)?;
+        let ok = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            verify_now(password.expose_secret(), &hash)
+        })
+        .await
+        .map_err(|_| PasswordError::Pool)?;
         Ok(if ok && known {
             Verified::Yes
         } else {

@@ -327,7 +327,7 @@ pub async fn rotate_key(
         .keys
         .rotate(alg, delay)
         .await
-        .map_err(|e| crate::error::Internal::Other(e.to_string()))?;
+        .map_err(crate::error::Internal::from)?;
     state
         .audit
         .record(

@@ -1,6 +1,9 @@
 //! Keys kept in the database, sealed with the KEK (issue 12.1): the signing keys of every
-//! node and the one data key. What a row is for is the associated data of its sealing
-//! (`signing-key:<kid>`, `data-key`), so a sealed value moved to another row does not open.
+//! node and the one data key. What a row is and says is the associated data of its sealing
+//! (`signing-key:<kid>:<alg>:<active_from>`, `data-key`), so a sealed value moved to another
+//! row, or a row whose algorithm or activation time was changed, does not open. A row that
+//! does not open is not used at all — not even published — so whoever can write to the
+//! database but lacks the KEK cannot plant a key that nodes would trust.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,8 +18,8 @@ use crate::storage::Storage;
 
 const DATA_KEY: &str = "data-key";
 
-fn purpose(kid: &str) -> String {
-    format!("signing-key:{kid}")
+fn purpose(kid: &str, alg: &str, active_from: i64) -> String {
+    format!("signing-key:{kid}:{alg}:{active_from}")
 }
 
 /// Creates a first key for each algorithm that has none. Nodes starting together race on
@@ -78,7 +81,9 @@ async fn insert_new(
         created_at: meta.created_at,
         active_from,
         public_jwk: serde_json::to_string(&public)?,
-        private_key: keks.current.seal(&purpose(&meta.kid), &pem),
+        private_key: keks
+            .current
+            .seal(&purpose(&meta.kid, &meta.alg, active_from), &pem),
         kek_id: keks.current.id().to_owned(),
     };
     if let Some(g) = generation {
@@ -94,8 +99,10 @@ async fn insert_new(
     Ok(None)
 }
 
-/// Every stored key. Keys already loaded (`cached`, by kid) are reused instead of opened and
-/// parsed again; a key sealed by a KEK this node lacks is loaded public only, with a warning.
+/// Every stored key that this node can open. Keys already loaded (`cached`, by kid) are
+/// reused instead of opened and parsed again. A row sealed by a KEK this node lacks (a
+/// signing key rotated during a KEK rollout) is skipped with a warning; one that does not open
+/// under a KEK the node has, or whose kid is not its key's thumbprint, is skipped as an error.
 pub(super) async fn load_all(
     storage: &Storage,
     keks: &Keks,
@@ -103,29 +110,44 @@ pub(super) async fn load_all(
 ) -> Result<Vec<Arc<LoadedKey>>, KeyError> {
     let mut keys = Vec::new();
     for row in storage.signing_keys().await? {
-        if let Some(k) = cached
-            .iter()
-            .find(|k| k.meta.kid == row.kid && k.meta.active_from == row.active_from)
-        {
+        if let Some(k) = cached.iter().find(|k| {
+            k.meta.kid == row.kid && k.meta.active_from == row.active_from && k.meta.alg == row.alg
+        }) {
             keys.push(Arc::clone(k));
             continue;
         }
+        let Some(kek) = keks.find(&row.kek_id) else {
+            tracing::warn!(
+                kid = %row.kid,
+                kek = %row.kek_id,
+                "a signing key is sealed with a KEK this node does not have; it is not used \
+                 here (give the node that KEK as MPSV_IDP_KEK or MPSV_IDP_KEK_PREVIOUS)"
+            );
+            continue;
+        };
+        let opened = kek.open(
+            &purpose(&row.kid, &row.alg, row.active_from),
+            &row.private_key,
+        );
         let meta = KeyMeta {
             kid: row.kid.clone(),
             alg: row.alg.clone(),
             created_at: row.created_at,
             active_from: row.active_from,
         };
-        let key = match keks.open(&row.kek_id, &purpose(&row.kid), &row.private_key) {
-            Ok(pem) => LoadedKey::new(meta, &pem)?,
-            Err(_) => {
-                tracing::warn!(
+        let key = match opened.ok().map(|pem| LoadedKey::new(meta, &pem)) {
+            Some(Ok(key))
+                if files::thumbprint(&public_members(&key)).is_ok_and(|t| t == row.kid) =>
+            {
+                key
+            }
+            _ => {
+                tracing::error!(
                     kid = %row.kid,
-                    kek = %row.kek_id,
-                    "a signing key is sealed with a KEK this node does not have; it is \
-                     published but this node will not sign with it"
+                    "a stored signing key does not open under its KEK or is not the key its \
+                     kid names (changed in the database?); it is not used"
                 );
-                LoadedKey::public_only(meta, &row.public_jwk)?
+                continue;
             }
         };
         keys.push(Arc::new(key));
@@ -133,9 +155,19 @@ pub(super) async fn load_all(
     Ok(keys)
 }
 
-/// Re-seals under the current KEK every row that an earlier KEK (one this node still has)
-/// sealed: the step of a KEK rotation that nodes carry out by themselves at start.
-pub(super) async fn reseal(storage: &Storage, keks: &Keks) -> Result<(), KeyError> {
+/// The members of a key's public JWK without our `kid`/`alg`/`use`.
+fn public_members(key: &LoadedKey) -> serde_json::Map<String, serde_json::Value> {
+    let mut public = key.public_jwk.clone();
+    for member in ["kid", "alg", "use"] {
+        public.remove(member);
+    }
+    public
+}
+
+/// Re-seals under the current KEK every row that an earlier KEK (one given as previous)
+/// sealed: step 2 of a KEK rotation (`mpsv-idp keys reseal`, docs/keys.md), run once every
+/// node has the new KEK. Returns how many rows it re-sealed.
+pub async fn reseal(storage: &Storage, keks: &Keks) -> Result<usize, KeyError> {
     let current = keks.current.id();
     let mut resealed = 0;
     for row in storage.signing_keys().await? {
@@ -145,10 +177,11 @@ pub(super) async fn reseal(storage: &Storage, keks: &Keks) -> Result<(), KeyErro
         let Some(old) = keks.find(&row.kek_id) else {
             continue;
         };
-        let Ok(pem) = old.open(&purpose(&row.kid), &row.private_key) else {
+        let what = purpose(&row.kid, &row.alg, row.active_from);
+        let Ok(pem) = old.open(&what, &row.private_key) else {
             continue;
         };
-        let sealed = keks.current.seal(&purpose(&row.kid), &pem);
+        let sealed = keks.current.seal(&what, &pem);
         if storage
             .reseal_signing_key(&row.kid, &row.kek_id, &sealed, current)
             .await?
@@ -175,7 +208,7 @@ pub(super) async fn reseal(storage: &Storage, keks: &Keks) -> Result<(), KeyErro
     if resealed > 0 {
         tracing::info!(resealed, kek = %current, "re-sealed stored keys under the current KEK");
     }
-    Ok(())
+    Ok(resealed)
 }
 
 /// The data key from the database, created on first use (of nodes starting together one
@@ -244,34 +277,16 @@ pub async fn import_folder(
     .await
     .map_err(|e| KeyError::Task(e.to_string()))??;
     let mut report = Imported::default();
+    // The data key is checked first (a different one is refused before anything is written)
+    // but stored last: a node that starts mid-import then still finds no data key and
+    // refuses, instead of creating first signing keys that would outrank the imported ones.
+    let mut store_data_key = None;
     if let Some(bytes) = data {
         DataKey::from_bytes(&bytes)
             .map_err(|_| KeyError::Invalid("data.key must hold 32 bytes".into()))?;
         match storage.data_key().await? {
-            None => {
-                report.data_key = storage
-                    .insert_data_key(
-                        &keks.current.seal(DATA_KEY, &bytes),
-                        keks.current.id(),
-                        now(),
-                    )
-                    .await?;
-            }
-            Some(stored) => {
-                let same = keks
-                    .open(&stored.kek_id, DATA_KEY, &stored.sealed)
-                    .map_err(|_| wrong_kek("the stored data key", &stored.kek_id, keks))?;
-                if !bool::from(subtle::ConstantTimeEq::ct_eq(
-                    same.as_slice(),
-                    bytes.as_slice(),
-                )) {
-                    return Err(KeyError::Invalid(
-                        "the database already holds another data key; importing this data.key \
-                         would make the TOTP secrets sealed with one of them unreadable"
-                            .into(),
-                    ));
-                }
-            }
+            None => store_data_key = Some(bytes),
+            Some(stored) => same_data_key(keks, &stored, &bytes)?,
         }
     }
     // Oldest first, so generations follow the order in which the keys signed.
@@ -281,10 +296,7 @@ pub async fn import_folder(
         // Parsing proves the PEM is a key of its algorithm before it is stored.
         let loaded = LoadedKey::new(meta.clone(), &pem)?;
         let alg = loaded.alg;
-        let mut public = loaded.public_jwk.clone();
-        for member in ["kid", "alg", "use"] {
-            public.remove(member);
-        }
+        let public = public_members(&loaded);
         let mut row = StoredSigningKey {
             kid: meta.kid.clone(),
             alg: alg.as_str().to_owned(),
@@ -292,7 +304,9 @@ pub async fn import_folder(
             created_at: meta.created_at,
             active_from: meta.active_from,
             public_jwk: serde_json::to_string(&public)?,
-            private_key: keks.current.seal(&purpose(&meta.kid), &pem),
+            private_key: keks
+                .current
+                .seal(&purpose(&meta.kid, alg.as_str(), meta.active_from), &pem),
             kek_id: keks.current.id().to_owned(),
         };
         let known = storage
@@ -320,5 +334,41 @@ pub async fn import_folder(
         }
         report.signing_keys.push(meta.kid);
     }
+    if let Some(bytes) = store_data_key {
+        report.data_key = storage
+            .insert_data_key(
+                &keks.current.seal(DATA_KEY, &bytes),
+                keks.current.id(),
+                now(),
+            )
+            .await?;
+        if !report.data_key {
+            // Another import (or node) stored one meanwhile: it must be this one.
+            let stored = storage
+                .data_key()
+                .await?
+                .ok_or_else(|| KeyError::Invalid("the stored data key vanished".into()))?;
+            same_data_key(keks, &stored, &bytes)?;
+        }
+    }
     Ok(report)
+}
+
+/// Refuses a folder's data key that differs from the stored one.
+fn same_data_key(
+    keks: &Keks,
+    stored: &crate::storage::keys::StoredDataKey,
+    bytes: &[u8],
+) -> Result<(), KeyError> {
+    let same = keks
+        .open(&stored.kek_id, DATA_KEY, &stored.sealed)
+        .map_err(|_| wrong_kek("the stored data key", &stored.kek_id, keks))?;
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(same.as_slice(), bytes)) {
+        return Err(KeyError::Invalid(
+            "the database already holds another data key; importing this data.key would make \
+             the TOTP secrets sealed with one of them unreadable"
+                .into(),
+        ));
+    }
+    Ok(())
 }

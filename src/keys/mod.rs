@@ -23,7 +23,7 @@ use crate::domain::client::SigningAlg;
 use crate::secrets::now;
 use crate::storage::{Storage, StorageError};
 
-pub use database::{data_key_from_database, import_folder, Imported};
+pub use database::{data_key_from_database, import_folder, reseal, Imported};
 use kek::Keks;
 
 #[derive(Debug, thiserror::Error)]
@@ -69,9 +69,7 @@ pub struct KeyMeta {
 pub struct LoadedKey {
     pub meta: KeyMeta,
     pub alg: SigningAlg,
-    /// `None` for a key whose private part this node cannot open (sealed by a KEK it does not
-    /// have): still published and verified, never used to sign.
-    signer: Option<Box<dyn JwsSigner>>,
+    signer: Box<dyn JwsSigner>,
     verifier: Box<dyn JwsVerifier>,
     /// The public JWK with `kid`, `alg` and `use`.
     pub public_jwk: serde_json::Map<String, serde_json::Value>,
@@ -103,8 +101,6 @@ impl KeyState {
 pub enum SignError {
     #[error("no current signing key for {0}")]
     NoKey(SigningAlg),
-    #[error("the current {0} key is sealed with a KEK this node does not have")]
-    Unopened(SigningAlg),
     #[error("signing failed: {0}")]
     Jose(#[from] josekit::JoseError),
 }
@@ -138,15 +134,13 @@ impl KeyStore {
     }
 
     /// Loads the keys from the database, creating a first RS256 and ES256 key if there are
-    /// none (of nodes starting together exactly one creates each) and re-sealing under the
-    /// current KEK what an earlier KEK sealed.
+    /// none (of nodes starting together exactly one creates each).
     pub async fn open_database(
         storage: Storage,
         keks: Arc<Keks>,
         max_lifetime: i64,
     ) -> Result<Self, KeyError> {
         database::ensure_initial_keys(&storage, &keks).await?;
-        database::reseal(&storage, &keks).await?;
         let keys = database::load_all(&storage, &keks, &[]).await?;
         Ok(Self {
             source: Source::Database { storage, keks },
@@ -203,11 +197,14 @@ impl KeyStore {
     /// Signs `payload` (JSON bytes) as a compact JWS with the given `typ` header.
     pub fn sign(&self, alg: SigningAlg, typ: &str, payload: &[u8]) -> Result<String, SignError> {
         let key = self.current(alg).ok_or(SignError::NoKey(alg))?;
-        let signer = key.signer.as_deref().ok_or(SignError::Unopened(alg))?;
         let mut header = JwsHeader::new();
         header.set_token_type(typ);
         header.set_key_id(key.meta.kid.clone());
-        Ok(josekit::jws::serialize_compact(payload, &header, signer)?)
+        Ok(josekit::jws::serialize_compact(
+            payload,
+            &header,
+            &*key.signer,
+        )?)
     }
 
     /// Verifies a JWS signed by one of our published keys; returns the payload and header.
@@ -340,23 +337,6 @@ impl LoadedKey {
                 )
             }
         };
-        Self::with(meta, alg, Some(signer), public)
-    }
-
-    /// A key known by its public JWK only: published and verified, never signing.
-    fn public_only(meta: KeyMeta, public_jwk: &str) -> Result<Self, KeyError> {
-        let alg = parse_alg(&meta)?;
-        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(public_jwk)?;
-        let public = josekit::jwk::Jwk::from_map(map)?;
-        Self::with(meta, alg, None, public)
-    }
-
-    fn with(
-        meta: KeyMeta,
-        alg: SigningAlg,
-        signer: Option<Box<dyn JwsSigner>>,
-        public: josekit::jwk::Jwk,
-    ) -> Result<Self, KeyError> {
         let verifier: Box<dyn JwsVerifier> = match alg {
             SigningAlg::RS256 => Box::new(RS256.verifier_from_jwk(&public)?),
             SigningAlg::ES256 => Box::new(ES256.verifier_from_jwk(&public)?),
@@ -372,11 +352,6 @@ impl LoadedKey {
             verifier,
             public_jwk,
         })
-    }
-
-    /// Whether this node can sign with the key.
-    pub fn can_sign(&self) -> bool {
-        self.signer.is_some()
     }
 }
 

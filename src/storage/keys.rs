@@ -133,6 +133,17 @@ impl Storage {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Whether the database keeps keys sealed with a KEK (then a node without one must not
+    /// fall back to a key folder).
+    pub async fn holds_sealed_keys(&self) -> Result<bool> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM signing_keys) + (SELECT COUNT(*) FROM data_keys)",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n > 0)
+    }
+
     /// Whether the database was used with a data key from a key folder (its check value is
     /// stored), which must then be imported rather than replaced by a new one.
     pub async fn has_key_check(&self, name: &str) -> Result<bool> {

@@ -176,7 +176,11 @@ impl Storage {
         match self.backend {
             Backend::Sqlite => {
                 let _lock = match &self.sqlite_file {
-                    Some(file) => Some(lock_file(file.with_extension("migrate-lock")).await?),
+                    Some(file) => {
+                        let mut name = file.clone().into_os_string();
+                        name.push(".migrate-lock");
+                        Some(lock_file(name.into()).await?)
+                    }
                     None => None,
                 };
                 sqlx::migrate!("migrations/sqlite").run(&self.pool).await?

@@ -267,13 +267,31 @@ mod tests {
     fn a_range_of_proxies_is_trusted_as_a_whole() {
         let t = [proxy("10.42.0.0/16"), proxy("2001:db8:1::/48")];
         let h = with(&[("x-forwarded-for", "203.0.113.9, 10.42.7.1")]);
-        assert_eq!(client_address(ip("10.42.3.4"), &t, XFF, &h), ip("203.0.113.9"));
-        assert_eq!(client_address(ip("2001:db8:1::5"), &t, XFF, &h), ip("203.0.113.9"));
+        assert_eq!(
+            client_address(ip("10.42.3.4"), &t, XFF, &h),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(ip("2001:db8:1::5"), &t, XFF, &h),
+            ip("203.0.113.9")
+        );
         // An IPv4 peer seen through a dual-stack socket is the same address.
-        assert_eq!(client_address(ip("::ffff:10.42.3.4"), &t, XFF, &h), ip("203.0.113.9"));
-        assert_eq!(client_address(ip("10.43.0.1"), &t, XFF, &h), ip("10.43.0.1"));
-        assert!("10.42.0.1/16".parse::<TrustedProxy>().is_err(), "host bits set");
+        assert_eq!(
+            client_address(ip("::ffff:10.42.3.4"), &t, XFF, &h),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(ip("10.43.0.1"), &t, XFF, &h),
+            ip("10.43.0.1")
+        );
+        assert!(
+            "10.42.0.1/16".parse::<TrustedProxy>().is_err(),
+            "host bits set"
+        );
         assert!("10.42.0.0/33".parse::<TrustedProxy>().is_err());
+        assert!("0.0.0.0/0".parse::<TrustedProxy>().is_err(), "everyone");
+        assert!("::/0".parse::<TrustedProxy>().is_err(), "everyone");
+        assert!("::ffff:10.0.0.0/104".parse::<TrustedProxy>().is_err());
         assert_eq!(proxy("10.0.0.10").to_string(), "10.0.0.10");
         assert_eq!(proxy("10.42.0.0/16").to_string(), "10.42.0.0/16");
     }

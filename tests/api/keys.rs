@@ -14,6 +14,8 @@ db_test!(
     nodes_starting_together_on_an_empty_database_create_one_key_each,
     a_node_with_another_kek_is_refused_and_the_database_holds_no_clear_key,
     a_kek_rotation_reseals_the_stored_keys,
+    a_node_without_a_kek_is_refused_where_the_database_keeps_sealed_keys,
+    a_key_planted_or_altered_in_the_database_is_not_used,
     a_key_folder_is_imported_and_its_keys_and_data_key_go_on_working
 );
 
@@ -116,7 +118,9 @@ async fn a_kek_rotation_reseals_the_stored_keys(db: Db) {
     let before = kids(&a.state.keys.jwks());
     let sealed_totp = a.state.data_key.seal(b"totp seed");
     let new_kek = Kek::generate();
-    // Step 1 of docs/operations.md: nodes start with the new KEK and the old one as previous.
+    // Step 1 of docs/keys.md: nodes start with the new KEK and the old one as previous; they
+    // open what the old one sealed and re-seal nothing yet, so a node that still has only the
+    // old KEK can start (a rollback) while the rollout is under way.
     let b = spawn_node_with(&a, |c| {
         with_kek(c, &new_kek);
         c.keys.previous_keks = vec![Redacted(TEST_KEK.into())];
@@ -124,7 +128,30 @@ async fn a_kek_rotation_reseals_the_stored_keys(db: Db) {
     .await;
     assert_eq!(kids(&b.state.keys.jwks()), before);
     assert_eq!(b.state.data_key.open(&sealed_totp).unwrap(), b"totp seed");
-    let new_id = Kek::parse(&new_kek, "t").unwrap().id().to_owned();
+    let mut old = a.state.config.clone();
+    with_kek(&mut old, TEST_KEK);
+    AppState::build(old.clone())
+        .await
+        .expect("an old node still starts during the rollout");
+    // Step 2: `mpsv-idp keys reseal` once every node has the new KEK.
+    let keks = Keks {
+        current: Kek::parse(&new_kek, "t").unwrap(),
+        previous: vec![Kek::parse(TEST_KEK, "t").unwrap()],
+    };
+    assert_eq!(
+        mpsv_idp::keys::reseal(&a.state.storage, &keks)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        mpsv_idp::keys::reseal(&a.state.storage, &keks)
+            .await
+            .unwrap(),
+        0,
+        "done once"
+    );
+    let new_id = keks.current.id().to_owned();
     let ids: Vec<(String,)> =
         sqlx::query_as("SELECT kek_id FROM signing_keys UNION ALL SELECT kek_id FROM data_keys")
             .fetch_all(a.state.storage.pool())
@@ -144,8 +171,6 @@ async fn a_kek_rotation_reseals_the_stored_keys(db: Db) {
         .unwrap();
     assert!(a.state.keys.verify(&jws).is_some(), "the same keys");
     // …and a node still given only the old KEK is refused.
-    let mut old = a.state.config.clone();
-    with_kek(&mut old, TEST_KEK);
     assert!(error_text(AppState::build(old).await).contains("sealed with the KEK"));
     // The node that was running with the old KEK keeps the keys it loaded and still signs.
     a.state.keys.reload().await.unwrap();
@@ -203,4 +228,59 @@ async fn a_key_folder_is_imported_and_its_keys_and_data_key_go_on_working(db: Db
         .await
         .unwrap_err();
     assert!(err.to_string().contains("another data key"), "{err}");
+}
+
+async fn a_node_without_a_kek_is_refused_where_the_database_keeps_sealed_keys(db: Db) {
+    let a = spawn_app_with(db, |c| with_kek(c, TEST_KEK)).await;
+    // The KEK's secret did not arrive: the node must not make a key folder of its own.
+    let mut no_kek = a.state.config.clone();
+    no_kek.keys.kek = None;
+    no_kek.key_dir = no_kek.key_dir.join("fresh-folder");
+    let text = error_text(AppState::build(no_kek.clone()).await);
+    assert!(text.contains("sealed with a KEK"), "{text}");
+    assert!(!no_kek.key_dir.exists());
+}
+
+async fn a_key_planted_or_altered_in_the_database_is_not_used(db: Db) {
+    let a = spawn_app_with(db, |c| with_kek(c, TEST_KEK)).await;
+    let before = kids(&a.state.keys.jwks());
+    let pool = a.state.storage.pool();
+    // Somebody who can write to the database, but has no KEK, adds a key of their own…
+    let stranger = tempfile::tempdir().unwrap();
+    let theirs = mpsv_idp::keys::KeyStore::open(stranger.path(), 300).unwrap();
+    let planted = theirs
+        .current(mpsv_idp::domain::client::SigningAlg::ES256)
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, generation, created_at, active_from, public_jwk, \
+         private_key, kek_id) VALUES ($1, 'ES256', 99, 0, 0, $2, 'k1.AAAA', 'someone-elses')",
+    )
+    .bind(&planted.meta.kid)
+    .bind(serde_json::Value::Object(planted.public_jwk.clone()).to_string())
+    .execute(pool)
+    .await
+    .unwrap();
+    // …and moves a real key's activation into the future, hoping to stop it signing.
+    let (kid,): (String,) =
+        sqlx::query_as("SELECT kid FROM signing_keys WHERE alg = 'RS256' LIMIT 1")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    sqlx::query("UPDATE signing_keys SET active_from = active_from + 3600 WHERE kid = $1")
+        .bind(&kid)
+        .execute(pool)
+        .await
+        .unwrap();
+    let b = spawn_node(&a).await;
+    let published = kids(&b.state.keys.jwks());
+    assert!(
+        !published.contains(&planted.meta.kid),
+        "the planted key is not published"
+    );
+    let token = theirs
+        .sign(mpsv_idp::domain::client::SigningAlg::ES256, "JWT", b"{}")
+        .unwrap();
+    assert!(b.state.keys.verify(&token).is_none(), "nor trusted");
+    assert!(!published.contains(&kid), "the altered row does not open");
+    assert_eq!(published.len(), before.len() - 1);
 }

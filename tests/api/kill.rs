@@ -58,6 +58,8 @@ struct Chain {
     last: String,
     /// Whether `last` was presented to node A when A died (no answer: fate unknown to the client).
     in_flight: bool,
+    /// Refresh tokens the client received in all (the first one included).
+    received: i64,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,6 +121,7 @@ async fn a_node_killed_under_refresh_load_loses_no_token_and_accepts_none_twice(
         let (a_base, b_base) = (a_base.clone(), b.base.clone());
         tasks.push(tokio::spawn(async move {
             let mut last = first;
+            let mut received = 1;
             for n in 0..100_000u32 {
                 if stop.load(Ordering::SeqCst) {
                     break;
@@ -131,11 +134,13 @@ async fn a_node_killed_under_refresh_load_loses_no_token_and_accepts_none_twice(
                         let v: Value = r.json().await.unwrap_or(Value::Null);
                         assert_eq!(status, StatusCode::OK, "chain {i} at {base}: {v}");
                         last = v["refresh_token"].as_str().unwrap().to_owned();
+                        received += 1;
                     }
                     Err(_) if at_a => {
                         return Chain {
                             last,
                             in_flight: true,
+                            received,
                         }
                     }
                     Err(e) => panic!("node B failed: {e}"),
@@ -144,6 +149,7 @@ async fn a_node_killed_under_refresh_load_loses_no_token_and_accepts_none_twice(
             Chain {
                 last,
                 in_flight: false,
+                received,
             }
         }));
     }
@@ -181,6 +187,30 @@ async fn a_node_killed_under_refresh_load_loses_no_token_and_accepts_none_twice(
         doubled.is_empty(),
         "two live tokens in one family: {doubled:?}"
     );
+
+    // The refresh in flight at the kill happened completely or not at all: its token spent
+    // and exactly one successor stored, or neither.
+    for (i, chain) in ended.iter().enumerate() {
+        let hash = mpsv_idp::secrets::PlainToken::from_received(&chain.last).hashed();
+        let (used, in_family): (Option<i64>, i64) = sqlx::query_as(
+            "SELECT r.used_at, (SELECT COUNT(*) FROM refresh_tokens o WHERE o.family_id = r.family_id) \
+             FROM refresh_tokens r WHERE r.token_hash = $1",
+        )
+        .bind(hash.as_str())
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        let rotated = used.is_some();
+        assert!(
+            chain.in_flight || !rotated,
+            "chain {i}: an answered token is unspent"
+        );
+        let expected = chain.received + i64::from(rotated);
+        assert_eq!(
+            in_family, expected,
+            "chain {i}: never half a rotation (spent: {rotated})"
+        );
+    }
 
     // Every token received works exactly once; the one in flight at the kill had either
     // rotated (the client's copy is then a reuse and ends the family, RFC 9700 §4.14.2) or

@@ -31,18 +31,22 @@ async fn postgres_over_verified_tls() {
         c.database_url = with_tls(&c.database_url, Some(&root));
     })
     .await;
-    let (encrypted,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl",
-    )
-    .fetch_one(app.state.storage.pool())
-    .await
-    .unwrap();
+    let (encrypted,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl")
+            .fetch_one(app.state.storage.pool())
+            .await
+            .unwrap();
     assert_eq!(encrypted, 1, "the connection is encrypted");
     let r = reqwest::get(app.url("/readyz")).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // Without the certificate's root the server is not trusted: no connection at all.
     let untrusted = with_tls(&app.state.config.database_url, None);
-    assert!(mpsv_idp::storage::Storage::connect(&untrusted, 1)
-        .await
-        .is_err());
+    let refused = match mpsv_idp::storage::Storage::connect(&untrusted, 1).await {
+        Ok(_) => panic!("connected to a server whose certificate nobody vouches for"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        refused.contains("invalid peer certificate"),
+        "refused for its certificate: {refused}"
+    );
 }
