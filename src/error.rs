@@ -49,8 +49,9 @@ impl Internal {
     }
 
     /// The database cannot be reached right now — no connection within the pool's acquire
-    /// timeout, a refused or cut connection, a server shutting down (SQLSTATE class 08 and
-    /// 57P): the request may succeed later, so it is answered 503 with `Retry-After`, never 500
+    /// timeout, a refused or cut connection (also mid-handshake: TLS or protocol errors), a
+    /// server shutting down (SQLSTATE class 08 and 57P), a statement timeout (57014): the
+    /// request may succeed later, so it is answered 503 with `Retry-After`, never 500
     /// (issue 12.4).
     pub fn is_unavailable(&self) -> bool {
         if let Internal::TimedOut(_) = self {
@@ -64,6 +65,10 @@ impl Internal {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
+            // The peer stopped speaking PostgreSQL's protocol: a connection cut while it was
+            // being set up shows as "unexpected response from SSLRequest: 0x00" (sqlx reads the
+            // closed socket as a zero byte) — the network, not the request.
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => true,
             sqlx::Error::Database(db) => db
                 .code()

@@ -122,6 +122,10 @@ fn bounded_client() -> reqwest::Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_going_away_gives_503s_and_the_node_recovers_by_itself() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("mpsv_idp=warn")
+        .with_test_writer()
+        .try_init();
     let Some(base) = postgres_url() else {
         eprintln!("skipped: MPSV_IDP_TEST_POSTGRES_URL is not set");
         return;

@@ -118,7 +118,11 @@ describe('staff console', { timeout: 240_000 }, () => {
     await checkA11y(page, 'console keys');
     await page.goto(new URL('/admin/settings', server.base).toString());
     assert.match(await page.textContent('table'), /password\.min_length_privileged/);
+    // Where the keys are kept, and the request deadline (issue 12).
+    assert.match(await page.textContent('table'), /keys\.store/);
+    assert.match(await page.textContent('table'), /request_timeout/);
     await checkA11y(page, 'console settings');
+    await screenshot(page, 'console-settings');
     await page.goto(new URL('/admin/audit?event=consent.recorded', server.base).toString());
     assert.match(await page.textContent('table'), /consent\.recorded/);
     await checkA11y(page, 'console audit');
