@@ -9,8 +9,8 @@
 //! `k1.<base64url(nonce || ciphertext)>`; the row records which KEK sealed it by [`Kek::id`],
 //! so a node with the wrong KEK says so instead of failing on a tag mismatch.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::aead::KeyInit;
+use aes_gcm::Aes256Gcm;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
@@ -82,40 +82,19 @@ impl Kek {
         &self.id
     }
 
-    /// Seals `plaintext` for the row named by `purpose` (e.g. `signing-key:<kid>`).
+    /// Seals `plaintext` for the row named by `purpose` (e.g. `signing-key:<kid>:…`).
     pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> String {
-        let mut nonce = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut nonce);
-        let payload = Payload {
-            msg: plaintext,
-            aad: purpose.as_bytes(),
-        };
-        // Encryption with a valid key and a 12-byte nonce cannot fail; an empty result would
-        // only make the value unopenable, never leak it.
-        let ct = self
-            .cipher
-            .encrypt(Nonce::from_slice(&nonce), payload)
-            .unwrap_or_default();
-        let mut out = nonce.to_vec();
-        out.extend(ct);
-        format!("k1.{}", URL_SAFE_NO_PAD.encode(out))
+        format!(
+            "k1.{}",
+            super::sealing::aead_seal(&self.cipher, purpose.as_bytes(), plaintext)
+        )
     }
 
     pub fn open(&self, purpose: &str, sealed: &str) -> Result<Zeroizing<Vec<u8>>, UnsealError> {
         let body = sealed.strip_prefix("k1.").ok_or(UnsealError)?;
-        let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| UnsealError)?;
-        if bytes.len() < 12 {
-            return Err(UnsealError);
-        }
-        let (nonce, ct) = bytes.split_at(12);
-        let payload = Payload {
-            msg: ct,
-            aad: purpose.as_bytes(),
-        };
-        self.cipher
-            .decrypt(Nonce::from_slice(nonce), payload)
+        super::sealing::aead_open(&self.cipher, purpose.as_bytes(), body)
             .map(Zeroizing::new)
-            .map_err(|_| UnsealError)
+            .ok_or(UnsealError)
     }
 }
 

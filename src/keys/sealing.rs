@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -68,30 +68,44 @@ impl DataKey {
     }
 
     pub fn seal(&self, plaintext: &[u8]) -> String {
-        let mut nonce = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut nonce);
-        // Encryption with a valid key and a 12-byte nonce cannot fail; an empty result would
-        // only make the value unopenable, never leak it.
-        let ct = self
-            .cipher
-            .encrypt(Nonce::from_slice(&nonce), plaintext)
-            .unwrap_or_default();
-        let mut out = nonce.to_vec();
-        out.extend(ct);
-        format!("v1.{}", URL_SAFE_NO_PAD.encode(out))
+        format!("v1.{}", aead_seal(&self.cipher, b"", plaintext))
     }
 
     pub fn open(&self, sealed: &str) -> Result<Vec<u8>, OpenError> {
         let body = sealed.strip_prefix("v1.").ok_or(OpenError)?;
-        let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| OpenError)?;
-        if bytes.len() < 12 {
-            return Err(OpenError);
-        }
-        let (nonce, ct) = bytes.split_at(12);
-        self.cipher
-            .decrypt(Nonce::from_slice(nonce), ct)
-            .map_err(|_| OpenError)
+        aead_open(&self.cipher, b"", body).ok_or(OpenError)
     }
+}
+
+/// AES-256-GCM with a fresh random 96-bit nonce: base64url(nonce || ciphertext). `aad` is
+/// bound to the value (empty for the data key's own values: GCM with empty associated data
+/// is GCM without, so values sealed before the KEK existed still open).
+pub(super) fn aead_seal(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> String {
+    let mut nonce = [0u8; 12];
+    rand::thread_rng().fill_bytes(&mut nonce);
+    let payload = Payload {
+        msg: plaintext,
+        aad,
+    };
+    // Encryption with a valid key and a 12-byte nonce cannot fail; an empty result would only
+    // make the value unopenable, never leak it.
+    let ct = cipher
+        .encrypt(Nonce::from_slice(&nonce), payload)
+        .unwrap_or_default();
+    let mut out = nonce.to_vec();
+    out.extend(ct);
+    URL_SAFE_NO_PAD.encode(out)
+}
+
+/// Opens what [`aead_seal`] sealed with the same `aad`.
+pub(super) fn aead_open(cipher: &Aes256Gcm, aad: &[u8], body: &str) -> Option<Vec<u8>> {
+    let bytes = URL_SAFE_NO_PAD.decode(body).ok()?;
+    if bytes.len() < 12 {
+        return None;
+    }
+    let (nonce, ct) = bytes.split_at(12);
+    let payload = Payload { msg: ct, aad };
+    cipher.decrypt(Nonce::from_slice(nonce), payload).ok()
 }
 
 /// 32 fresh random bytes for a new data key.

@@ -129,14 +129,7 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp
     config.mail.folder = dir.path().join("mail");
     adjust(&mut config);
     let state = AppState::build(config).await.expect("app state");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let serve_state = state.clone();
-    let served = tokio::spawn(async move {
-        let _ = app::serve(listener, serve_state, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
+    let (tx, served) = serve(listener, &state);
     TestApp {
         base,
         state,
@@ -145,6 +138,26 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp
         shutdown: Some(tx),
         served: Some(served),
     }
+}
+
+/// Serves `state` on `listener` until the returned sender fires (or is dropped), as `main`
+/// does until SIGTERM.
+fn serve(
+    listener: tokio::net::TcpListener,
+    state: &AppState,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let serve_state = state.clone();
+    let served = tokio::spawn(async move {
+        let _ = app::serve(listener, serve_state, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    (tx, served)
 }
 
 /// A second node of the same IdP: the same configuration (issuer, database, keys) served on
@@ -161,14 +174,7 @@ pub async fn spawn_node_with(app: &TestApp, adjust: impl FnOnce(&mut Config)) ->
     config.bind = addr.to_string();
     adjust(&mut config);
     let state = AppState::build(config).await.expect("second node");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let serve_state = state.clone();
-    let served = tokio::spawn(async move {
-        let _ = app::serve(listener, serve_state, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
+    let (tx, served) = serve(listener, &state);
     TestApp {
         base: format!("http://{addr}"),
         state,
