@@ -68,11 +68,12 @@ async fn insert_new(
         .await
         .map_err(|e| KeyError::Task(e.to_string()))??;
     let pem = zeroize::Zeroizing::new(pem);
-    let meta = KeyMeta {
+    let mut meta = KeyMeta {
         kid: files::thumbprint(&public)?,
         alg: alg.as_str().to_owned(),
         created_at: now(),
         active_from,
+        generation: 0,
     };
     let mut row = StoredSigningKey {
         kid: meta.kid.clone(),
@@ -88,11 +89,13 @@ async fn insert_new(
     };
     if let Some(g) = generation {
         row.generation = g;
+        meta.generation = g;
         return Ok(storage.insert_signing_key(&row).await?.then_some(meta));
     }
     for _ in 0..5 {
         row.generation = storage.next_key_generation(alg.as_str()).await?;
         if storage.insert_signing_key(&row).await? {
+            meta.generation = row.generation;
             return Ok(Some(meta));
         }
     }
@@ -111,7 +114,10 @@ pub(super) async fn load_all(
     let mut keys = Vec::new();
     for row in storage.signing_keys().await? {
         if let Some(k) = cached.iter().find(|k| {
-            k.meta.kid == row.kid && k.meta.active_from == row.active_from && k.meta.alg == row.alg
+            k.meta.kid == row.kid
+                && k.meta.active_from == row.active_from
+                && k.meta.alg == row.alg
+                && k.meta.generation == row.generation
         }) {
             keys.push(Arc::clone(k));
             continue;
@@ -134,6 +140,7 @@ pub(super) async fn load_all(
             alg: row.alg.clone(),
             created_at: row.created_at,
             active_from: row.active_from,
+            generation: row.generation,
         };
         let key = match opened.ok().map(|pem| LoadedKey::new(meta, &pem)) {
             Some(Ok(key))
@@ -291,7 +298,7 @@ pub async fn import_folder(
     }
     // Oldest first, so generations follow the order in which the keys signed.
     let mut keys = keys;
-    keys.sort_by_key(|(m, _)| (m.alg.clone(), m.active_from, m.created_at));
+    keys.sort_by(|(a, _), (b, _)| (&a.alg, a.order()).cmp(&(&b.alg, b.order())));
     for (meta, pem) in keys {
         // Parsing proves the PEM is a key of its algorithm before it is stored.
         let loaded = LoadedKey::new(meta.clone(), &pem)?;

@@ -33,12 +33,19 @@ pub(super) fn ensure_initial_keys(dir: &Path) -> Result<(), KeyError> {
 /// Creates a key that signs from `active_from`.
 pub(super) fn generate(dir: &Path, alg: SigningAlg, active_from: i64) -> Result<KeyMeta, KeyError> {
     std::fs::create_dir_all(dir)?;
+    let generation = read_metas(dir)?
+        .iter()
+        .filter(|m| m.alg == alg.as_str())
+        .map(|m| m.generation + 1)
+        .max()
+        .unwrap_or(0);
     let (pem, public) = fresh_pair(alg)?;
     let meta = KeyMeta {
         kid: thumbprint(&public)?,
         alg: alg.as_str().to_owned(),
         created_at: now(),
         active_from,
+        generation,
     };
     write_private(&dir.join(format!("{}.pem", meta.kid)), &pem)?;
     write_private(

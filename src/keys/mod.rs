@@ -63,6 +63,25 @@ pub struct KeyMeta {
     pub created_at: i64,
     /// From when this key signs (until a newer key's `active_from`).
     pub active_from: i64,
+    /// Its place among the keys of its algorithm: a rotation takes the next one. Key times
+    /// are whole seconds, so a key rotated in the same second as the one before it activates
+    /// at the same moment; the later generation signs (files written before this field
+    /// existed read as 0 and fall back to `created_at`, then `kid`).
+    #[serde(default)]
+    pub generation: i64,
+}
+
+impl KeyMeta {
+    /// The order in which keys of one algorithm take over: the later key signs. The `kid`
+    /// last makes it total, so every node picks the same key even in a tie.
+    fn order(&self) -> (i64, i64, i64, &str) {
+        (
+            self.active_from,
+            self.generation,
+            self.created_at,
+            self.kid.as_str(),
+        )
+    }
 }
 
 /// A key ready for use.
@@ -282,7 +301,7 @@ pub const MAX_ROTATION_DELAY: i64 = 90 * 86_400;
 fn current_of(keys: &[Arc<LoadedKey>], alg: SigningAlg, t: i64) -> Option<&Arc<LoadedKey>> {
     keys.iter()
         .filter(|k| k.alg == alg && k.meta.active_from <= t)
-        .max_by_key(|k| (k.meta.active_from, k.meta.created_at))
+        .max_by(|a, b| a.meta.order().cmp(&b.meta.order()))
 }
 
 fn state_of(keys: &[Arc<LoadedKey>], key: &LoadedKey, t: i64, max_lifetime: i64) -> KeyState {
@@ -298,8 +317,7 @@ fn state_of(keys: &[Arc<LoadedKey>], key: &LoadedKey, t: i64, max_lifetime: i64)
                 .filter(|k| {
                     k.alg == key.alg
                         && k.meta.kid != key.meta.kid
-                        && (k.meta.active_from, k.meta.created_at)
-                            > (key.meta.active_from, key.meta.created_at)
+                        && k.meta.order() > key.meta.order()
                         && k.meta.active_from <= t
                 })
                 .map(|k| k.meta.active_from)
@@ -428,6 +446,29 @@ mod tests {
         let states = ks.states(later + 400);
         let state = |kid: &str| states.iter().find(|(k, _)| k.meta.kid == kid).unwrap().1;
         assert_eq!(state(&old), KeyState::Expired);
+    }
+
+    #[test]
+    fn keys_rotated_within_one_second_take_over_in_rotation_order() {
+        // Key times are whole seconds: the first key and two immediate rotations all activate
+        // in the same second (most runs), and each rotation must still sign at once.
+        let (_dir, ks) = store();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let first = ks.current(SigningAlg::RS256).unwrap().meta.clone();
+        let second = rt.block_on(ks.rotate(SigningAlg::RS256, 0)).unwrap();
+        assert_eq!(ks.current(SigningAlg::RS256).unwrap().meta.kid, second.kid);
+        let third = rt.block_on(ks.rotate(SigningAlg::RS256, 0)).unwrap();
+        assert_eq!(ks.current(SigningAlg::RS256).unwrap().meta.kid, third.kid);
+        assert_eq!(
+            (first.generation, second.generation, third.generation),
+            (0, 1, 2)
+        );
+        // The ones before are retired, not current, whatever their kids sort as.
+        let states = ks.states(now());
+        let state = |kid: &str| states.iter().find(|(k, _)| k.meta.kid == kid).unwrap().1;
+        assert!(matches!(state(&first.kid), KeyState::Retired(_)));
+        assert!(matches!(state(&second.kid), KeyState::Retired(_)));
+        assert_eq!(state(&third.kid), KeyState::Current);
     }
 
     #[test]
