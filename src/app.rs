@@ -17,14 +17,15 @@ use tower_http::trace::TraceLayer;
 
 use crate::audit::AuditLog;
 use crate::config::Config;
+use crate::http::cookies::CookiePolicy;
 use crate::keys::sealing::DataKey;
 use crate::keys::KeyStore;
 use crate::oidc;
 use crate::password::Passwords;
 use crate::storage::Storage;
 use crate::telemetry::{self, Metrics};
+use crate::web;
 use crate::web::rate_limit::Limiter;
-use crate::web::{self, cookies::CookiePolicy};
 
 /// Absolute URLs of our endpoints, derived from the issuer once.
 pub struct Endpoints {
@@ -392,7 +393,7 @@ pub fn build_router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            web::client::remember_source,
+            crate::http::client::remember_source,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -505,11 +506,11 @@ async fn ready(
 }
 
 async fn not_found() -> axum::response::Response {
-    web::pages::error_page(
+    crate::pages::error_page(
         axum::http::StatusCode::NOT_FOUND,
         "error.not_found",
         "",
-        web::i18n::Lang::Cs,
+        crate::pages::i18n::Lang::Cs,
     )
 }
 

@@ -652,7 +652,7 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 family_name: &family_name,
                 privileged: role.privileged(),
             }) {
-                let texts = crate::web::i18n::Lang::En.texts();
+                let texts = crate::pages::i18n::Lang::En.texts();
                 let reasons: Vec<String> = violations
                     .iter()
                     .map(|v| v.fill(texts.get(v.message_key())))

@@ -280,7 +280,7 @@ pub enum PageError {
         key: &'static str,
         /// Technical detail shown under the explanation (never secrets).
         detail: String,
-        lang: crate::web::i18n::Lang,
+        lang: crate::pages::i18n::Lang,
     },
     #[error(transparent)]
     Internal(#[from] Internal),
@@ -290,7 +290,7 @@ impl PageError {
     pub fn bad_request(
         key: &'static str,
         detail: impl Into<String>,
-        lang: crate::web::i18n::Lang,
+        lang: crate::pages::i18n::Lang,
     ) -> Self {
         Self::Shown {
             status: StatusCode::BAD_REQUEST,
@@ -300,7 +300,7 @@ impl PageError {
         }
     }
 
-    pub fn not_found(lang: crate::web::i18n::Lang) -> Self {
+    pub fn not_found(lang: crate::pages::i18n::Lang) -> Self {
         Self::Shown {
             status: StatusCode::NOT_FOUND,
             key: "error.not_found",
@@ -318,7 +318,7 @@ impl IntoResponse for PageError {
                 key,
                 detail,
                 lang,
-            } => crate::web::pages::error_page(status, key, &detail, lang),
+            } => crate::pages::error_page(status, key, &detail, lang),
             PageError::Internal(e) => {
                 e.log();
                 let key = if e.is_unavailable() {
@@ -326,7 +326,7 @@ impl IntoResponse for PageError {
                 } else {
                     "error.internal"
                 };
-                crate::web::pages::error_page(e.status(), key, "", crate::web::i18n::Lang::Cs)
+                crate::pages::error_page(e.status(), key, "", crate::pages::i18n::Lang::Cs)
             }
         }
     }

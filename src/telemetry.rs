@@ -211,11 +211,11 @@ pub fn status_label(status: StatusCode) -> &'static str {
 /// shows its metrics to the internet.
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match &state.config.metrics.token {
-        None => crate::web::pages::error_page(
+        None => crate::pages::error_page(
             StatusCode::NOT_FOUND,
             "error.not_found",
             "",
-            crate::web::i18n::Lang::Cs,
+            crate::pages::i18n::Lang::Cs,
         ),
         Some(token) => guarded(&state, token, &headers),
     }

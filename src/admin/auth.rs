@@ -19,8 +19,8 @@ use crate::app::AppState;
 use crate::domain::account::{AccountStatus, Role};
 use crate::domain::permission::{allows, Permission};
 use crate::domain::scope::Scopes;
+use crate::http::client::ClientMeta;
 use crate::secrets::constant_time_eq;
-use crate::web::client::ClientMeta;
 
 pub const SCOPE_OPERATOR: &str = "admin:operator";
 pub const SCOPE_ADMINISTRATOR: &str = "admin:administrator";
@@ -120,7 +120,7 @@ impl FromRequestParts<AppState> for Admin {
                 ip,
             });
         }
-        let session = crate::oidc::authorize::current_session(state, &parts.headers)
+        let session = crate::session::current(state, &parts.headers)
             .await?
             .ok_or(ApiError::Unauthenticated(
                 "send a bearer access token, or sign in to the console",

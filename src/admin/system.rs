@@ -445,7 +445,7 @@ pub async fn create_staff(
         WELCOME_LINK_SECONDS,
         crate::web::reset::Link::Welcome,
         admin.ip.clone(),
-        crate::web::i18n::Lang::Cs,
+        crate::pages::i18n::Lang::Cs,
     )
     .await?;
     Ok((

@@ -12,19 +12,19 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::params::{is_form, Params};
 use crate::app::AppState;
 use crate::domain::client::{Client, GrantType};
 use crate::domain::pkce::CodeChallenge;
 use crate::domain::prompt::Prompt;
 use crate::domain::scope::Scopes;
 use crate::error::{Internal, PageError};
+use crate::http::params::{is_form, Params};
+use crate::http::see_other;
+use crate::pages::i18n::Lang;
+use crate::pages::{html, Chrome, FormPostPage};
 use crate::secrets::{now, PlainToken};
 use crate::storage::codes::AuthorizationCode;
 use crate::storage::sessions::Session;
-use crate::web::cookies;
-use crate::web::i18n::Lang;
-use crate::web::pages::{html, Chrome, FormPostPage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResponseMode {
@@ -343,42 +343,13 @@ fn needs_login(req: &AuthRequest, session: Option<&Session>) -> bool {
     req.expected_sub.as_ref().is_some_and(|sub| *sub != s.sub)
 }
 
-/// The live session of this browser whose account may still sign in.
-pub async fn current_session(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<Session>, Internal> {
-    let Some(cookie) = state.cookies.get(headers, cookies::SESSION) else {
-        return Ok(None);
-    };
-    let token = PlainToken::from_received(&cookie);
-    let Some(session) = state
-        .storage
-        .session_by_cookie(&token.hashed(), state.config.session.idle_timeout)
-        .await?
-    else {
-        return Ok(None);
-    };
-    // Idle timeout: a use of the session keeps it alive (written at most once a minute).
-    let t = now();
-    if t - session.last_seen_at >= 60 {
-        state.storage.touch_session(&session.sid, t).await?;
-    }
-    let active = state
-        .storage
-        .account(&session.sub)
-        .await?
-        .is_some_and(|a| a.status == crate::domain::account::AccountStatus::Active);
-    Ok(active.then_some(session))
-}
-
 async fn proceed(
     state: &AppState,
     headers: &HeaderMap,
     client: &Client,
     req: AuthRequest,
 ) -> Result<Response, PageError> {
-    let session = current_session(state, headers).await?;
+    let session = crate::session::current(state, headers).await?;
     let target = Target {
         redirect_uri: &req.redirect_uri,
         mode: req.response_mode,
@@ -607,18 +578,4 @@ fn form_post(target: &Target<'_>, fields: &[(&str, &str)]) -> Response {
         r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
     }
     r
-}
-
-/// 303 See Other to `location`.
-pub fn see_other(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        Ok(v) => {
-            let mut r = StatusCode::SEE_OTHER.into_response();
-            r.headers_mut().insert(header::LOCATION, v);
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        Err(_) => StatusCode::BAD_REQUEST.into_response(),
-    }
 }

@@ -11,10 +11,10 @@ use base64::Engine;
 use josekit::jwk::JwkSet;
 use josekit::jws::{EdDSA, JwsVerifier, ES256, ES384, PS256, RS256};
 
-use super::params::Params;
 use crate::app::AppState;
 use crate::domain::client::{AuthMethod, Client};
 use crate::error::OAuthError;
+use crate::http::params::Params;
 use crate::secrets::now;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

@@ -11,9 +11,9 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::client_auth::authenticate;
-use super::params::{is_form, Params};
 use crate::app::AppState;
 use crate::error::{no_store, OAuthError};
+use crate::http::params::{is_form, Params};
 use crate::secrets::PlainToken;
 
 /// `POST /introspect`

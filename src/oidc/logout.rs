@@ -9,14 +9,14 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::authorize::{current_session, see_other};
-use super::params::{is_form, Params};
 use crate::app::AppState;
-use crate::error::{Internal, PageError};
+use crate::error::PageError;
+use crate::http::cookies;
+use crate::http::params::{is_form, Params};
+use crate::http::see_other;
+use crate::pages::i18n::Lang;
+use crate::pages::{html, Chrome, LogoutPage};
 use crate::secrets::{constant_time_eq, PlainToken};
-use crate::web::cookies;
-use crate::web::i18n::Lang;
-use crate::web::pages::{html, Chrome, LogoutPage};
 
 /// `GET /logout`
 pub async fn get(
@@ -98,7 +98,7 @@ async fn logout(
         }
     };
 
-    let session = current_session(state, headers).await?;
+    let session = crate::session::current(state, headers).await?;
     if let Some(s) = &session {
         let hint_matches = hint.as_ref().is_some_and(|c| {
             c.get("sid").and_then(|v| v.as_str()) == Some(s.sid.as_str())
@@ -135,7 +135,7 @@ async fn logout(
         if let Some(id) = &client_id {
             record = record.detail("client_id", id.clone());
         }
-        end_session_audited(state, &s.sid, record).await?;
+        crate::session::end_audited(state, &s.sid, record).await?;
     }
 
     let mut response = match redirect {
@@ -194,51 +194,4 @@ fn confirmation_page(
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
-}
-
-/// Ends a session everywhere: the session row, its token families, and a back-channel
-/// logout to each client that took part.
-pub async fn end_session(state: &AppState, sid: &str) -> Result<(), Internal> {
-    if state.storage.end_session(sid).await?.is_some() {
-        tracing::info!(%sid, "session ended");
-        super::backchannel::wake(state);
-    }
-    Ok(())
-}
-
-/// After a transaction that ended sessions with `Storage::end_session_in` committed: the
-/// back-channel logouts of those that were still live.
-pub fn notify_ended(state: &AppState, ended: Vec<crate::storage::sessions::EndedSession>) {
-    let mut any = false;
-    for (sid, e) in ended {
-        if e.is_some() {
-            tracing::info!(%sid, "session ended");
-            any = true;
-        }
-    }
-    if any {
-        super::backchannel::wake(state);
-    }
-}
-
-/// [`end_session`] with its audit record written in the same transaction (only when the
-/// session was still live).
-pub async fn end_session_audited(
-    state: &AppState,
-    sid: &str,
-    record: crate::audit::Record,
-) -> Result<(), Internal> {
-    let mut tx = state.storage.begin_write().await?;
-    let ended = state.storage.end_session_in(&mut tx, sid).await?;
-    if ended.is_some() {
-        state.audit.append(&mut tx, record).await?;
-    }
-    tx.commit()
-        .await
-        .map_err(crate::storage::StorageError::from)?;
-    if ended.is_some() {
-        tracing::info!(%sid, "session ended");
-        super::backchannel::wake(state);
-    }
-    Ok(())
 }

@@ -9,7 +9,6 @@ pub mod issue;
 pub mod jwks;
 pub mod jwt;
 pub mod logout;
-pub mod params;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::client_auth::authenticate;
-use super::params::{is_form, Params};
 use crate::app::AppState;
 use crate::error::{no_store, OAuthError};
+use crate::http::params::{is_form, Params};
 use crate::secrets::PlainToken;
 
 /// `POST /revoke`

@@ -7,11 +7,11 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::params::{is_form, Params};
 use crate::app::AppState;
 use crate::domain::account::AccountStatus;
 use crate::domain::scope::Scopes;
 use crate::error::{no_store, BearerError};
+use crate::http::params::{is_form, Params};
 
 /// `GET /userinfo` with `Authorization: Bearer` (RFC 6750 §2.1).
 pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {

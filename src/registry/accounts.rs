@@ -170,13 +170,13 @@ pub async fn reissue_letter(
     )
     .await?;
     super::commit(tx).await?;
-    crate::oidc::logout::notify_ended(state, ended);
+    crate::session::notify_ended(state, ended);
     storage.delete_login_requests_of(person_sub).await?;
     Ok(letter)
 }
 
 /// Ends every live session of the person in the caller's transaction; the back-channel
-/// logouts go out after the commit (`oidc::logout::notify_ended`).
+/// logouts go out after the commit (`session::notify_ended`).
 async fn end_all_sessions_in(
     state: &AppState,
     tx: &mut crate::storage::Tx,
@@ -271,7 +271,7 @@ async fn render(
         &today.to_string()[..4],
         uuid::Uuid::new_v4().simple().to_string()[..8].to_uppercase()
     );
-    let texts = crate::web::i18n::Lang::Cs.texts();
+    let texts = crate::pages::i18n::Lang::Cs.texts();
     let letter = Letter {
         organisation_name: organisation.name.clone(),
         organisation_ico: organisation.ico.as_str().to_owned(),
@@ -444,7 +444,7 @@ pub async fn set_status(
         )
         .await?;
     super::commit(tx).await?;
-    crate::oidc::logout::notify_ended(state, ended);
+    crate::session::notify_ended(state, ended);
     Ok(())
 }
 
@@ -465,6 +465,6 @@ pub async fn end_sessions(state: &AppState, actor: Actor<'_>, sub: &str) -> Resu
         )
         .await?;
     super::commit(tx).await?;
-    crate::oidc::logout::notify_ended(state, ended);
+    crate::session::notify_ended(state, ended);
     Ok(n)
 }

@@ -162,7 +162,7 @@ pub async fn apply_pending_ends(state: &AppState) -> std::result::Result<usize, 
                 .await?;
         }
         tx.commit().await.map_err(StorageError::from)?;
-        crate::oidc::logout::notify_ended(state, ended);
+        crate::session::notify_ended(state, ended);
         done += 1;
         tracing::info!(
             sub = %role.person_sub,

@@ -9,21 +9,21 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use secrecy::SecretString;
 
-use super::client::ClientMeta;
 use super::format::datetime;
-use super::i18n::Lang;
 use super::login::{self, Target};
 use super::new_password::{set_new_password, Keep, Why};
-use super::pages::{
-    html, message_page, Chrome, Hidden, PasswordPage, RecoveryCodesPage, TotpEnrolPage,
-};
 use super::totp_setup;
 use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::account::{Account, AccountStatus, Role};
 use crate::error::PageError;
-use crate::oidc::authorize::{current_session, see_other};
-use crate::oidc::params::Params;
+use crate::http::client::ClientMeta;
+use crate::http::params::Params;
+use crate::http::see_other;
+use crate::pages::i18n::Lang;
+use crate::pages::{
+    html, message_page, Chrome, Hidden, PasswordPage, RecoveryCodesPage, TotpEnrolPage,
+};
 use crate::password::Verified;
 use crate::secrets::{constant_time_eq, now};
 use crate::storage::sessions::Session;
@@ -56,7 +56,7 @@ pub struct OrganisationRow {
 #[template(path = "account.html")]
 pub struct AccountPage<'a> {
     pub c: Chrome,
-    pub t: &'static super::i18n::Texts,
+    pub t: &'static crate::pages::i18n::Texts,
     pub notice: &'a str,
     pub name: String,
     pub username: &'a str,
@@ -81,7 +81,7 @@ pub(super) async fn signed_in(
     headers: &HeaderMap,
     lang: Lang,
 ) -> Result<Result<(Session, Account), Response>, PageError> {
-    if let Some(session) = current_session(state, headers).await? {
+    if let Some(session) = crate::session::current(state, headers).await? {
         if let Some(account) = state
             .storage
             .account(&session.sub)
@@ -229,7 +229,7 @@ pub async fn end_session(
         .await?
         .is_some_and(|s| s.sub == account.sub);
     if theirs {
-        crate::oidc::logout::end_session_audited(
+        crate::session::end_audited(
             &state,
             sid,
             Record::new(Event::SessionEnded)

@@ -10,11 +10,11 @@ use axum::response::Response;
 
 use super::account::{posted, signed_in};
 use super::format::datetime;
-use super::i18n::{Lang, Texts};
-use super::pages::{html, Chrome};
 use crate::app::AppState;
 use crate::error::PageError;
-use crate::oidc::authorize::see_other;
+use crate::http::see_other;
+use crate::pages::i18n::{Lang, Texts};
+use crate::pages::{html, Chrome};
 use crate::registry::{self, RegistryError};
 use crate::secrets::now;
 use crate::storage::sessions::Session;

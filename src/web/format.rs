@@ -2,8 +2,8 @@
 //! last Sunday of March to the last Sunday of October, changing at 01:00 UTC — the EU rule in
 //! force since 1996): `30. 11. 2026 14:05` (Czech) or `2026-11-30 14:05` (English).
 
-use super::i18n::Lang;
 use crate::domain::date::{civil, prague_offset};
+use crate::pages::i18n::Lang;
 
 pub fn datetime(unix: i64, lang: Lang) -> String {
     let local = unix + prague_offset(unix);

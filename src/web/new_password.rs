@@ -5,14 +5,14 @@
 
 use secrecy::SecretString;
 
-use super::client::ClientMeta;
-use super::i18n::Lang;
 use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::account::Account;
 use crate::domain::password_policy::{Candidate, Violation};
 use crate::error::Internal;
-use crate::oidc::params::Params;
+use crate::http::client::ClientMeta;
+use crate::http::params::Params;
+use crate::pages::i18n::Lang;
 use crate::secrets::now;
 
 /// Why the password changes.
@@ -184,6 +184,6 @@ pub async fn store_new_password(
     tx.commit()
         .await
         .map_err(crate::storage::StorageError::from)?;
-    crate::oidc::logout::notify_ended(state, ended);
+    crate::session::notify_ended(state, ended);
     Ok(())
 }

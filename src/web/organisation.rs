@@ -17,22 +17,22 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
-use super::cookies;
-use super::i18n::{Lang, Texts};
 use super::login::{
     authenticated_account, bind_csrf, check_csrf, load, Pending, Target as LoginTarget,
 };
-use super::pages::{html, Chrome, Hidden};
 use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::client::{Application, Client};
 use crate::domain::entitlement::Affiliation;
 use crate::error::{Internal, PageError};
+use crate::http::cookies;
+use crate::http::params::Params;
+use crate::http::see_other;
 use crate::oidc::authorize::{
-    current_session, error_continue, error_response, form_action_origin, issue_code, see_other,
-    AuthRequest, Continue,
+    error_continue, error_response, form_action_origin, issue_code, AuthRequest, Continue,
 };
-use crate::oidc::params::Params;
+use crate::pages::i18n::{Lang, Texts};
+use crate::pages::{html, Chrome, Hidden};
 use crate::secrets::{now, PlainToken};
 use crate::storage::sessions::Session;
 
@@ -147,7 +147,7 @@ async fn park(
             client.client_id.as_str(),
             &params,
             now() + ttl,
-            &super::client::current_source(),
+            &crate::http::client::current_source(),
             state.config.limits.pending_logins_per_address,
         )
         .await?
@@ -282,7 +282,7 @@ async fn context(
     let expired = || PageError::bad_request("login.expired", "", lang);
     let pending = load(state, id, lang).await?;
     let account = authenticated_account(state, &pending, STAGE, lang).await?;
-    let session = current_session(state, headers)
+    let session = crate::session::current(state, headers)
         .await?
         .filter(|s| s.sub == account.sub)
         .ok_or_else(expired)?;

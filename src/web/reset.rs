@@ -9,17 +9,17 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::client::ClientMeta;
-use super::cookies;
-use super::i18n::Lang;
 use super::login::too_many_requests;
 use super::new_password::{check_new_password, store_new_password, Keep, Why};
-use super::pages::{html, message_page, Chrome, ForgotPage, Hidden, PasswordPage};
 use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::account::{Account, AccountStatus, Username};
 use crate::error::{Internal, PageError};
-use crate::oidc::params::Params;
+use crate::http::client::ClientMeta;
+use crate::http::cookies;
+use crate::http::params::Params;
+use crate::pages::i18n::Lang;
+use crate::pages::{html, message_page, Chrome, ForgotPage, Hidden, PasswordPage};
 use crate::secrets::{constant_time_eq, now, PlainToken};
 
 /// A reset link lives one hour (MPSV rule).

@@ -89,9 +89,7 @@ async fn live_sids(app: &TestApp) -> Vec<String> {
 
 async fn end_all_sessions(app: &TestApp) {
     for s in live_sids(app).await {
-        mpsv_idp::oidc::logout::end_session(&app.state, &s)
-            .await
-            .unwrap();
+        mpsv_idp::session::end(&app.state, &s).await.unwrap();
     }
 }
 

@@ -11,11 +11,11 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::client_auth::authenticate;
-use super::params::{is_form, Params};
 use crate::app::AppState;
 use crate::domain::client::{Client, GrantType};
 use crate::domain::scope::Scopes;
 use crate::error::OAuthError;
+use crate::http::params::{is_form, Params};
 
 /// `POST /token`
 pub async fn handler(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

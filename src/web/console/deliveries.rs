@@ -8,8 +8,8 @@ use super::{staff, Block, Cell, Field, Form, Table};
 use crate::app::AppState;
 use crate::domain::permission::Permission;
 use crate::error::PageError;
+use crate::pages::i18n::Lang;
 use crate::web::format::datetime;
-use crate::web::i18n::Lang;
 
 #[derive(serde::Deserialize)]
 pub struct DeliveriesQuery {

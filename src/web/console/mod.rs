@@ -34,14 +34,14 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::i18n::{Lang, Texts};
 use super::login::{self, Target};
-use super::pages::{error_page, html, Chrome};
 use crate::app::AppState;
 use crate::domain::account::{Account, AccountStatus, Role};
 use crate::domain::permission::{allows, Permission};
 use crate::error::PageError;
-use crate::oidc::params::Params;
+use crate::http::params::Params;
+use crate::pages::i18n::{Lang, Texts};
+use crate::pages::{error_page, html, Chrome};
 use crate::registry::RegistryError;
 use crate::secrets::constant_time_eq;
 use crate::storage::sessions::Session;
@@ -267,7 +267,7 @@ pub async fn staff(
     lang: Lang,
     permission: Option<Permission>,
 ) -> Result<Result<Staff, Response>, PageError> {
-    let session = crate::oidc::authorize::current_session(state, headers).await?;
+    let session = crate::session::current(state, headers).await?;
     let found = match session {
         Some(s) => state
             .storage

@@ -13,10 +13,10 @@ use crate::domain::account::Role;
 use crate::domain::organisation::{Ico, Organisation, OrganisationKind, Seat};
 use crate::domain::permission::Permission;
 use crate::error::PageError;
+use crate::pages::i18n::Lang;
 use crate::registry;
 use crate::secrets::now;
 use crate::web::format::datetime;
-use crate::web::i18n::Lang;
 
 /// `GET /admin/organisations?q=`
 pub async fn organisations(

@@ -17,11 +17,11 @@ use crate::domain::organisation::Organisation;
 use crate::domain::permission::Permission;
 use crate::domain::person::{ConsentForm, Person};
 use crate::error::PageError;
-use crate::oidc::authorize::see_other;
+use crate::http::see_other;
+use crate::pages::i18n::Lang;
 use crate::registry::{self, consents::Subject};
 use crate::secrets::now;
 use crate::web::format::datetime;
-use crate::web::i18n::Lang;
 
 #[derive(serde::Deserialize)]
 pub struct Q {
@@ -641,7 +641,7 @@ async fn guard_user_account(
     sub: &str,
 ) -> Result<Option<Response>, PageError> {
     Ok(match state.storage.account(sub).await? {
-        Some(a) if a.role != Role::User => Some(crate::web::pages::error_page(
+        Some(a) if a.role != Role::User => Some(crate::pages::error_page(
             StatusCode::FORBIDDEN,
             "console.forbidden",
             "",

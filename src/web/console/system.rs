@@ -14,13 +14,13 @@ use crate::cli::{client_from_args, ClientArgs};
 use crate::domain::client::{Application, Client, RedirectUri, SigningAlg};
 use crate::domain::permission::Permission;
 use crate::error::PageError;
-use crate::oidc::authorize::see_other;
-use crate::oidc::params::Params;
+use crate::http::params::Params;
+use crate::http::see_other;
+use crate::pages::i18n::Lang;
 use crate::registry::RegistryError;
 use crate::secrets::now;
 use crate::services::{self, Via};
 use crate::web::format::datetime;
-use crate::web::i18n::Lang;
 
 #[derive(serde::Deserialize)]
 pub struct Q {

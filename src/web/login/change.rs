@@ -12,11 +12,11 @@ use super::{
 use crate::app::AppState;
 use crate::domain::account::Account;
 use crate::error::PageError;
-use crate::oidc::params::Params;
-use crate::web::client::ClientMeta;
-use crate::web::i18n::Lang;
+use crate::http::client::ClientMeta;
+use crate::http::params::Params;
+use crate::pages::i18n::Lang;
+use crate::pages::{Chrome, Hidden, PasswordPage};
 use crate::web::new_password::{set_new_password, Keep, Why};
-use crate::web::pages::{Chrome, Hidden, PasswordPage};
 
 #[derive(serde::Deserialize)]
 pub struct Q {

@@ -12,10 +12,10 @@ use super::{
 };
 use crate::app::AppState;
 use crate::error::PageError;
-use crate::oidc::params::Params;
-use crate::web::client::ClientMeta;
-use crate::web::i18n::Lang;
-use crate::web::pages::{html, Chrome, Hidden, RecoveryCodesPage, TotpEnrolPage};
+use crate::http::client::ClientMeta;
+use crate::http::params::Params;
+use crate::pages::i18n::Lang;
+use crate::pages::{html, Chrome, Hidden, RecoveryCodesPage, TotpEnrolPage};
 use crate::web::totp_setup::{self, Confirmed};
 
 #[derive(serde::Deserialize)]

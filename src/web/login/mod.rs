@@ -25,18 +25,18 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::client::ClientMeta;
-use super::cookies;
-use super::i18n::Lang;
 use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::account::{Account, AccountStatus};
 use crate::error::{Internal, PageError};
-use crate::oidc::authorize::{complete, see_other, AuthRequest};
-use crate::oidc::params::Params;
+use crate::http::client::ClientMeta;
+use crate::http::cookies;
+use crate::http::params::Params;
+use crate::http::see_other;
+use crate::oidc::authorize::{complete, AuthRequest};
+use crate::pages::i18n::Lang;
 use crate::secrets::{constant_time_eq, now, HashedToken, PlainToken};
 use crate::storage::login_requests::LoginRequest;
-use crate::storage::sessions::Session;
 
 /// Where a login leads once done.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,7 +69,7 @@ pub async fn begin(
     let params = serde_json::to_string(target).map_err(|e| Internal::Other(e.to_string()))?;
     // Each visit without a session stores a row: one client address may hold only so many at
     // once (issue 11.8); expired ones are purged by the upkeep task.
-    let source = super::client::current_source();
+    let source = crate::http::client::current_source();
     let stored = state
         .storage
         .insert_login_request(
@@ -295,44 +295,8 @@ async fn finish(
     state.storage.delete_login_request(&pending.row.id).await?;
     state.storage.record_login_success(&account.sub).await?;
 
-    let cookie = PlainToken::generate();
-    let t = now();
-    let previous = crate::oidc::authorize::current_session(state, headers).await?;
-    let session = match previous {
-        Some(s) if s.sub == account.sub => {
-            state
-                .storage
-                .reauthenticate_session(&s.sid, &cookie.hashed(), t, amr)
-                .await?;
-            Session {
-                auth_time: t,
-                amr: amr.to_owned(),
-                last_seen_at: t,
-                ..s
-            }
-        }
-        other => {
-            if let Some(old) = other {
-                // A different person signs in on this browser: the old session ends.
-                crate::oidc::logout::end_session(state, &old.sid).await?;
-            }
-            let s = Session {
-                sid: uuid::Uuid::new_v4().to_string(),
-                sub: account.sub.clone(),
-                auth_time: t,
-                amr: amr.to_owned(),
-                expires_at: t + state.config.session.absolute_timeout,
-                created_at: t,
-                last_seen_at: t,
-                ip: meta.ip_string(),
-                user_agent: meta.user_agent.clone(),
-                csrf: PlainToken::generate().expose().to_owned(),
-                organisation_id: None,
-            };
-            state.storage.insert_session(&cookie.hashed(), &s).await?;
-            s
-        }
-    };
+    let established = crate::session::establish(state, headers, meta, &account.sub, amr).await?;
+    let session = &established.session;
     state
         .audit
         .record(
@@ -366,7 +330,7 @@ async fn finish(
                 "a different person signed in than the id_token_hint names",
             )
         }
-        (Target::Authorize(req), Some(client)) => complete(state, &client, req, &session).await?,
+        (Target::Authorize(req), Some(client)) => complete(state, &client, req, session).await?,
         (Target::Console { .. }, _) => see_other(&format!("/admin?lang={}", lang.code())),
         _ => see_other(&format!("/account?lang={}", lang.code())),
     };
@@ -375,7 +339,7 @@ async fn finish(
         .get::<crate::web::organisation::KeepsCsrf>()
         .is_some();
     let h = response.headers_mut();
-    if let Some(v) = state.cookies.set(cookies::SESSION, cookie.expose(), None) {
+    if let Some(v) = established.set_cookie(state) {
         h.append(header::SET_COOKIE, v);
     }
     // The organisation choice binds the browser anew with its own CSRF cookie.
@@ -389,7 +353,7 @@ async fn finish(
 
 /// The answer to a login attempt over the per-IP rate limit.
 pub fn too_many_requests(lang: Lang) -> Response {
-    let mut r = super::pages::error_page(
+    let mut r = crate::pages::error_page(
         StatusCode::TOO_MANY_REQUESTS,
         "login.rate_limited",
         "",

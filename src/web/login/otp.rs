@@ -16,11 +16,11 @@ use crate::audit::{Event, Record};
 use crate::domain::account::Account;
 use crate::domain::totp;
 use crate::error::{Internal, PageError};
-use crate::oidc::params::Params;
+use crate::http::client::ClientMeta;
+use crate::http::params::Params;
+use crate::pages::i18n::Lang;
+use crate::pages::{html, Chrome, OtpPage};
 use crate::secrets::now;
-use crate::web::client::ClientMeta;
-use crate::web::i18n::Lang;
-use crate::web::pages::{html, Chrome, OtpPage};
 
 #[derive(serde::Deserialize)]
 pub struct Q {

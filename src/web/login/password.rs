@@ -18,13 +18,13 @@ use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::account::{AccountStatus, Username};
 use crate::error::PageError;
-use crate::oidc::authorize::see_other;
-use crate::oidc::params::Params;
+use crate::http::client::ClientMeta;
+use crate::http::params::Params;
+use crate::http::see_other;
+use crate::pages::i18n::Lang;
+use crate::pages::{html, Chrome, LoginPage};
 use crate::password::Verified;
 use crate::secrets::now;
-use crate::web::client::ClientMeta;
-use crate::web::i18n::Lang;
-use crate::web::pages::{html, Chrome, LoginPage};
 
 #[derive(Deserialize)]
 pub struct ShowQuery {

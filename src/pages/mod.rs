@@ -1,11 +1,13 @@
 //! Rendering of HTML pages: the templates, the shared page chrome and the error page.
 //! Every page struct has `c` (the frame: language and its switch) and `t` (the strings).
 
+pub mod i18n;
+
 use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::i18n::{Lang, Texts};
+use self::i18n::{Lang, Texts};
 
 /// What every page's frame needs: the language and the link to the other one.
 pub struct Chrome {

@@ -1,0 +1,158 @@
+//! The SSO session of a browser (OIDC Core §3.1.2.3 "the OP's session"): which one the request
+//! carries, establishing one at the end of a login (its cookie value rotated every time:
+//! OWASP Session Management Cheat Sheet, "renew the session ID after any privilege level
+//! change"), and ending one everywhere — its row, its token families and a back-channel logout
+//! to each client that took part, queued in the same transaction (docs/decisions.md, issue
+//! 12.2). Used alike by the protocol (`oidc/`), the pages (`web/`) and the staff API.
+
+use axum::http::{HeaderMap, HeaderValue};
+
+use crate::app::AppState;
+use crate::error::Internal;
+use crate::http::client::ClientMeta;
+use crate::http::cookies;
+use crate::secrets::{now, PlainToken};
+use crate::storage::sessions::{EndedSession, Session};
+
+/// The live session of this browser whose account may still sign in.
+pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, Internal> {
+    let Some(cookie) = state.cookies.get(headers, cookies::SESSION) else {
+        return Ok(None);
+    };
+    let token = PlainToken::from_received(&cookie);
+    let Some(session) = state
+        .storage
+        .session_by_cookie(&token.hashed(), state.config.session.idle_timeout)
+        .await?
+    else {
+        return Ok(None);
+    };
+    // Idle timeout: a use of the session keeps it alive (written at most once a minute).
+    let t = now();
+    if t - session.last_seen_at >= 60 {
+        state.storage.touch_session(&session.sid, t).await?;
+    }
+    let active = state
+        .storage
+        .account(&session.sub)
+        .await?
+        .is_some_and(|a| a.status == crate::domain::account::AccountStatus::Active);
+    Ok(active.then_some(session))
+}
+
+/// A session just established: what it is and the cookie value that carries it.
+pub struct Established {
+    pub session: Session,
+    pub cookie: PlainToken,
+}
+
+impl Established {
+    /// The `Set-Cookie` value of the session cookie (a browser-session cookie).
+    pub fn set_cookie(&self, state: &AppState) -> Option<HeaderValue> {
+        state
+            .cookies
+            .set(cookies::SESSION, self.cookie.expose(), None)
+    }
+}
+
+/// Establishes the session of `sub` authenticated by `amr` now. The browser's session of the
+/// same person is re-authenticated under a fresh cookie value; another person's session on
+/// this browser ends first.
+pub async fn establish(
+    state: &AppState,
+    headers: &HeaderMap,
+    meta: &ClientMeta,
+    sub: &str,
+    amr: &str,
+) -> Result<Established, Internal> {
+    let cookie = PlainToken::generate();
+    let t = now();
+    let session = match current(state, headers).await? {
+        Some(s) if s.sub == sub => {
+            state
+                .storage
+                .reauthenticate_session(&s.sid, &cookie.hashed(), t, amr)
+                .await?;
+            Session {
+                auth_time: t,
+                amr: amr.to_owned(),
+                last_seen_at: t,
+                ..s
+            }
+        }
+        other => {
+            if let Some(old) = other {
+                end(state, &old.sid).await?;
+            }
+            let s = Session {
+                sid: uuid::Uuid::new_v4().to_string(),
+                sub: sub.to_owned(),
+                auth_time: t,
+                amr: amr.to_owned(),
+                expires_at: t + state.config.session.absolute_timeout,
+                created_at: t,
+                last_seen_at: t,
+                ip: meta.ip_string(),
+                user_agent: meta.user_agent.clone(),
+                csrf: PlainToken::generate().expose().to_owned(),
+                organisation_id: None,
+            };
+            state.storage.insert_session(&cookie.hashed(), &s).await?;
+            s
+        }
+    };
+    Ok(Established { session, cookie })
+}
+
+/// Ends a session everywhere: the session row, its token families, and a back-channel
+/// logout to each client that took part.
+pub async fn end(state: &AppState, sid: &str) -> Result<(), Internal> {
+    if state.storage.end_session(sid).await?.is_some() {
+        tracing::info!(%sid, "session ended");
+        wake_deliveries(state);
+    }
+    Ok(())
+}
+
+/// [`end`] with its audit record written in the same transaction (only when the session was
+/// still live).
+pub async fn end_audited(
+    state: &AppState,
+    sid: &str,
+    record: crate::audit::Record,
+) -> Result<(), Internal> {
+    let mut tx = state.storage.begin_write().await?;
+    let ended = state.storage.end_session_in(&mut tx, sid).await?;
+    if ended.is_some() {
+        state.audit.append(&mut tx, record).await?;
+    }
+    tx.commit()
+        .await
+        .map_err(crate::storage::StorageError::from)?;
+    if ended.is_some() {
+        tracing::info!(%sid, "session ended");
+        wake_deliveries(state);
+    }
+    Ok(())
+}
+
+/// After a transaction that ended sessions with `Storage::end_session_in` committed: the
+/// back-channel logouts of those that were still live go out now.
+pub fn notify_ended(state: &AppState, ended: Vec<EndedSession>) {
+    let mut any = false;
+    for (sid, e) in ended {
+        if e.is_some() {
+            tracing::info!(%sid, "session ended");
+            any = true;
+        }
+    }
+    if any {
+        wake_deliveries(state);
+    }
+}
+
+/// Wakes this node's back-channel logout delivery task (`oidc::backchannel`) for the
+/// deliveries just committed; other nodes find them at their next poll.
+fn wake_deliveries(state: &AppState) {
+    state.logout_outbox.notify_one();
+}
