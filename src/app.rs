@@ -254,6 +254,7 @@ pub fn build_router(state: AppState) -> Router {
             "/authorize",
             get(oidc::authorize::get).post(oidc::authorize::post),
         )
+        .route("/authorize/resume", get(oidc::authorize::resume))
         .route("/login", get(web::login::show).post(web::login::submit))
         .route(
             "/login/otp",
@@ -272,6 +273,7 @@ pub fn build_router(state: AppState) -> Router {
             "/login/organisation",
             get(web::organisation::choose_form).post(web::organisation::choose_submit),
         )
+        .route("/login/denied", get(web::organisation::denied))
         .route("/account", get(web::account::show))
         .route(
             "/account/password",

@@ -282,11 +282,18 @@ pub enum PageError {
         detail: String,
         lang: crate::pages::i18n::Lang,
     },
+    /// Over a per-address limit (logins, pending logins): 429 with `Retry-After: 60`.
+    #[error("rate limited")]
+    RateLimited { lang: crate::pages::i18n::Lang },
     #[error(transparent)]
     Internal(#[from] Internal),
 }
 
 impl PageError {
+    pub fn too_many_requests(lang: crate::pages::i18n::Lang) -> Self {
+        Self::RateLimited { lang }
+    }
+
     pub fn bad_request(
         key: &'static str,
         detail: impl Into<String>,
@@ -319,6 +326,17 @@ impl IntoResponse for PageError {
                 detail,
                 lang,
             } => crate::pages::error_page(status, key, &detail, lang),
+            PageError::RateLimited { lang } => {
+                let mut r = crate::pages::error_page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "login.rate_limited",
+                    "",
+                    lang,
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+                r
+            }
             PageError::Internal(e) => {
                 e.log();
                 let key = if e.is_unavailable() {

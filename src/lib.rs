@@ -12,6 +12,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod interaction;
 pub mod keys;
 pub mod letter;
 pub mod mail;

@@ -131,6 +131,16 @@ string_enum!(
     }
 );
 
+impl Application {
+    /// The application's proper name, the same in Czech and English.
+    pub fn name(self) -> &'static str {
+        match self {
+            Application::Poskytovatel => "OKslužby – poskytovatel",
+            Application::Rodina => "OKslužby – rodina",
+        }
+    }
+}
+
 string_enum!(
     /// JWS algorithms we sign with. RS256 is the OIDC default (Core §15.1).
     SigningAlg {

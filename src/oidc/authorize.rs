@@ -10,7 +10,6 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::domain::client::{Client, GrantType};
@@ -20,43 +19,15 @@ use crate::domain::scope::Scopes;
 use crate::error::{Internal, PageError};
 use crate::http::params::{is_form, Params};
 use crate::http::see_other;
+use crate::interaction::organisation::{self, Decision};
+use crate::interaction::{
+    self as interaction, AuthRequest, Interaction, Outcome, Purpose, ResponseMode, Stage,
+};
 use crate::pages::i18n::Lang;
 use crate::pages::{html, Chrome, FormPostPage};
 use crate::secrets::{now, PlainToken};
 use crate::storage::codes::AuthorizationCode;
 use crate::storage::sessions::Session;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ResponseMode {
-    Query,
-    FormPost,
-}
-
-/// A validated authorization request; stored as JSON while the person signs in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuthRequest {
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub scope: String,
-    pub state: Option<String>,
-    pub nonce: Option<String>,
-    pub code_challenge: Option<String>,
-    pub response_mode: ResponseMode,
-    pub prompt_login: bool,
-    pub prompt_none: bool,
-    /// `prompt=select_account`: ask again which organisation the person acts for.
-    #[serde(default)]
-    pub prompt_select_account: bool,
-    pub max_age: Option<i64>,
-    pub login_hint: Option<String>,
-    pub lang: Lang,
-    /// `sub` of a verified `id_token_hint`: the person the client expects.
-    pub expected_sub: Option<String>,
-    /// `acr_values` asked for the MFA level first (of the values we know): the login must
-    /// prove a second factor, or the request fails with `unmet_authentication_requirements`.
-    #[serde(default)]
-    pub require_mfa: bool,
-}
 
 /// The level `acr_values` asks for (OIDC Core §3.1.2.1: space-separated, in order of
 /// preference): the first value this OP supports decides; unknown values are ignored.
@@ -386,18 +357,24 @@ async fn proceed(
         };
         return Ok(error_response(state, &target, error, description));
     }
-    // Park the request; the login page binds it to this browser with a CSRF cookie.
-    crate::web::login::begin(
+    // The person must sign in: an interaction, which the login page binds to this browser.
+    let lang = req.lang;
+    match interaction::start(
         state,
         client.client_id.as_str(),
-        &crate::web::login::Target::Authorize(Box::new(req)),
+        Purpose::Authorize(Box::new(req)),
     )
-    .await
+    .await?
+    {
+        Some(i) => Ok(see_other(&i.url(lang))),
+        None => Err(PageError::too_many_requests(lang)),
+    }
 }
 
 /// Finishes an authorization for `session`: for a client of an MPSV application, first the
-/// entitlement and the organisation the person acts for (`web::organisation`); then the code.
-pub async fn complete(
+/// entitlement and the organisation the person acts for (`interaction::organisation`), which
+/// may need a page (an interaction at that stage); then the code.
+async fn complete(
     state: &AppState,
     client: &Client,
     req: &AuthRequest,
@@ -407,16 +384,123 @@ pub async fn complete(
     if req.require_mfa && !has_second_factor(session) {
         return Ok(unmet_mfa(state, &req.target()));
     }
-    let organisation_id = match client.application {
-        None => None,
-        Some(app) => {
-            match crate::web::organisation::decide(state, client, app, req, session).await? {
-                crate::web::organisation::Decision::Act(org) => Some(org),
-                crate::web::organisation::Decision::Respond(r) => return Ok(r),
-            }
-        }
+    let Some(app) = client.application else {
+        return issue_code(state, client, req, session, None).await;
     };
-    issue_code(state, client, req, session, organisation_id).await
+    let stage = match organisation::decide(state, client, app, req, session).await? {
+        Decision::Act(org) => return issue_code(state, client, req, session, Some(org)).await,
+        Decision::Deny if req.prompt_none => {
+            let description = "the person is not entitled to use this application";
+            return Ok(error_response(
+                state,
+                &req.target(),
+                "access_denied",
+                description,
+            ));
+        }
+        // OIDC Core §3.1.2.6: the choice would need a page.
+        Decision::Choose if req.prompt_none => {
+            return Ok(error_response(
+                state,
+                &req.target(),
+                "account_selection_required",
+                "the person acts for several organisations and must choose one",
+            ));
+        }
+        Decision::Deny => Stage::NoAccess,
+        Decision::Choose => Stage::Organisation,
+    };
+    let purpose = Purpose::Authorize(Box::new(req.clone()));
+    let Some((i, binding)) =
+        interaction::start_for_session(state, client.client_id.as_str(), purpose, session, stage)
+            .await?
+    else {
+        return Err(PageError::too_many_requests(req.lang));
+    };
+    Ok(interaction::with_csrf_cookie(
+        state,
+        see_other(&i.url(req.lang)),
+        &binding,
+        &i,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ResumeQuery {
+    id: Option<String>,
+}
+
+/// `GET /authorize/resume?id=…`: finishes an interaction the pages are done with. Only the
+/// browser whose session is the interaction's person may, and only once.
+pub async fn resume(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<ResumeQuery>,
+) -> Result<Response, PageError> {
+    let i = interaction::load(&state, q.id.as_deref(), crate::pages::i18n::Lang::Cs).await?;
+    let lang = i.lang();
+    let expired = || PageError::bad_request("login.expired", "", lang);
+    let (Some(req), Some(outcome)) = (i.request(), i.outcome()) else {
+        return Err(expired());
+    };
+    let session = crate::session::current(&state, &headers)
+        .await?
+        .filter(|s| i.sub.as_deref() == Some(s.sub.as_str()))
+        .ok_or_else(expired)?;
+    let client = state
+        .storage
+        .client(&i.client_id)
+        .await?
+        .filter(|c| c.enabled)
+        .ok_or_else(|| PageError::bad_request("error.client_disabled", "", lang))?;
+    if !interaction::take(&state, &i).await? {
+        return Err(expired());
+    }
+    finish(&state, &client, req, &session, &i, outcome).await
+}
+
+async fn finish(
+    state: &AppState,
+    client: &Client,
+    req: &AuthRequest,
+    session: &Session,
+    i: &Interaction,
+    outcome: Outcome,
+) -> Result<Response, PageError> {
+    match outcome {
+        // The client named the person it expects (`id_token_hint`) and someone else signed
+        // in: OIDC Core §3.1.2.1 says to answer with an error rather than a code for them.
+        Outcome::Authenticated if req.expected_sub.as_ref().is_some_and(|s| *s != session.sub) => {
+            Ok(error_response(
+                state,
+                &req.target(),
+                "login_required",
+                "a different person signed in than the id_token_hint names",
+            ))
+        }
+        Outcome::Authenticated => complete(state, client, req, session).await,
+        Outcome::ActsFor(org) => {
+            // Chosen on the page from the entitled ones; still entitled now?
+            let entitled = match client.application {
+                Some(app) => organisation::entitled(state, &session.sub, app)
+                    .await?
+                    .iter()
+                    .any(|a| a.organisation.id == org),
+                None => false,
+            };
+            if !entitled {
+                return Err(PageError::bad_request("login.expired", "", i.lang()));
+            }
+            tracing::info!(client_id = %client.client_id.as_str(), "organisation chosen");
+            issue_code(state, client, req, session, Some(org)).await
+        }
+        Outcome::Denied => Ok(error_response(
+            state,
+            &req.target(),
+            "access_denied",
+            "the person is not entitled to use this application",
+        )),
+    }
 }
 
 /// OpenID Connect Core Unmet Authentication Requirements 1.0 §2: the MFA level was asked
@@ -432,7 +516,7 @@ fn unmet_mfa(state: &AppState, target: &Target<'_>) -> Response {
 
 /// Issues a code for `session` acting for `organisation_id` and sends it to the client
 /// (RFC 6749 §4.1.2).
-pub async fn issue_code(
+async fn issue_code(
     state: &AppState,
     client: &Client,
     req: &AuthRequest,
@@ -470,49 +554,8 @@ pub async fn issue_code(
     Ok(respond(state, &req.target(), vec![("code", code.expose())]))
 }
 
-/// How a button on an IdP page takes the person back to the client with an error: a link
-/// (response mode `query`) or a form (`form_post`).
-pub enum Continue {
-    Link(String),
-    Form {
-        action: String,
-        fields: Vec<(String, String)>,
-    },
-}
-
-/// The error authorization response of [`error_response`], as a control on a page the
-/// person reads first (e.g. why access was denied).
-pub fn error_continue(
-    state: &AppState,
-    target: &Target<'_>,
-    error: &str,
-    description: &str,
-) -> Continue {
-    let mut fields = vec![
-        ("error".to_owned(), error.to_owned()),
-        (
-            "error_description".to_owned(),
-            crate::error::nqschar(description),
-        ),
-    ];
-    if let Some(s) = target.state {
-        fields.push(("state".into(), s.to_owned()));
-    }
-    fields.push(("iss".into(), state.config.issuer.clone()));
-    match (target.mode, url::Url::parse(target.redirect_uri)) {
-        (ResponseMode::Query, Ok(mut url)) => {
-            url.query_pairs_mut().extend_pairs(fields);
-            Continue::Link(url.into())
-        }
-        _ => Continue::Form {
-            action: target.redirect_uri.to_owned(),
-            fields,
-        },
-    }
-}
-
 /// The `form-action` source that lets a page's form post to `redirect_uri`.
-pub fn form_action_origin(redirect_uri: &str) -> String {
+fn form_action_origin(redirect_uri: &str) -> String {
     url::Url::parse(redirect_uri)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default()

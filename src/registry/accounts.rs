@@ -271,7 +271,6 @@ async fn render(
         &today.to_string()[..4],
         uuid::Uuid::new_v4().simple().to_string()[..8].to_uppercase()
     );
-    let texts = crate::pages::i18n::Lang::Cs.texts();
     let letter = Letter {
         organisation_name: organisation.name.clone(),
         organisation_ico: organisation.ico.as_str().to_owned(),
@@ -289,7 +288,7 @@ async fn render(
         applications: affiliation
             .apps()
             .into_iter()
-            .map(|a| crate::web::organisation::app_name(texts, a).to_owned())
+            .map(|a| a.name().to_owned())
             .collect(),
         login_url: state.config.issuer.clone(),
         issued_on: today.czech(),

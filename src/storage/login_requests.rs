@@ -20,6 +20,8 @@ pub struct LoginRequest {
     pub stage: String,
     /// Methods passed so far, space separated.
     pub amr: String,
+    /// The organisation a finished interaction chose (`src/interaction`).
+    pub organisation_id: Option<String>,
 }
 
 impl Storage {
@@ -58,7 +60,7 @@ impl Storage {
     /// A pending login that has not expired.
     pub async fn login_request(&self, id: &str) -> Result<Option<LoginRequest>> {
         Ok(sqlx::query_as(
-            "SELECT id, csrf_hash, client_id, params, expires_at, sub, stage, amr \
+            "SELECT id, csrf_hash, client_id, params, expires_at, sub, stage, amr, organisation_id \
              FROM login_requests WHERE id = $1 AND expires_at >= $2",
         )
         .bind(id)
@@ -93,6 +95,37 @@ impl Storage {
             .execute(self.pool())
             .await?;
         Ok(())
+    }
+
+    /// Marks a login finished for the protocol: the person, the final stage and the
+    /// organisation chosen, if any.
+    pub async fn finish_login_request(
+        &self,
+        id: &str,
+        sub: &str,
+        stage: &str,
+        organisation_id: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE login_requests SET sub = $1, stage = $2, organisation_id = $3 WHERE id = $4",
+        )
+        .bind(sub)
+        .bind(stage)
+        .bind(organisation_id)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a pending login if it is still at `stage`: `true` for the one caller that did.
+    pub async fn take_login_request(&self, id: &str, stage: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM login_requests WHERE id = $1 AND stage = $2")
+            .bind(id)
+            .bind(stage)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Drops every pending login of a person (after a password change or reset).

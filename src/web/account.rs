@@ -10,7 +10,7 @@ use axum::response::Response;
 use secrecy::SecretString;
 
 use super::format::datetime;
-use super::login::{self, Target};
+use super::login;
 use super::new_password::{set_new_password, Keep, Why};
 use super::totp_setup;
 use crate::app::AppState;
@@ -20,6 +20,7 @@ use crate::error::PageError;
 use crate::http::client::ClientMeta;
 use crate::http::params::Params;
 use crate::http::see_other;
+use crate::interaction::Purpose;
 use crate::pages::i18n::Lang;
 use crate::pages::{
     html, message_page, Chrome, Hidden, PasswordPage, RecoveryCodesPage, TotpEnrolPage,
@@ -91,9 +92,7 @@ pub(super) async fn signed_in(
             return Ok(Ok((session, account)));
         }
     }
-    Ok(Err(
-        login::begin(state, "", &Target::Account { lang }).await?
-    ))
+    Ok(Err(login::begin(state, Purpose::Account { lang }).await?))
 }
 
 /// A posted account form: the person, their session, and the form, CSRF-checked.
@@ -155,7 +154,6 @@ pub async fn show(
         })
         .collect();
     let recovery_left = state.storage.unused_recovery_codes(&account.sub).await?;
-    let t = lang.texts();
     // Evaluated now, by the same rules as the tokens' claims.
     let organisations = state
         .storage
@@ -166,7 +164,7 @@ pub async fn show(
             apps: a
                 .apps()
                 .into_iter()
-                .map(|app| super::organisation::app_name(t, app))
+                .map(|app| app.name())
                 .collect::<Vec<_>>()
                 .join(", "),
             statutory: a.statutory,

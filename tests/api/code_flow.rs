@@ -16,6 +16,7 @@ db_test!(
     form_post_response_mode_posts_the_code,
     public_client_uses_pkce_without_a_secret,
     an_id_token_hint_for_someone_else_gets_login_required,
+    a_finished_login_is_resumed_once_and_only_by_its_browser,
 );
 
 async fn discovery_is_accepted_by_the_rp_library(db: Db) {
@@ -296,4 +297,59 @@ async fn an_id_token_hint_for_someone_else_gets_login_required(db: Db) {
     let flow = start_flow(&rp, &[("id_token_hint", hint.as_str())]);
     let back = third.login(&flow.url, "jana.novakova").await;
     third.redeem(&rp, &flow, &back).await;
+}
+
+/// The pages hand a finished login back to the protocol at `/authorize/resume`: only the
+/// browser whose session is that login's person may resume it, and only once.
+async fn a_finished_login_is_resumed_once_and_only_by_its_browser(db: Db) {
+    let app = spawn_app(db).await;
+    let secret = app.register(ClientSpec::confidential("poskytovatel")).await;
+    app.add_user("jana.novakova").await;
+    let rp = app.rp("poskytovatel", secret).await;
+    let flow = start_flow(&rp, &[]);
+    // A browser that follows nothing, to see the hand-over itself.
+    let own = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = own.get(&flow.url).send().await.unwrap();
+    let login = location(r.headers());
+    let html = own
+        .get(app.url(&login))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = own
+        .post(app.url("/login"))
+        .form(&[
+            ("id", hidden(&html, "id").as_str()),
+            ("csrf", hidden(&html, "csrf").as_str()),
+            ("username", "jana.novakova"),
+            ("password", PASSWORD),
+            ("lang", "cs"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let resume = location(r.headers());
+    assert!(resume.starts_with("/authorize/resume?id="), "{resume}");
+
+    // Someone who learnt the URL but has not this browser's session gets nothing.
+    let other = browser();
+    let r = other.get(app.url(&resume)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("location").is_none());
+
+    // The browser itself gets the code, once.
+    let r = own.get(app.url(&resume)).send().await.unwrap();
+    let back = location(r.headers());
+    assert!(back.starts_with("http://127.0.0.1:9/cb?"), "{back}");
+    let r = own.get(app.url(&resume)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    app.redeem(&rp, &flow, &back).await;
 }

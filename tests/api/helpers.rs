@@ -221,11 +221,21 @@ async fn fresh_postgres_database() -> String {
     format!("{prefix}/{name}{query}")
 }
 
-/// A cookie-keeping client that does not follow redirects: a browser under test control.
+/// A cookie-keeping client under test control: it follows no redirects except the IdP's own
+/// hand-over from its pages back to the protocol (`/authorize/resume`) and from the protocol
+/// to the refusal page (`/login/denied`), so tests see the answer that matters (a code for
+/// the client, the next page, the refusal) as one response.
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            match attempt.url().path() {
+                "/authorize/resume" | "/login/denied" if attempt.previous().len() < 5 => {
+                    attempt.follow()
+                }
+                _ => attempt.stop(),
+            }
+        }))
         .build()
         .unwrap()
 }

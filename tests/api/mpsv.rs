@@ -212,20 +212,22 @@ fn apps(claims: &Value) -> Vec<&str> {
         .collect()
 }
 
-/// The access-denied page, and where its button leads.
+/// The access-denied page, and where its button leads: through the IdP back to the
+/// application with `error=access_denied`.
 async fn expect_denied(app: &TestApp, r: reqwest::Response, flow: &Flow, app_name: &str) {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let html = r.text().await.unwrap();
     assert!(html.contains("Přístup do aplikace nemáte"), "{html}");
     assert!(html.contains(app_name), "{html}");
     assert!(html.contains("podpora.oksluzby@mpsv.cz"));
-    let start = html
-        .find("href=\"http://127.0.0.1:9/cb?")
-        .expect("link back")
-        + 6;
-    let link = html[start..start + html[start..].find('"').unwrap()]
+    let start = html.find("href=\"/authorize/resume?").expect("link back") + 6;
+    let button = html[start..start + html[start..].find('"').unwrap()]
         .replace("&amp;", "&")
         .replace("&#38;", "&");
+    let r = app.browser.get(app.url(&button)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let link = location(r.headers());
+    assert!(link.starts_with("http://127.0.0.1:9/cb?"), "{link}");
     assert_eq!(param(&link, "error").as_deref(), Some("access_denied"));
     assert_eq!(
         param(&link, "state").as_deref(),

@@ -34,12 +34,13 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::login::{self, Target};
+use super::login;
 use crate::app::AppState;
 use crate::domain::account::{Account, AccountStatus, Role};
 use crate::domain::permission::{allows, Permission};
 use crate::error::PageError;
 use crate::http::params::Params;
+use crate::interaction::Purpose;
 use crate::pages::i18n::{Lang, Texts};
 use crate::pages::{error_page, html, Chrome};
 use crate::registry::RegistryError;
@@ -278,9 +279,7 @@ pub async fn staff(
         None => None,
     };
     let Some((session, account)) = found else {
-        return Ok(Err(
-            login::begin(state, "", &Target::Console { lang }).await?
-        ));
+        return Ok(Err(login::begin(state, Purpose::Console { lang }).await?));
     };
     let otp = session.amr_list().iter().any(|m| m == "otp");
     let allowed =

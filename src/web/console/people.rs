@@ -456,10 +456,10 @@ pub(super) fn consent_fields(
         vec![
             (
                 "poskytovatel".into(),
-                t.get("app.poskytovatel").into(),
+                Application::Poskytovatel.name().into(),
                 true,
             ),
-            ("rodina".into(), t.get("app.rodina").into(), false),
+            ("rodina".into(), Application::Rodina.name().into(), false),
         ],
     ));
     f.push(Field::input(

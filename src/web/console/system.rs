@@ -101,12 +101,12 @@ fn client_fields(staff: &Staff, c: Option<&Client>) -> Vec<Field> {
             ),
             (
                 "poskytovatel".into(),
-                t.get("app.poskytovatel").into(),
+                Application::Poskytovatel.name().into(),
                 app == Some(Application::Poskytovatel),
             ),
             (
                 "rodina".into(),
-                t.get("app.rodina").into(),
+                Application::Rodina.name().into(),
                 app == Some(Application::Rodina),
             ),
         ],

@@ -6,14 +6,15 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::{
-    advance, authenticated_account, bind_csrf, check_csrf, load, with_csrf_cookie, Pending,
-};
+use super::advance;
 use crate::app::AppState;
 use crate::domain::account::Account;
 use crate::error::PageError;
 use crate::http::client::ClientMeta;
 use crate::http::params::Params;
+use crate::interaction::{
+    authenticated_account, bind_csrf, check_csrf, load, with_csrf_cookie, Interaction, Stage,
+};
 use crate::pages::i18n::Lang;
 use crate::pages::{Chrome, Hidden, PasswordPage};
 use crate::web::new_password::{set_new_password, Keep, Why};
@@ -32,7 +33,7 @@ pub async fn change_form(
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(q.lang.as_deref());
     let pending = load(&state, q.id.as_deref(), lang).await?;
-    let account = authenticated_account(&state, &pending, "change", lang).await?;
+    let account = authenticated_account(&state, &pending, Stage::ChangePassword, lang).await?;
     render(&state, &headers, &pending, &account, lang, Vec::new()).await
 }
 
@@ -47,7 +48,7 @@ pub async fn change_submit(
     let lang = Lang::parse(form.get("lang"));
     let pending = load(&state, form.get("id"), lang).await?;
     check_csrf(&state, &headers, &form, &pending, lang)?;
-    let account = authenticated_account(&state, &pending, "change", lang).await?;
+    let account = authenticated_account(&state, &pending, Stage::ChangePassword, lang).await?;
     // This login goes on (to enrolment, say): only the account's other pending logins end.
     let keep = Keep {
         sid: None,
@@ -61,7 +62,7 @@ pub async fn change_submit(
                 .account(&account.sub)
                 .await?
                 .unwrap_or(account);
-            let amr = pending.row.amr.clone();
+            let amr = pending.amr.clone();
             advance(&state, &headers, &meta, &pending, &account, &amr, lang).await
         }
         Err(errors) => render(&state, &headers, &pending, &account, lang, errors).await,
@@ -71,7 +72,7 @@ pub async fn change_submit(
 async fn render(
     state: &AppState,
     headers: &HeaderMap,
-    pending: &Pending,
+    pending: &Interaction,
     account: &Account,
     lang: Lang,
     errors: Vec<String>,

@@ -7,13 +7,14 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{
-    advance, authenticated_account, bind_csrf, check_csrf, load, with_csrf_cookie, Pending,
-};
+use super::advance;
 use crate::app::AppState;
 use crate::error::PageError;
 use crate::http::client::ClientMeta;
 use crate::http::params::Params;
+use crate::interaction::{
+    authenticated_account, bind_csrf, check_csrf, load, with_csrf_cookie, Interaction, Stage,
+};
 use crate::pages::i18n::Lang;
 use crate::pages::{html, Chrome, Hidden, RecoveryCodesPage, TotpEnrolPage};
 use crate::web::totp_setup::{self, Confirmed};
@@ -32,7 +33,7 @@ pub async fn enrol_form(
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(q.lang.as_deref());
     let pending = load(&state, q.id.as_deref(), lang).await?;
-    let account = authenticated_account(&state, &pending, "enrol", lang).await?;
+    let account = authenticated_account(&state, &pending, Stage::Enrol, lang).await?;
     if account.totp_secret.is_some() {
         // Enrolled elsewhere since this login reached the stage: it must start over and prove
         // that factor instead.
@@ -62,17 +63,17 @@ pub async fn enrol_submit(
     let lang = Lang::parse(form.get("lang"));
     let pending = load(&state, form.get("id"), lang).await?;
     check_csrf(&state, &headers, &form, &pending, lang)?;
-    let account = authenticated_account(&state, &pending, "enrol", lang).await?;
+    let account = authenticated_account(&state, &pending, Stage::Enrol, lang).await?;
     let sealed = form.get("enrolment").unwrap_or("");
     let code = form.get("code").unwrap_or("");
     match totp_setup::confirm(&state, &account, sealed, code, meta.ip_string()).await? {
         Confirmed::Enrolled(codes) => {
             // This login proved the new factor: it alone may pass the second-factor stage
             // (`enrolled_continue` accepts only a login at this stage).
-            let amr = format!("{} otp", pending.row.amr).trim().to_owned();
+            let amr = format!("{} otp", pending.amr).trim().to_owned();
             state
                 .storage
-                .advance_login_request(&pending.row.id, &account.sub, "enrolled", &amr)
+                .advance_login_request(&pending.id, &account.sub, "enrolled", &amr)
                 .await?;
             let csrf = bind_csrf(&state, &headers, &pending).await?;
             let page = RecoveryCodesPage {
@@ -124,11 +125,11 @@ pub async fn enrolled_continue(
     check_csrf(&state, &headers, &form, &pending, lang)?;
     // Only a login that itself enrolled the factor is at this stage (see `enrol_submit`);
     // one parked at `enrol` while the owner enrolled elsewhere is not, and proves nothing.
-    let account = authenticated_account(&state, &pending, "enrolled", lang).await?;
+    let account = authenticated_account(&state, &pending, Stage::Enrolled, lang).await?;
     if account.totp_secret.is_none() {
         return Err(PageError::bad_request("login.expired", "", lang));
     }
-    let amr = pending.row.amr.clone();
+    let amr = pending.amr.clone();
     advance(&state, &headers, &meta, &pending, &account, &amr, lang).await
 }
 
@@ -136,10 +137,10 @@ pub async fn enrolled_continue(
 /// must start again (and then pass the `otp` stage with that factor).
 async fn already_enrolled(
     state: &AppState,
-    pending: &Pending,
+    pending: &Interaction,
     lang: Lang,
 ) -> Result<PageError, PageError> {
-    state.storage.delete_login_request(&pending.row.id).await?;
+    state.storage.delete_login_request(&pending.id).await?;
     tracing::warn!("a login at the enrolment stage found a factor enrolled meanwhile");
     Ok(PageError::bad_request("totp.already_enrolled", "", lang))
 }
@@ -147,7 +148,7 @@ async fn already_enrolled(
 async fn render(
     state: &AppState,
     headers: &HeaderMap,
-    pending: &Pending,
+    pending: &Interaction,
     lang: Lang,
     enrolment: &totp_setup::Enrolment,
     error: &str,

@@ -7,10 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{
-    advance, audit_failure, authenticated_account, bind_csrf, check_csrf, load, reserve_attempt,
-    too_many_requests, with_csrf_cookie, Pending,
-};
+use super::{advance, audit_failure, reserve_attempt, too_many_requests};
 use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::account::Account;
@@ -18,6 +15,9 @@ use crate::domain::totp;
 use crate::error::{Internal, PageError};
 use crate::http::client::ClientMeta;
 use crate::http::params::Params;
+use crate::interaction::{
+    authenticated_account, bind_csrf, check_csrf, load, with_csrf_cookie, Interaction, Stage,
+};
 use crate::pages::i18n::Lang;
 use crate::pages::{html, Chrome, OtpPage};
 use crate::secrets::now;
@@ -36,7 +36,7 @@ pub async fn otp_form(
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(q.lang.as_deref());
     let pending = load(&state, q.id.as_deref(), lang).await?;
-    authenticated_account(&state, &pending, "otp", lang).await?;
+    authenticated_account(&state, &pending, Stage::SecondFactor, lang).await?;
     render(&state, &headers, &pending, lang, "", StatusCode::OK).await
 }
 
@@ -58,7 +58,7 @@ pub async fn otp_submit(
     }
     let pending = load(&state, form.get("id"), lang).await?;
     check_csrf(&state, &headers, &form, &pending, lang)?;
-    let account = authenticated_account(&state, &pending, "otp", lang).await?;
+    let account = authenticated_account(&state, &pending, Stage::SecondFactor, lang).await?;
     // Counted before the check, atomically: parallel guesses cannot outrun the lockout.
     if !reserve_attempt(&state, &account, &meta).await? {
         audit_failure(&state, &account, &meta, Event::OtpFailed, "locked").await?;
@@ -74,7 +74,7 @@ pub async fn otp_submit(
     }
     let code = form.get("code").unwrap_or("");
     if check_code(&state, &account, code, &meta).await? {
-        let amr = format!("{} otp", pending.row.amr).trim().to_owned();
+        let amr = format!("{} otp", pending.amr).trim().to_owned();
         return advance(&state, &headers, &meta, &pending, &account, &amr, lang).await;
     }
     audit_failure(&state, &account, &meta, Event::OtpFailed, "wrong_code").await?;
@@ -127,7 +127,7 @@ pub async fn check_code(
 async fn render(
     state: &AppState,
     headers: &HeaderMap,
-    pending: &Pending,
+    pending: &Interaction,
     lang: Lang,
     error: &str,
     status: StatusCode,

@@ -10,10 +10,7 @@ use axum::response::Response;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{
-    advance, audit_failure, bind_csrf, check_csrf, load, next_stage, reserve_attempt, stage_url,
-    too_many_requests, with_csrf_cookie, Pending, Target,
-};
+use super::{advance, audit_failure, reserve_attempt, too_many_requests};
 use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::account::{AccountStatus, Username};
@@ -21,6 +18,9 @@ use crate::error::PageError;
 use crate::http::client::ClientMeta;
 use crate::http::params::Params;
 use crate::http::see_other;
+use crate::interaction::{
+    bind_csrf, check_csrf, load, next_stage, with_csrf_cookie, Interaction, Purpose, Stage,
+};
 use crate::pages::i18n::Lang;
 use crate::pages::{html, Chrome, LoginPage};
 use crate::password::Verified;
@@ -40,13 +40,13 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let lang_param = Lang::from_ui_locales(q.lang.as_deref());
     let pending = load(&state, q.id.as_deref(), lang_param.unwrap_or_default()).await?;
-    let lang = lang_param.unwrap_or(pending.target.lang());
-    if pending.row.stage != "password" {
-        return Ok(see_other(&stage_url(&pending, lang)));
+    let lang = lang_param.unwrap_or(pending.purpose.lang());
+    if pending.stage != Stage::Password {
+        return Ok(see_other(&pending.url(lang)));
     }
-    let hint = match &pending.target {
-        Target::Authorize(r) => r.login_hint.clone().unwrap_or_default(),
-        Target::Account { .. } | Target::Console { .. } => String::new(),
+    let hint = match &pending.purpose {
+        Purpose::Authorize(r) => r.login_hint.clone().unwrap_or_default(),
+        Purpose::Account { .. } | Purpose::Console { .. } => String::new(),
     };
     render(&state, &headers, &pending, lang, &hint, "", StatusCode::OK).await
 }
@@ -68,7 +68,7 @@ pub async fn submit(
         return Ok(too_many_requests(lang));
     }
     let pending = load(&state, form.get("id"), lang).await?;
-    if pending.row.stage != "password" {
+    if pending.stage != Stage::Password {
         return Err(PageError::bad_request("login.expired", "", lang));
     }
     check_csrf(&state, &headers, &form, &pending, lang)?;
@@ -168,7 +168,7 @@ pub async fn submit(
     // Without a second factor to come, the right password ends the run of failures now; with
     // one, only the whole login does (else password + guess, password + guess… would never
     // lock).
-    if next_stage(&state, &account, "pwd") != Some("otp") {
+    if next_stage(&state, &account, "pwd") != Some(Stage::SecondFactor) {
         state.storage.record_login_success(&account.sub).await?;
     }
     advance(&state, &headers, &meta, &pending, &account, "pwd", lang).await
@@ -178,22 +178,22 @@ pub async fn submit(
 async fn render(
     state: &AppState,
     headers: &HeaderMap,
-    pending: &Pending,
+    pending: &Interaction,
     lang: Lang,
     username: &str,
     error: &str,
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let csrf = bind_csrf(state, headers, pending).await?;
-    let client_name = match &pending.target {
-        Target::Authorize(_) => state
+    let client_name = match &pending.purpose {
+        Purpose::Authorize(_) => state
             .storage
-            .client(&pending.row.client_id)
+            .client(&pending.client_id)
             .await?
             .map(|c| c.name.clone())
             .unwrap_or_default(),
-        Target::Account { .. } => lang.texts().get("account.title").to_owned(),
-        Target::Console { .. } => lang.texts().get("console.title").to_owned(),
+        Purpose::Account { .. } => lang.texts().get("account.title").to_owned(),
+        Purpose::Console { .. } => lang.texts().get("console.title").to_owned(),
     };
     let page = LoginPage {
         c: Chrome::new(
