@@ -14,13 +14,10 @@ use secrecy::SecretString;
 
 use crate::app::{self, AppState};
 use crate::config::Config;
-use crate::domain::account::{Account, Role, Username};
-use crate::domain::client::{
-    Application, AuthMethod, Client, ClientId, GrantType, RedirectUri, SigningAlg,
-};
+use crate::domain::client::{Client, SigningAlg};
 use crate::domain::password_policy::Candidate;
-use crate::domain::scope::Scopes;
 use crate::secrets::{now, PlainToken};
+use crate::services;
 use crate::storage::Storage;
 
 #[derive(Parser, Debug)]
@@ -425,18 +422,16 @@ async fn keys(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
                 None => SigningAlg::ALL.to_vec(),
             };
             let delay = delay.unwrap_or(config.keys.rotation_delay);
+            let audit = crate::audit::AuditLog::new(storage.clone());
+            let services = crate::services::Services {
+                storage: &storage,
+                audit: &audit,
+            };
+            let actor = registry::actor();
             for alg in algs {
-                let meta = store.rotate(alg, delay).await?;
-                let audit = crate::audit::AuditLog::new(storage.clone());
-                audit
-                    .record(
-                        crate::audit::Record::new(crate::audit::Event::KeyRotated)
-                            .actor(registry::actor())
-                            .subject(meta.kid.clone())
-                            .detail("alg", meta.alg.clone())
-                            .detail("active_from", meta.active_from),
-                    )
-                    .await?;
+                let meta = crate::services::keys::rotate(services, &store, &actor, alg, delay)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 println!(
                     "{alg}: new key {} published now, signs from {} (in {delay} s)",
                     meta.kid, meta.active_from
@@ -462,78 +457,35 @@ async fn keys(config: Config, cmd: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds a client registration from command-line arguments; returns it with its secret.
+/// Builds a client registration from command-line arguments (reading `--jwks-file`); returns
+/// it with its secret. The rules are `services::clients::build`'s, as for the console and API.
 pub fn client_from_args(a: ClientArgs) -> anyhow::Result<(Client, Option<PlainToken>)> {
-    let err = |e: crate::domain::ParseError| anyhow::anyhow!("{e}");
-    let auth_method: AuthMethod = a.auth_method.parse().map_err(err)?;
-    let secret = match auth_method {
-        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => Some(
-            a.secret
-                .map(|s| PlainToken::from_received(&s))
-                .unwrap_or_else(PlainToken::generate),
+    let jwks = match &a.jwks_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
         ),
-        _ => None,
-    };
-    let grant_types = if a.grant_types.is_empty() {
-        vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
-    } else {
-        a.grant_types
-            .iter()
-            .map(|g| g.parse())
-            .collect::<Result<_, _>>()
-            .map_err(err)?
-    };
-    let scopes = if a.scopes.is_empty() {
-        Scopes::from_list(["openid", "profile", "email"])
-    } else {
-        Scopes::parse(&a.scopes.join(" ")).map_err(err)?
-    };
-    let uris = |list: &[String]| -> anyhow::Result<Vec<RedirectUri>> {
-        list.iter()
-            .map(|u| RedirectUri::parse(u).map_err(err))
-            .collect()
-    };
-    let jwks = match a.jwks_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            josekit::jwk::JwkSet::from_bytes(text.as_bytes())
-                .map_err(|e| anyhow::anyhow!("{}: not a JWK Set: {e}", path.display()))?;
-            Some(text)
-        }
         None => None,
     };
-    let client = Client {
-        client_id: ClientId::parse(&a.client_id).map_err(err)?,
-        name: a.name,
-        secret_hash: secret.as_ref().map(PlainToken::hashed),
-        auth_method,
-        redirect_uris: uris(&a.redirect_uris)?,
-        post_logout_redirect_uris: uris(&a.post_logout_redirect_uris)?,
-        backchannel_logout_uri: a
-            .backchannel_logout_uri
-            .as_deref()
-            .map(RedirectUri::parse)
-            .transpose()
-            .map_err(err)?,
-        grant_types,
-        scopes,
-        id_token_alg: a.id_token_alg.parse().map_err(err)?,
-        access_token_alg: a.access_token_alg.parse().map_err(err)?,
-        jwks,
-        application: a
-            .application
-            .as_deref()
-            .map(str::parse::<Application>)
-            .transpose()
-            .map_err(err)?,
-        require_pkce: !a.no_pkce,
-        access_token_ttl: a.access_token_ttl,
-        refresh_token_ttl: a.refresh_token_ttl,
-        enabled: true,
-    };
-    client.validate().map_err(err)?;
-    Ok((client, secret))
+    Ok(crate::services::clients::build(
+        crate::services::clients::Registration {
+            client_id: a.client_id,
+            name: a.name,
+            redirect_uris: a.redirect_uris,
+            post_logout_redirect_uris: a.post_logout_redirect_uris,
+            backchannel_logout_uri: a.backchannel_logout_uri,
+            auth_method: a.auth_method,
+            grant_types: a.grant_types,
+            scopes: a.scopes,
+            application: a.application,
+            id_token_alg: a.id_token_alg,
+            access_token_alg: a.access_token_alg,
+            jwks,
+            require_pkce: !a.no_pkce,
+            access_token_ttl: a.access_token_ttl,
+            refresh_token_ttl: a.refresh_token_ttl,
+            secret: a.secret,
+        },
+    )?)
 }
 
 async fn client(config: Config, cmd: ClientCommand) -> anyhow::Result<()> {
@@ -630,27 +582,32 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             role,
             initial,
         } => {
-            let username = Username::parse(&username).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("{e}"))?;
-            if !role.privileged() {
-                // MPSV rule 3: no consent, no account.
-                bail!(
-                    "staff accounts are operators or administrators; a client's account is \
-                     created with `consent record` and then `account create`"
-                );
-            }
+            let policy = &config.password;
+            let first = services::staff::FirstPassword::Given {
+                initial_until: initial.then(|| policy.initial_password_expires_at(now())),
+            };
+            let new = services::staff::check(
+                &services::staff::NewStaff {
+                    username,
+                    given_name: given_name.clone(),
+                    family_name: family_name.clone(),
+                    email,
+                    role,
+                },
+                first,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut password = String::new();
             std::io::stdin()
                 .read_to_string(&mut password)
                 .context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
-            let policy = &config.password;
             if let Err(violations) = policy.check(&Candidate {
                 password: &password,
-                username: username.as_str(),
+                username: new.username().as_str(),
                 given_name: &given_name,
                 family_name: &family_name,
-                privileged: role.privileged(),
+                privileged: new.role().privileged(),
             }) {
                 let texts = crate::pages::i18n::Lang::En.texts();
                 let reasons: Vec<String> = violations
@@ -661,26 +618,15 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             }
             let hash = crate::password::hash_now(&password)?;
             drop(SecretString::from(password));
-            let t = now();
-            let mut account = Account::new(&username, &given_name, &family_name, email, hash, t);
-            account.role = role;
-            if initial {
-                account.must_change_password = true;
-                account.initial_password_expires_at = Some(policy.initial_password_expires_at(t));
-            }
-            let mut tx = storage.begin_write().await?;
-            storage.insert_account_in(&mut tx, &account).await?;
-            crate::audit::AuditLog::new(storage.clone())
-                .append(
-                    &mut tx,
-                    crate::audit::Record::new(crate::audit::Event::StaffCreated)
-                        .actor(registry::actor())
-                        .subject(account.sub.clone())
-                        .detail("username", account.username.clone())
-                        .detail("role", account.role.as_str()),
-                )
-                .await?;
-            tx.commit().await?;
+            let audit = crate::audit::AuditLog::new(storage.clone());
+            let services = services::Services {
+                storage: &storage,
+                audit: &audit,
+            };
+            let (account, _) =
+                services::staff::create(services, &registry::actor(), new, hash, None)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("account {} created (sub {})", account.username, account.sub);
         }
     }

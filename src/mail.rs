@@ -7,7 +7,12 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use crate::app::AppState;
 use crate::config::MailConfig;
+use crate::domain::account::Account;
+use crate::pages::i18n::Lang;
+use crate::secrets::PlainToken;
+use crate::services::password_links::Link;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -86,5 +91,37 @@ impl Mailer {
             }
         }
         Ok(())
+    }
+}
+
+/// Mails `account` the link that sets a password with `token` (`services::password_links`).
+/// A failure is logged, not returned: the link is stored and a new one can be asked for.
+pub async fn send_password_link(
+    state: &AppState,
+    account: &Account,
+    token: &PlainToken,
+    kind: Link,
+    lang: Lang,
+) {
+    let Some(email) = account.email.as_deref() else {
+        return;
+    };
+    let t = lang.texts();
+    let link = format!(
+        "{}/password/reset?token={}&lang={}",
+        state.config.issuer,
+        token.expose(),
+        lang.code()
+    );
+    let (subject_key, body_key) = match kind {
+        Link::Reset => ("forgot.mail_subject", "forgot.mail_body"),
+        Link::Welcome => ("welcome.mail_subject", "welcome.mail_body"),
+    };
+    let body = t
+        .get(body_key)
+        .replace("{username}", &account.username)
+        .replace("{link}", &link);
+    if let Err(e) = state.mailer.send(email, t.get(subject_key), body).await {
+        tracing::error!(error = %e, "password link mail failed");
     }
 }

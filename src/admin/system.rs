@@ -13,9 +13,8 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::register::StatusChange;
 use super::{ApiQuery, Page, PageQuery};
 use crate::app::AppState;
-use crate::audit::{Event, Filter, Record};
-use crate::cli::{client_from_args, ClientArgs};
-use crate::domain::account::{Account, Role, Username};
+use crate::audit::Filter;
+
 use crate::domain::client::{Application, Client as DomainClient, RedirectUri, SigningAlg};
 use crate::domain::permission::Permission;
 use crate::domain::scope::Scopes;
@@ -136,7 +135,7 @@ pub async fn create_client(
 ) -> ApiResult<(StatusCode, Json<CreatedClient>)> {
     admin.require(Permission::ManageClients)?;
     let n: NewClient = super::json(&body)?;
-    let (mut client, secret) = client_from_args(ClientArgs {
+    let (client, secret) = services::clients::build(services::clients::Registration {
         client_id: n.client_id,
         name: n.name,
         redirect_uris: n.redirect_uris,
@@ -150,18 +149,12 @@ pub async fn create_client(
         application: n.application,
         id_token_alg: n.id_token_alg.unwrap_or_else(|| "RS256".into()),
         access_token_alg: n.access_token_alg.unwrap_or_else(|| "RS256".into()),
-        jwks_file: None,
-        no_pkce: !n.require_pkce.unwrap_or(true),
+        jwks: n.jwks,
+        require_pkce: n.require_pkce.unwrap_or(true),
         access_token_ttl: n.access_token_ttl,
         refresh_token_ttl: n.refresh_token_ttl,
         secret: None,
-    })
-    .map_err(|e| ApiError::Invalid(e.to_string()))?;
-    if let Some(jwks) = n.jwks {
-        josekit::jwk::JwkSet::from_bytes(jwks.as_bytes())
-            .map_err(|e| ApiError::Invalid(format!("jwks is not a JWK Set: {e}")))?;
-        client.jwks = Some(jwks);
-    }
+    })?;
     services::clients::create(state.services(), &admin.actor, &client, Via::Staff).await?;
     Ok((
         StatusCode::CREATED,
@@ -317,28 +310,8 @@ pub async fn rotate_key(
     let r: KeyRotation = super::json(&body)?;
     let alg: SigningAlg = r.alg.parse()?;
     let delay = r.delay.unwrap_or(state.config.keys.rotation_delay);
-    if !(0..=crate::keys::MAX_ROTATION_DELAY).contains(&delay) {
-        return Err(ApiError::Invalid(format!(
-            "delay must be 0 to {} seconds",
-            crate::keys::MAX_ROTATION_DELAY
-        )));
-    }
-    let meta = state
-        .keys
-        .rotate(alg, delay)
-        .await
-        .map_err(crate::error::Internal::from)?;
-    state
-        .audit
-        .record(
-            Record::new(Event::KeyRotated)
-                .actor(admin.actor.clone())
-                .subject(meta.kid.clone())
-                .ip(admin.ip.clone())
-                .detail("alg", meta.alg.clone())
-                .detail("active_from", meta.active_from),
-        )
-        .await?;
+    let meta =
+        services::keys::rotate(state.services(), &state.keys, &admin.actor, alg, delay).await?;
     Ok((
         StatusCode::CREATED,
         Json(Key {
@@ -374,9 +347,6 @@ pub struct CreatedStaff {
     pub password_setup: String,
 }
 
-/// How long a new staff member's link to set the first password stays valid.
-const WELCOME_LINK_SECONDS: i64 = 72 * 3600;
-
 #[utoipa::path(post, path = "/staff", tag = "system", request_body = NewStaff,
     responses((status = 201, description = "Created", body = CreatedStaff), (status = 409, description = "Already exists", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid input or a broken rule", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_staff(
@@ -386,20 +356,16 @@ pub async fn create_staff(
 ) -> ApiResult<(StatusCode, Json<CreatedStaff>)> {
     admin.require(Permission::ManageStaff)?;
     let n: NewStaff = super::json(&body)?;
-    let role = Role::parse(&n.role)?;
-    if !role.privileged() {
-        return Err(ApiError::Invalid(
-            "staff are operators or administrators; clients' accounts need a consent".into(),
-        ));
-    }
-    let username = Username::parse(&n.username)?;
-    let person =
-        crate::domain::person::Person::new(&n.given_name, &n.family_name, n.email.as_deref())?;
-    if person.email.is_none() {
-        return Err(ApiError::Invalid(
-            "staff need an e-mail address: the link to set their password is sent there".into(),
-        ));
-    }
+    let new = services::staff::check(
+        &services::staff::NewStaff {
+            username: n.username,
+            given_name: n.given_name,
+            family_name: n.family_name,
+            email: n.email,
+            role: n.role,
+        },
+        services::staff::FirstPassword::Mailed,
+    )?;
     // Separation of duties (issue 11.10): the administrator never learns the password. The
     // account gets a random one nobody is told, and the person sets their own via the link.
     let unknown = PlainToken::generate_with_bytes(32);
@@ -408,46 +374,19 @@ pub async fn create_staff(
         .hash(secrecy::SecretString::from(unknown.expose().to_owned()))
         .await
         .map_err(crate::error::Internal::from)?;
-    let t = now();
-    let mut a = Account::new(
-        &username,
-        &person.given_name,
-        &person.family_name,
-        person.email.clone(),
-        hash,
-        t,
-    );
-    a.role = role;
-    a.must_change_password = true;
-    a.initial_password_expires_at = Some(t + WELCOME_LINK_SECONDS);
-    let mut tx = state.storage.begin_write().await?;
-    state.storage.insert_account_in(&mut tx, &a).await?;
-    state
-        .audit
-        .append(
-            &mut tx,
-            Record::new(Event::StaffCreated)
-                .actor(admin.actor.clone())
-                .subject(a.sub.clone())
-                .ip(admin.ip.clone())
-                .detail("username", a.username.clone())
-                .detail("role", role.as_str())
-                .detail("email", a.email.clone().unwrap_or_default())
-                .detail("password_setup", "mailed"),
+    let (a, link) =
+        services::staff::create(state.services(), &admin.actor, new, hash, admin.ip.clone())
+            .await?;
+    if let Some(token) = link {
+        crate::mail::send_password_link(
+            &state,
+            &a,
+            &token,
+            services::password_links::Link::Welcome,
+            crate::pages::i18n::Lang::Cs,
         )
-        .await?;
-    tx.commit()
-        .await
-        .map_err(|e| crate::error::Internal::from(crate::storage::StorageError::from(e)))?;
-    crate::web::reset::send_link(
-        &state,
-        &a,
-        WELCOME_LINK_SECONDS,
-        crate::web::reset::Link::Welcome,
-        admin.ip.clone(),
-        crate::pages::i18n::Lang::Cs,
-    )
-    .await?;
+        .await;
+    }
     Ok((
         StatusCode::CREATED,
         Json(CreatedStaff {

@@ -30,7 +30,7 @@ pub(super) async fn ensure_initial_keys(storage: &Storage, keks: &Keks) -> Resul
         if !existing.iter().any(|k| k.alg == alg.as_str()) {
             // Generation 0, not "the next one": a node that read the table before another
             // node's first key landed must lose against it, not add a second first key.
-            let created = insert_new(storage, keks, *alg, now(), Some(0)).await?;
+            let created = insert_new(storage, keks, *alg, now(), Some(0), None).await?;
             match created {
                 Some(meta) => tracing::info!(kid = %meta.kid, alg = %alg, "created the first key"),
                 None => tracing::info!(alg = %alg, "another node created the first key"),
@@ -47,21 +47,24 @@ pub(super) async fn generate(
     keks: &Keks,
     alg: SigningAlg,
     active_from: i64,
+    recorded: Option<super::Recorder<'_>>,
 ) -> Result<KeyMeta, KeyError> {
-    insert_new(storage, keks, alg, active_from, None)
+    insert_new(storage, keks, alg, active_from, None, recorded)
         .await?
         .ok_or_else(|| KeyError::Invalid("the new key could not be stored; try again".into()))
 }
 
 /// Generates a key and inserts it at `generation`, or (`None`) at the next generation of its
 /// algorithm, trying the one after on a lost race (two rotations at once both land). With a
-/// fixed generation a lost race gives `None`: another node's key won.
+/// fixed generation a lost race gives `None`: another node's key won. With `recorded`, the
+/// audit record goes in the transaction that stores the key.
 async fn insert_new(
     storage: &Storage,
     keks: &Keks,
     alg: SigningAlg,
     active_from: i64,
     generation: Option<i64>,
+    recorded: Option<super::Recorder<'_>>,
 ) -> Result<Option<KeyMeta>, KeyError> {
     // RSA generation takes a while: off the async workers.
     let (pem, public) = tokio::task::spawn_blocking(move || files::fresh_pair(alg))
@@ -94,10 +97,18 @@ async fn insert_new(
     }
     for _ in 0..5 {
         row.generation = storage.next_key_generation(alg.as_str()).await?;
-        if storage.insert_signing_key(&row).await? {
-            meta.generation = row.generation;
+        meta.generation = row.generation;
+        let mut tx = storage.begin_write().await?;
+        if storage.insert_signing_key_in(&mut tx, &row).await? {
+            if let Some((audit, record)) = &recorded {
+                audit.append(&mut tx, record(&meta)).await?;
+            }
+            tx.commit()
+                .await
+                .map_err(crate::storage::StorageError::from)?;
             return Ok(Some(meta));
         }
+        // Another rotation took this generation: nothing was written; the next one.
     }
     Ok(None)
 }

@@ -259,6 +259,18 @@ impl KeyStore {
 
     /// Pre-publishes a new key for `alg`, signing from `now + delay`; prunes expired keys.
     pub async fn rotate(&self, alg: SigningAlg, delay: i64) -> Result<KeyMeta, KeyError> {
+        self.rotate_recorded(alg, delay, None).await
+    }
+
+    /// [`KeyStore::rotate`] with an audit record of the new key: with keys in the database it
+    /// is written in the transaction that stores the key; with a folder, after the files (a
+    /// folder cannot take part in a transaction).
+    pub async fn rotate_recorded(
+        &self,
+        alg: SigningAlg,
+        delay: i64,
+        recorded: Option<Recorder<'_>>,
+    ) -> Result<KeyMeta, KeyError> {
         if !(0..=MAX_ROTATION_DELAY).contains(&delay) {
             return Err(KeyError::Invalid(format!(
                 "the rotation delay must be 0 to {MAX_ROTATION_DELAY} seconds"
@@ -274,26 +286,37 @@ impl KeyStore {
         let meta = match &self.source {
             Source::Files(dir) => {
                 let dir = dir.clone();
-                tokio::task::spawn_blocking(move || {
+                let meta = tokio::task::spawn_blocking(move || {
                     for kid in &expired {
                         files::remove(&dir, kid)?;
                     }
                     files::generate(&dir, alg, t + delay)
                 })
                 .await
-                .map_err(|e| KeyError::Task(e.to_string()))??
+                .map_err(|e| KeyError::Task(e.to_string()))??;
+                if let Some((audit, record)) = &recorded {
+                    audit.record(record(&meta)).await?;
+                }
+                meta
             }
             Source::Database { storage, keks } => {
                 for kid in &expired {
                     storage.delete_signing_key(kid).await?;
                 }
-                database::generate(storage, keks, alg, t + delay).await?
+                database::generate(storage, keks, alg, t + delay, recorded).await?
             }
         };
         self.reload().await?;
         Ok(meta)
     }
 }
+
+/// The audit log and the record of a new key, written with it (see
+/// [`KeyStore::rotate_recorded`]).
+pub type Recorder<'a> = (
+    &'a crate::audit::AuditLog,
+    &'a (dyn Fn(&KeyMeta) -> crate::audit::Record + Send + Sync),
+);
 
 /// The longest a rotated key may wait before it signs: 90 days.
 pub const MAX_ROTATION_DELAY: i64 = 90 * 86_400;

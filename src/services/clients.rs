@@ -4,13 +4,123 @@ use serde_json::{json, Map, Value};
 
 use super::{Services, Via};
 use crate::audit::{Event, Record};
-use crate::domain::client::Client;
+use crate::domain::client::{Application, AuthMethod, Client, ClientId, GrantType, RedirectUri};
+use crate::domain::scope::Scopes;
 use crate::registry::{Actor, RegistryError, Result};
 use crate::secrets::PlainToken;
 use crate::storage::StorageError;
 
 /// The scope that makes a client's tokens act as an MPSV operator.
 pub const OPERATOR_SCOPE: &str = "admin:operator";
+
+/// A new registration as the CLI, the console and the API receive it (strings, parsed here).
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    pub client_id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt` or `none`.
+    pub auth_method: String,
+    /// Empty: `authorization_code` and `refresh_token`.
+    pub grant_types: Vec<String>,
+    /// Empty: `openid profile email`.
+    pub scopes: Vec<String>,
+    pub application: Option<String>,
+    pub id_token_alg: String,
+    pub access_token_alg: String,
+    /// The client's public keys as a JWK Set (`private_key_jwt`).
+    pub jwks: Option<String>,
+    pub require_pkce: bool,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+    /// A given secret (tests, migrations); otherwise one is generated for secret methods.
+    pub secret: Option<String>,
+}
+
+impl Registration {
+    /// The defaults of a confidential client with a generated secret.
+    pub fn new(client_id: &str, name: &str) -> Self {
+        Self {
+            client_id: client_id.to_owned(),
+            name: name.to_owned(),
+            auth_method: "client_secret_basic".into(),
+            id_token_alg: "RS256".into(),
+            access_token_alg: "RS256".into(),
+            require_pkce: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// Parses a registration into a client (validated) and its secret, shown once.
+pub fn build(r: Registration) -> Result<(Client, Option<PlainToken>)> {
+    let err = |e: crate::domain::ParseError| RegistryError::Invalid(e.0);
+    let auth_method: AuthMethod = r.auth_method.parse().map_err(err)?;
+    let secret = match auth_method {
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => Some(
+            r.secret
+                .map(|s| PlainToken::from_received(&s))
+                .unwrap_or_else(PlainToken::generate),
+        ),
+        _ => None,
+    };
+    let grant_types = if r.grant_types.is_empty() {
+        vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+    } else {
+        r.grant_types
+            .iter()
+            .map(|g| g.parse())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(err)?
+    };
+    let scopes = if r.scopes.is_empty() {
+        Scopes::from_list(["openid", "profile", "email"])
+    } else {
+        Scopes::parse(&r.scopes.join(" ")).map_err(err)?
+    };
+    let uris = |list: &[String]| -> Result<Vec<RedirectUri>> {
+        list.iter()
+            .map(|u| RedirectUri::parse(u).map_err(err))
+            .collect()
+    };
+    if let Some(jwks) = &r.jwks {
+        josekit::jwk::JwkSet::from_bytes(jwks.as_bytes())
+            .map_err(|e| RegistryError::Invalid(format!("jwks is not a JWK Set: {e}")))?;
+    }
+    let client = Client {
+        client_id: ClientId::parse(&r.client_id).map_err(err)?,
+        name: r.name,
+        secret_hash: secret.as_ref().map(PlainToken::hashed),
+        auth_method,
+        redirect_uris: uris(&r.redirect_uris)?,
+        post_logout_redirect_uris: uris(&r.post_logout_redirect_uris)?,
+        backchannel_logout_uri: r
+            .backchannel_logout_uri
+            .as_deref()
+            .map(RedirectUri::parse)
+            .transpose()
+            .map_err(err)?,
+        grant_types,
+        scopes,
+        id_token_alg: r.id_token_alg.parse().map_err(err)?,
+        access_token_alg: r.access_token_alg.parse().map_err(err)?,
+        jwks: r.jwks,
+        application: r
+            .application
+            .as_deref()
+            .map(str::parse::<Application>)
+            .transpose()
+            .map_err(err)?,
+        require_pkce: r.require_pkce,
+        access_token_ttl: r.access_token_ttl,
+        refresh_token_ttl: r.refresh_token_ttl,
+        enabled: true,
+    };
+    client.validate()?;
+    Ok((client, secret))
+}
 
 /// The rules every registration follows, whoever registers it.
 pub fn check(client: &Client, via: Via) -> Result<()> {

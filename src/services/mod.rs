@@ -4,6 +4,9 @@
 //! differ between them.
 
 pub mod clients;
+pub mod keys;
+pub mod password_links;
+pub mod staff;
 
 /// Through what an action arrives: the server's command line (operations staff with access to
 /// the machine) or a staff member's console/API session.

@@ -1,6 +1,6 @@
 //! Signing keys and the data key, sealed with the KEK (`keys::kek`; issue 12.1).
 
-use super::{Result, Storage};
+use super::{Result, Storage, Tx};
 
 /// A signing key as stored: the private part sealed, the public JWK in clear (so that a node
 /// can publish and verify with a key it cannot open, e.g. during a KEK rotation).
@@ -47,6 +47,14 @@ impl Storage {
     /// Inserts a key unless its `kid` or its `(alg, generation)` is taken; `false` if it was
     /// (another node won the race, or the key was imported before).
     pub async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = self.insert_signing_key_in(&mut tx, key).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// [`Storage::insert_signing_key`] in the caller's transaction.
+    pub async fn insert_signing_key_in(&self, tx: &mut Tx, key: &StoredSigningKey) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO signing_keys (kid, alg, generation, created_at, active_from, \
              public_jwk, private_key, kek_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -60,7 +68,7 @@ impl Storage {
         .bind(&key.public_jwk)
         .bind(&key.private_key)
         .bind(&key.kek_id)
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -12,7 +12,6 @@ use axum::response::Response;
 use super::login::too_many_requests;
 use super::new_password::{check_new_password, store_new_password, Keep, Why};
 use crate::app::AppState;
-use crate::audit::{Event, Record};
 use crate::domain::account::{Account, AccountStatus, Username};
 use crate::error::{Internal, PageError};
 use crate::http::client::ClientMeta;
@@ -21,6 +20,7 @@ use crate::http::params::Params;
 use crate::pages::i18n::Lang;
 use crate::pages::{html, message_page, Chrome, ForgotPage, Hidden, PasswordPage};
 use crate::secrets::{constant_time_eq, now, PlainToken};
+use crate::services::password_links::{self, Link};
 
 /// A reset link lives one hour (MPSV rule).
 const LINK_SECONDS: i64 = 3600;
@@ -135,16 +135,6 @@ async fn request_reset(
     send_link(state, &account, LINK_SECONDS, Link::Reset, ip, lang).await
 }
 
-/// What a mailed password link is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
-    /// A forgotten password (one hour).
-    Reset,
-    /// A new staff member's first password, so that the administrator who created the account
-    /// never knows it (separation of duties, issue 11.10).
-    Welcome,
-}
-
 /// Stores a single-use link for `account` valid `seconds`, audits it and mails it. Nothing is
 /// sent to an account without an e-mail address.
 pub async fn send_link(
@@ -155,52 +145,12 @@ pub async fn send_link(
     ip: Option<String>,
     lang: Lang,
 ) -> Result<(), Internal> {
-    let Some(email) = account.email.clone() else {
+    if account.email.is_none() {
         return Ok(());
-    };
-    let token = PlainToken::generate();
-    let mut tx = state.storage.begin_write().await?;
-    state
-        .storage
-        .insert_password_reset_in(&mut tx, &token.hashed(), &account.sub, now() + seconds)
-        .await?;
-    state
-        .audit
-        .append(
-            &mut tx,
-            Record::new(Event::PasswordResetRequested)
-                .subject(account.sub.clone())
-                .ip(ip)
-                .detail(
-                    "kind",
-                    match kind {
-                        Link::Reset => "reset",
-                        Link::Welcome => "welcome",
-                    },
-                ),
-        )
-        .await?;
-    tx.commit()
-        .await
-        .map_err(crate::storage::StorageError::from)?;
-    let t = lang.texts();
-    let link = format!(
-        "{}/password/reset?token={}&lang={}",
-        state.config.issuer,
-        token.expose(),
-        lang.code()
-    );
-    let (subject_key, body_key) = match kind {
-        Link::Reset => ("forgot.mail_subject", "forgot.mail_body"),
-        Link::Welcome => ("welcome.mail_subject", "welcome.mail_body"),
-    };
-    let body = t
-        .get(body_key)
-        .replace("{username}", &account.username)
-        .replace("{link}", &link);
-    if let Err(e) = state.mailer.send(&email, t.get(subject_key), body).await {
-        tracing::error!(error = %e, "password link mail failed");
     }
+    let token =
+        password_links::issue(&state.storage, &state.audit, account, seconds, kind, ip).await?;
+    crate::mail::send_password_link(state, account, &token, kind, lang).await;
     Ok(())
 }
 

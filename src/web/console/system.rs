@@ -9,8 +9,7 @@ use super::{
     confirmation, enc, messages, posted, refusal, staff, Block, Cell, Field, Form, Staff, Table,
 };
 use crate::app::AppState;
-use crate::audit::{Event, Filter, Record};
-use crate::cli::{client_from_args, ClientArgs};
+use crate::audit::Filter;
 use crate::domain::client::{Application, Client, RedirectUri, SigningAlg};
 use crate::domain::permission::Permission;
 use crate::error::PageError;
@@ -232,24 +231,10 @@ pub async fn create_client(
 ) -> Result<Response, PageError> {
     let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageClients);
     let t = staff.t();
-    let made = client_from_args(ClientArgs {
-        client_id: form.get("client_id").unwrap_or("").to_owned(),
-        name: form.get("name").unwrap_or("").to_owned(),
-        redirect_uris: vec![],
-        post_logout_redirect_uris: vec![],
-        backchannel_logout_uri: None,
-        auth_method: "client_secret_basic".into(),
-        grant_types: vec![],
-        scopes: vec![],
-        application: None,
-        id_token_alg: "RS256".into(),
-        access_token_alg: "RS256".into(),
-        jwks_file: None,
-        no_pkce: false,
-        access_token_ttl: None,
-        refresh_token_ttl: None,
-        secret: None,
-    })
+    let made = services::clients::build(services::clients::Registration::new(
+        form.get("client_id").unwrap_or(""),
+        form.get("name").unwrap_or(""),
+    ))
     .map_err(|e| e.to_string())
     .and_then(|(mut c, s)| apply(&mut c, &form).map(|()| (c, s)).map_err(|e| e.0));
     let (client, secret) = match made {
@@ -494,21 +479,15 @@ pub async fn rotate_key(
         )));
     };
     let delay = state.config.keys.rotation_delay;
-    let meta = state
-        .keys
-        .rotate(alg, delay)
-        .await
-        .map_err(crate::error::Internal::from)?;
-    state
-        .audit
-        .record(
-            Record::new(Event::KeyRotated)
-                .actor(staff.actor())
-                .subject(meta.kid.clone())
-                .detail("alg", meta.alg.clone())
-                .detail("active_from", meta.active_from),
-        )
-        .await?;
+    let rotated =
+        services::keys::rotate(state.services(), &state.keys, staff.actor(), alg, delay).await;
+    if let Err(e) = rotated {
+        return Ok(see_other(&format!(
+            "/admin/keys?lang={}&error={}",
+            staff.lang.code(),
+            enc(&refusal(e)?)
+        )));
+    }
     Ok(see_other(&format!(
         "/admin/keys?lang={}&notice=key",
         staff.lang.code()
