@@ -16,3 +16,20 @@ pub mod userinfo;
 /// Authentication context class references we assert (OIDC Core §2, `acr`).
 pub const ACR_PASSWORD: &str = "urn:mpsv:idp:acr:pwd";
 pub const ACR_MFA: &str = "urn:mpsv:idp:acr:mfa";
+
+/// The protocol's endpoints (merged into `app::build_router`).
+pub fn routes() -> axum::Router<crate::app::AppState> {
+    use axum::routing::{get, post};
+    use axum::Router;
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery::handler))
+        .route("/jwks", get(jwks::handler))
+        .route("/authorize", get(authorize::get).post(authorize::post))
+        .route("/authorize/resume", get(authorize::resume))
+        .route("/token", post(token::handler))
+        .route("/userinfo", get(userinfo::get).post(userinfo::post))
+        .route("/revoke", post(revoke::handler))
+        .route("/introspect", post(introspect::handler))
+        .route("/logout", get(logout::get).post(logout::post))
+        .route("/logout/confirm", post(logout::confirm))
+}

@@ -483,3 +483,60 @@ pub async fn home(
     }
     Ok(staff.page(StatusCode::OK, t.get("console.title"), blocks, "/admin"))
 }
+
+/// The staff console's pages, `/admin…` (merged into `app::build_router`).
+pub fn routes() -> axum::Router<crate::app::AppState> {
+    use axum::routing::{get, post};
+    use axum::Router;
+    Router::new()
+        .route("/admin", get(home))
+        .route("/admin/persons", get(people::persons))
+        .route("/admin/persons/{sub}", get(people::person))
+        .route("/admin/persons/{sub}/account", post(people::create_account))
+        .route("/admin/persons/{sub}/letter", post(people::reissue_letter))
+        .route("/admin/persons/{sub}/status", post(people::change_status))
+        .route(
+            "/admin/persons/{sub}/sessions/end",
+            post(people::end_sessions),
+        )
+        .route(
+            "/admin/persons/{sub}/statutory/start",
+            post(people::start_role),
+        )
+        .route("/admin/persons/{sub}/statutory/end", post(people::end_role))
+        .route("/admin/consents", post(people::record_consent))
+        .route(
+            "/admin/consents/{id}/withdraw",
+            post(people::withdraw_consent),
+        )
+        .route(
+            "/admin/organisations",
+            get(organisations::organisations).post(organisations::create_organisation),
+        )
+        .route(
+            "/admin/organisations/{id}",
+            get(organisations::organisation),
+        )
+        .route(
+            "/admin/organisations/{id}/delegations",
+            post(organisations::grant_delegation),
+        )
+        .route(
+            "/admin/organisations/{id}/delegations/{delegation}/revoke",
+            post(organisations::revoke_delegation),
+        )
+        .route(
+            "/admin/clients",
+            get(system::clients).post(system::create_client),
+        )
+        .route(
+            "/admin/clients/{id}",
+            get(system::client).post(system::update_client),
+        )
+        .route("/admin/clients/{id}/secret", post(system::rotate_secret))
+        .route("/admin/keys", get(system::keys))
+        .route("/admin/keys/rotate", post(system::rotate_key))
+        .route("/admin/audit", get(system::audit_log))
+        .route("/admin/deliveries", get(deliveries::deliveries))
+        .route("/admin/settings", get(system::settings))
+}
