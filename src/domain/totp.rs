@@ -22,7 +22,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
-use rand::{Rng, RngCore};
+use rand::{Rng, RngExt};
 use sha1::Sha1;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
@@ -50,7 +50,7 @@ impl TotpSecret {
     /// A fresh random secret from the operating system's CSPRNG.
     pub fn generate() -> Self {
         let mut bytes = [0u8; SECRET_BYTES];
-        rand::thread_rng().fill_bytes(&mut bytes);
+        rand::rng().fill_bytes(&mut bytes);
         Self(bytes)
     }
 
@@ -212,7 +212,7 @@ pub struct RecoveryCode(String);
 impl RecoveryCode {
     fn generate(rng: &mut impl Rng) -> Self {
         let code = (0..RECOVERY_LEN)
-            .map(|_| char::from(RECOVERY_ALPHABET[rng.gen_range(0..RECOVERY_ALPHABET.len())]))
+            .map(|_| char::from(RECOVERY_ALPHABET[rng.random_range(0..RECOVERY_ALPHABET.len())]))
             .collect();
         Self(code)
     }
@@ -241,7 +241,7 @@ impl fmt::Debug for RecoveryCode {
 
 /// `n` distinct fresh recovery codes ([`RECOVERY_CODE_COUNT`] is the usual `n`).
 pub fn generate_recovery_codes(n: usize) -> Vec<RecoveryCode> {
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     let mut seen = HashSet::with_capacity(n);
     let mut codes = Vec::with_capacity(n);
     while codes.len() < n {

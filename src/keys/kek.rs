@@ -13,7 +13,7 @@ use aes_gcm::aead::KeyInit;
 use aes_gcm::Aes256Gcm;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rand::RngCore;
+use rand::Rng;
 use zeroize::Zeroizing;
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +73,7 @@ impl Kek {
     /// A fresh KEK in its text form.
     pub fn generate() -> String {
         let mut key = Zeroizing::new([0u8; 32]);
-        rand::thread_rng().fill_bytes(&mut *key);
+        rand::rng().fill_bytes(&mut *key);
         URL_SAFE_NO_PAD.encode(*key)
     }
 

@@ -12,7 +12,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rand::RngCore;
+use rand::Rng;
 
 use zeroize::Zeroizing;
 
@@ -82,7 +82,7 @@ impl DataKey {
 /// is GCM without, so values sealed before the KEK existed still open).
 pub(super) fn aead_seal(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> String {
     let mut nonce = [0u8; 12];
-    rand::thread_rng().fill_bytes(&mut nonce);
+    rand::rng().fill_bytes(&mut nonce);
     let payload = Payload {
         msg: plaintext,
         aad,
@@ -90,7 +90,7 @@ pub(super) fn aead_seal(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Str
     // Encryption with a valid key and a 12-byte nonce cannot fail; an empty result would only
     // make the value unopenable, never leak it.
     let ct = cipher
-        .encrypt(Nonce::from_slice(&nonce), payload)
+        .encrypt(&Nonce::from(nonce), payload)
         .unwrap_or_default();
     let mut out = nonce.to_vec();
     out.extend(ct);
@@ -104,14 +104,15 @@ pub(super) fn aead_open(cipher: &Aes256Gcm, aad: &[u8], body: &str) -> Option<Ve
         return None;
     }
     let (nonce, ct) = bytes.split_at(12);
+    let nonce = Nonce::try_from(nonce).ok()?;
     let payload = Payload { msg: ct, aad };
-    cipher.decrypt(Nonce::from_slice(nonce), payload).ok()
+    cipher.decrypt(&nonce, payload).ok()
 }
 
 /// 32 fresh random bytes for a new data key.
 pub(super) fn fresh() -> Zeroizing<[u8; 32]> {
     let mut key = Zeroizing::new([0u8; 32]);
-    rand::thread_rng().fill_bytes(&mut *key);
+    rand::rng().fill_bytes(&mut *key);
     key
 }
 
@@ -134,7 +135,7 @@ pub const CHECK_PLAINTEXT: &[u8] = b"mpsv-idp data key check v1";
 pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     use hmac::{Hmac, KeyInit, Mac};
     // HMAC accepts keys of any length (RFC 2104 §2), so this cannot fail.
-    let Ok(mut mac) = <Hmac<sha2_v011::Sha256> as KeyInit>::new_from_slice(key) else {
+    let Ok(mut mac) = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key) else {
         return [0; 32];
     };
     for p in parts {

@@ -3,7 +3,7 @@
 //! organisation's seat and never stored in clear. Re-issuing a letter resets the password,
 //! so the previous letter stops working.
 
-use rand::Rng;
+use rand::RngExt;
 use secrecy::SecretString;
 
 use super::{Actor, RegistryError, Result};
@@ -42,11 +42,11 @@ const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ234567
 /// A random initial password: four groups of four characters (≈ 92 bits), easy to type from
 /// a letter.
 fn initial_password() -> String {
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     (0..4)
         .map(|_| {
             (0..4)
-                .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+                .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
                 .collect::<String>()
         })
         .collect::<Vec<_>>()

@@ -5,33 +5,32 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use secrecy::SecretString;
 
+use super::extract::{CsrfForm, SsoSession};
 use super::format::datetime;
 use super::login;
 use super::new_password::{set_new_password, Keep, Why};
 use super::totp_setup;
 use crate::app::AppState;
 use crate::audit::{Event, Record};
-use crate::domain::account::{Account, AccountStatus, Role};
+use crate::domain::account::{Account, Role};
 use crate::error::PageError;
 use crate::http::client::ClientMeta;
 use crate::http::params::Params;
 use crate::http::see_other;
-use crate::interaction::Purpose;
 use crate::pages::i18n::Lang;
 use crate::pages::{
     html, message_page, Chrome, Hidden, PasswordPage, RecoveryCodesPage, TotpEnrolPage,
 };
 use crate::password::Verified;
-use crate::secrets::{constant_time_eq, now};
+use crate::secrets::now;
 use crate::storage::sessions::Session;
 
 #[derive(serde::Deserialize)]
 pub struct Q {
-    lang: Option<String>,
     notice: Option<String>,
 }
 
@@ -76,56 +75,16 @@ pub struct AccountPage<'a> {
     pub logout_csrf: &'a str,
 }
 
-/// The signed-in person, or a redirect to sign in and come back here.
-pub(super) async fn signed_in(
-    state: &AppState,
-    headers: &HeaderMap,
-    lang: Lang,
-) -> Result<Result<(Session, Account), Response>, PageError> {
-    if let Some(session) = crate::session::current(state, headers).await? {
-        if let Some(account) = state
-            .storage
-            .account(&session.sub)
-            .await?
-            .filter(|a| a.status == AccountStatus::Active)
-        {
-            return Ok(Ok((session, account)));
-        }
-    }
-    Ok(Err(login::begin(state, Purpose::Account { lang }).await?))
-}
-
-/// A posted account form: the person, their session, and the form, CSRF-checked.
-pub(super) async fn posted(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Result<(Session, Account, Params, Lang), Response>, PageError> {
-    let form = Params::parse(body).unwrap_or_default();
-    let lang = Lang::parse(form.get("lang"));
-    let (session, account) = match signed_in(state, headers, lang).await? {
-        Ok(v) => v,
-        Err(r) => return Ok(Err(r)),
-    };
-    let csrf = form.get("csrf").unwrap_or("");
-    if session.csrf.is_empty() || !constant_time_eq(csrf, &session.csrf) {
-        tracing::warn!("account form with a bad CSRF token");
-        return Err(PageError::bad_request("login.csrf", "", lang));
-    }
-    Ok(Ok((session, account, form, lang)))
-}
-
 /// `GET /account`
 pub async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SsoSession {
+        session,
+        account,
+        lang,
+    }: SsoSession,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let (session, account) = match signed_in(&state, &headers, lang).await? {
-        Ok(v) => v,
-        Err(r) => return Ok(r),
-    };
     let notice = match q.notice.as_deref() {
         Some("password") => "account.notice_password",
         Some("totp") => "account.notice_totp",
@@ -213,13 +172,16 @@ pub async fn show(
 pub async fn end_session(
     State(state): State<AppState>,
     meta: ClientMeta,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        who: SsoSession {
+            session: _,
+            account,
+            ..
+        },
+        form,
+        lang,
+    }: CsrfForm<SsoSession>,
 ) -> Result<Response, PageError> {
-    let (_, account, form, lang) = match posted(&state, &headers, &body).await? {
-        Ok(v) => v,
-        Err(r) => return Ok(r),
-    };
     let sid = form.get("sid").unwrap_or("");
     let theirs = state
         .storage
@@ -247,14 +209,12 @@ pub async fn end_session(
 /// `GET /account/password`
 pub async fn password_form(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<Q>,
+    SsoSession {
+        session,
+        account,
+        lang,
+    }: SsoSession,
 ) -> Result<Response, PageError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let (session, account) = match signed_in(&state, &headers, lang).await? {
-        Ok(v) => v,
-        Err(r) => return Ok(r),
-    };
     Ok(password_page(&state, &session, &account, lang, Vec::new()))
 }
 
@@ -286,13 +246,14 @@ fn password_page(
 pub async fn password_submit(
     State(state): State<AppState>,
     meta: ClientMeta,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        who: SsoSession {
+            session, account, ..
+        },
+        form,
+        lang,
+    }: CsrfForm<SsoSession>,
 ) -> Result<Response, PageError> {
-    let (session, account, form, lang) = match posted(&state, &headers, &body).await? {
-        Ok(v) => v,
-        Err(r) => return Ok(r),
-    };
     if !current_password_ok(&state, &account, &form, &meta).await? {
         let e = vec![lang.texts().get("password.current_wrong").to_owned()];
         return Ok(password_page(&state, &session, &account, lang, e));
@@ -359,14 +320,12 @@ async fn current_password_ok(
 /// `GET /account/totp`: enrolment of an authenticator app.
 pub async fn totp_form(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<Q>,
+    SsoSession {
+        session,
+        account,
+        lang,
+    }: SsoSession,
 ) -> Result<Response, PageError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let (session, account) = match signed_in(&state, &headers, lang).await? {
-        Ok(v) => v,
-        Err(r) => return Ok(r),
-    };
     if account.totp_secret.is_some() {
         return Ok(see_other(&format!("/account?lang={}", lang.code())));
     }
@@ -401,13 +360,14 @@ fn totp_page(
 pub async fn totp_submit(
     State(state): State<AppState>,
     meta: ClientMeta,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        who: SsoSession {
+            session, account, ..
+        },
+        form,
+        lang,
+    }: CsrfForm<SsoSession>,
 ) -> Result<Response, PageError> {
-    let (session, account, form, lang) = match posted(&state, &headers, &body).await? {
-        Ok(v) => v,
-        Err(r) => return Ok(r),
-    };
     // Replacing an enrolled factor would need no secret at all: refused (remove it first,
     // which asks for the password).
     if account.totp_secret.is_some() {
@@ -459,13 +419,16 @@ pub async fn done(body: Bytes) -> Response {
 pub async fn recovery_codes(
     State(state): State<AppState>,
     meta: ClientMeta,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        who: SsoSession {
+            session: _,
+            account,
+            ..
+        },
+        form,
+        lang,
+    }: CsrfForm<SsoSession>,
 ) -> Result<Response, PageError> {
-    let (_, account, form, lang) = match posted(&state, &headers, &body).await? {
-        Ok(v) => v,
-        Err(r) => return Ok(r),
-    };
     if account.totp_secret.is_none() {
         return Ok(see_other(&format!("/account?lang={}", lang.code())));
     }
@@ -483,13 +446,16 @@ pub async fn recovery_codes(
 pub async fn totp_remove(
     State(state): State<AppState>,
     meta: ClientMeta,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        who: SsoSession {
+            session: _,
+            account,
+            ..
+        },
+        form,
+        lang,
+    }: CsrfForm<SsoSession>,
 ) -> Result<Response, PageError> {
-    let (_, account, form, lang) = match posted(&state, &headers, &body).await? {
-        Ok(v) => v,
-        Err(r) => return Ok(r),
-    };
     if account.role.privileged() {
         return Err(PageError::bad_request("account.totp_mandatory", "", lang));
     }

@@ -3,12 +3,11 @@
 //! the audit are in `registry::delegations`; this page only shows and asks.
 
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::account::{posted, signed_in};
+use super::extract::{CsrfForm, SsoSession};
 use super::format::datetime;
 use crate::app::AppState;
 use crate::error::PageError;
@@ -21,7 +20,6 @@ use crate::storage::sessions::Session;
 
 #[derive(serde::Deserialize)]
 pub struct Q {
-    lang: Option<String>,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -60,14 +58,13 @@ struct DelegationsPage<'a> {
 /// `GET /account/delegations`
 pub async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SsoSession {
+        session,
+        account,
+        lang,
+    }: SsoSession,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let (session, account) = match signed_in(&state, &headers, lang).await? {
-        Ok(v) => v,
-        Err(r) => return Ok(r),
-    };
     let notice = match q.notice.as_deref() {
         Some("granted") => "delegations.notice_granted",
         Some("revoked") => "delegations.notice_revoked",
@@ -162,13 +159,16 @@ async fn render(
 /// `delegation`; always for one `organisation` the person represents now.
 pub async fn submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        who: SsoSession {
+            session: _,
+            account,
+            ..
+        },
+        form,
+        lang,
+    }: CsrfForm<SsoSession>,
 ) -> Result<Response, PageError> {
-    let (_, account, form, lang) = match posted(&state, &headers, &body).await? {
-        Ok(v) => v,
-        Err(r) => return Ok(r),
-    };
     let org = form.get("organisation").unwrap_or("");
     let back = |what: &str| see_other(&format!("/account/delegations?lang={}&{what}", lang.code()));
     // Only a current representative acts for the organisation here (the delegator of a

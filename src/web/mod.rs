@@ -3,6 +3,7 @@
 pub mod account;
 pub mod console;
 pub mod delegations;
+pub mod extract;
 pub mod format;
 pub mod login;
 pub mod new_password;

@@ -1,19 +1,17 @@
 //! Console page of administrators: the back-channel logout outbox (issue 12.2).
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{staff, Block, Cell, Field, Form, Table};
+use super::{Block, Cell, Field, Form, Staff, Table};
 use crate::app::AppState;
 use crate::domain::permission::Permission;
 use crate::error::PageError;
-use crate::pages::i18n::Lang;
 use crate::web::format::datetime;
 
 #[derive(serde::Deserialize)]
 pub struct DeliveriesQuery {
-    lang: Option<String>,
     /// `pending` (default), `delivered` or `given_up`.
     state: Option<String>,
 }
@@ -22,12 +20,12 @@ pub struct DeliveriesQuery {
 /// (issue 12.2), newest first, with attempts and the last status of each delivery.
 pub async fn deliveries(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    staff: Staff,
     Query(q): Query<DeliveriesQuery>,
 ) -> Result<Response, PageError> {
     use crate::storage::deliveries::DeliveryState;
-    let lang = Lang::parse(q.lang.as_deref());
-    let staff = staff_or_return!(state, headers, lang, Permission::ManageClients);
+    staff.require(Permission::ManageClients)?;
+    let lang = staff.lang;
     let t = staff.t();
     let which = q.state.as_deref().unwrap_or("pending");
     let kind = DeliveryState::parse(which).unwrap_or(DeliveryState::Pending);

@@ -4,36 +4,18 @@
 //! for confirmation first. Pages are assembled from a few blocks (`Block`) rendered by one
 //! template, so every page gets the same labelled fields, captions and headings.
 
-/// The staff member for a page allowed `$perm`, or the response to send instead.
-macro_rules! staff_or_return {
-    ($state:expr, $headers:expr, $lang:expr, $perm:expr) => {
-        match staff(&$state, &$headers, $lang, Some($perm)).await? {
-            Ok(s) => s,
-            Err(r) => return Ok(r),
-        }
-    };
-}
-
-/// The staff member and the CSRF-checked form of a post allowed `$perm`, or the response.
-macro_rules! posted_or_return {
-    ($state:expr, $headers:expr, $body:expr, $perm:expr) => {
-        match posted(&$state, &$headers, &$body, $perm).await? {
-            Ok(v) => v,
-            Err(r) => return Ok(r),
-        }
-    };
-}
-
 pub mod deliveries;
 pub mod organisations;
 pub mod people;
 pub mod system;
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
+use super::extract::{query_lang, CsrfForm, Principal};
 use super::login;
 use crate::app::AppState;
 use crate::domain::account::{Account, AccountStatus, Role};
@@ -44,7 +26,6 @@ use crate::interaction::Purpose;
 use crate::pages::i18n::{Lang, Texts};
 use crate::pages::{error_page, html, Chrome};
 use crate::registry::RegistryError;
-use crate::secrets::constant_time_eq;
 use crate::storage::sessions::Session;
 
 pub enum Block {
@@ -260,65 +241,75 @@ impl Staff {
     }
 }
 
-/// The staff member behind this request, allowed `permission`; or the response to send
-/// instead (sign in first; or a 403 page).
-pub async fn staff(
-    state: &AppState,
-    headers: &HeaderMap,
-    lang: Lang,
-    permission: Option<Permission>,
-) -> Result<Result<Staff, Response>, PageError> {
-    let session = crate::session::current(state, headers).await?;
-    let found = match session {
-        Some(s) => state
-            .storage
-            .account(&s.sub)
-            .await?
-            .filter(|a| a.status == AccountStatus::Active)
-            .map(|a| (s, a)),
-        None => None,
-    };
-    let Some((session, account)) = found else {
-        return Ok(Err(login::begin(state, Purpose::Console { lang }).await?));
-    };
-    let otp = session.amr_list().iter().any(|m| m == "otp");
-    let allowed =
-        account.role.privileged() && otp && permission.is_none_or(|p| allows(account.role, p));
-    if !allowed {
-        return Ok(Err(error_page(
-            StatusCode::FORBIDDEN,
-            "console.forbidden",
-            "",
-            lang,
-        )));
+impl Staff {
+    /// Refuses (a 403 page) a staff member whose role lacks `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), PageError> {
+        if allows(self.account.role, permission) {
+            Ok(())
+        } else {
+            Err(PageError::Shown {
+                status: StatusCode::FORBIDDEN,
+                key: "console.forbidden",
+                detail: String::new(),
+                lang: self.lang,
+            })
+        }
     }
-    Ok(Ok(Staff {
-        session,
-        account,
-        lang,
-    }))
 }
 
-/// A posted console form: the staff member (allowed `permission`) and the CSRF-checked form.
-pub async fn posted(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-    permission: Permission,
-) -> Result<Result<(Staff, Params), Response>, PageError> {
-    let form = Params::parse(body).unwrap_or_default();
-    let lang = Lang::parse(form.get("lang"));
-    let staff = match staff(state, headers, lang, Some(permission)).await? {
-        Ok(s) => s,
-        Err(r) => return Ok(Err(r)),
-    };
-    let csrf = form.get("csrf").unwrap_or("");
-    if staff.session.csrf.is_empty() || !constant_time_eq(csrf, &staff.session.csrf) {
-        tracing::warn!("console form with a bad CSRF token");
-        return Err(PageError::bad_request("login.csrf", "", lang));
+/// The staff member behind this request: a privileged account whose session proved a second
+/// factor, in the page's language; otherwise the console's login, or a 403 page.
+impl Principal for Staff {
+    async fn find(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result<Self, Response> {
+        let found = async {
+            let Some(s) = crate::session::current(state, headers).await? else {
+                return Ok::<_, PageError>(None);
+            };
+            Ok(state
+                .storage
+                .account(&s.sub)
+                .await?
+                .filter(|a| a.status == AccountStatus::Active)
+                .map(|a| (s, a)))
+        }
+        .await
+        .map_err(IntoResponse::into_response)?;
+        let Some((session, account)) = found else {
+            return Err(login::begin(state, Purpose::Console { lang })
+                .await
+                .unwrap_or_else(IntoResponse::into_response));
+        };
+        let otp = session.amr_list().iter().any(|m| m == "otp");
+        if !(account.role.privileged() && otp) {
+            return Err(error_page(
+                StatusCode::FORBIDDEN,
+                "console.forbidden",
+                "",
+                lang,
+            ));
+        }
+        Ok(Staff {
+            session,
+            account,
+            lang,
+        })
     }
-    Ok(Ok((staff, form)))
+
+    fn csrf(&self) -> &str {
+        &self.session.csrf
+    }
 }
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        Self::find(state, &parts.headers, query_lang(parts)).await
+    }
+}
+
+/// A posted console form.
+pub type StaffForm = CsrfForm<Staff>;
 
 /// Destructive actions are confirmed on a page of their own: without `confirm=yes` the posted
 /// fields come back as a confirmation form (OWASP: confirm state-changing, irreversible
@@ -411,22 +402,9 @@ pub fn messages(staff: &Staff, notice: Option<&str>, error: Option<&str>) -> Vec
     b
 }
 
-#[derive(serde::Deserialize)]
-pub struct LangQ {
-    lang: Option<String>,
-}
-
 /// `GET /admin`: the start page — search and what this role may do.
-pub async fn home(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<LangQ>,
-) -> Result<Response, PageError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let staff = match staff(&state, &headers, lang, None).await? {
-        Ok(s) => s,
-        Err(r) => return Ok(r),
-    };
+pub async fn home(staff: Staff) -> Result<Response, PageError> {
+    let lang = staff.lang;
     let t = staff.t();
     let mut blocks = vec![Block::Text(format!(
         "{} {} ({})",

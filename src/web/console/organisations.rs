@@ -1,31 +1,30 @@
 //! Console pages of operators about organisations: search, registration, members and
 //! representatives, delegations on the organisation's behalf, consents.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::people::{back, consent_fields, Q};
-use super::{confirmation, messages, posted, refusal, staff, Block, Cell, Field, Form, Table};
+use super::{confirmation, messages, refusal, Block, Cell, Field, Form, Staff, StaffForm, Table};
 use crate::app::AppState;
 use crate::domain::account::Role;
 use crate::domain::organisation::{Ico, Organisation, OrganisationKind, Seat};
 use crate::domain::permission::Permission;
 use crate::error::PageError;
-use crate::pages::i18n::Lang;
 use crate::registry;
 use crate::secrets::now;
+use crate::web::extract::CsrfForm;
 use crate::web::format::datetime;
 
 /// `GET /admin/organisations?q=`
 pub async fn organisations(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    staff: Staff,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let staff = staff_or_return!(state, headers, lang, Permission::ReadRegister);
+    staff.require(Permission::ReadRegister)?;
+    let lang = staff.lang;
     let t = staff.t();
     let query = q.q.clone().unwrap_or_default();
     let rows = state.storage.search_organisations(&query, 200).await?;
@@ -104,10 +103,11 @@ pub async fn organisations(
 /// `POST /admin/organisations`
 pub async fn create_organisation(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageOrganisations);
+    staff.require(Permission::ManageOrganisations)?;
     let g = |k: &str| form.get(k).unwrap_or("").to_owned();
     let result = async {
         let o = Organisation::new(
@@ -137,12 +137,12 @@ pub async fn create_organisation(
 /// `GET /admin/organisations/{id}`
 pub async fn organisation(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    staff: Staff,
     Path(id): Path<String>,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let staff = staff_or_return!(state, headers, lang, Permission::ReadRegister);
+    staff.require(Permission::ReadRegister)?;
+    let lang = staff.lang;
     let t = staff.t();
     let Some(o) = state.storage.organisation(&id).await? else {
         return Err(PageError::not_found(lang));
@@ -328,11 +328,12 @@ pub async fn organisation(
 /// `POST /admin/organisations/{id}/delegations`: on the organisation's behalf.
 pub async fn grant_delegation(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageDelegations);
+    staff.require(Permission::ManageDelegations)?;
     let here = format!("/admin/organisations/{id}");
     let r = registry::delegations::grant(
         &state,
@@ -351,11 +352,12 @@ pub async fn grant_delegation(
 /// `POST /admin/organisations/{id}/delegations/{d}/revoke` (confirmed)
 pub async fn revoke_delegation(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((id, delegation)): Path<(String, String)>,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageDelegations);
+    staff.require(Permission::ManageDelegations)?;
     let here = format!("/admin/organisations/{id}");
     if let Some(r) = confirmation(
         &staff,

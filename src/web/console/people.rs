@@ -1,13 +1,12 @@
 //! Console pages of operators about people: search, consents, accounts and letters, account
 //! status and sessions, statutory roles. Organisations are in `organisations.rs`.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::{
-    confirmation, enc, messages, posted, refusal, staff, Block, Cell, Field, Form, Staff, Table,
+    confirmation, enc, messages, refusal, Block, Cell, Field, Form, Staff, StaffForm, Table,
 };
 use crate::app::AppState;
 use crate::domain::account::{AccountStatus, Role, Username};
@@ -21,11 +20,11 @@ use crate::http::see_other;
 use crate::pages::i18n::Lang;
 use crate::registry::{self, consents::Subject};
 use crate::secrets::now;
+use crate::web::extract::CsrfForm;
 use crate::web::format::datetime;
 
 #[derive(serde::Deserialize)]
 pub struct Q {
-    pub(super) lang: Option<String>,
     pub(super) q: Option<String>,
     pub(super) notice: Option<String>,
     pub(super) error: Option<String>,
@@ -45,11 +44,11 @@ pub(super) fn back(path: &str, lang: Lang, outcome: Result<&str, String>) -> Res
 /// `GET /admin/persons?q=`
 pub async fn persons(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    staff: Staff,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let staff = staff_or_return!(state, headers, lang, Permission::ReadRegister);
+    staff.require(Permission::ReadRegister)?;
+    let lang = staff.lang;
     let t = staff.t();
     let query = q.q.clone().unwrap_or_default();
     let rows = state.storage.search_persons(&query, 100, 0).await?;
@@ -109,12 +108,12 @@ pub async fn persons(
 /// `GET /admin/persons/{sub}`
 pub async fn person(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    staff: Staff,
     Path(sub): Path<String>,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let staff = staff_or_return!(state, headers, lang, Permission::ReadRegister);
+    staff.require(Permission::ReadRegister)?;
+    let lang = staff.lang;
     let t = staff.t();
     let Some(p) = state.storage.person(&sub).await? else {
         return Err(PageError::not_found(lang));
@@ -486,11 +485,11 @@ pub(super) fn consent_fields(
 /// `POST /admin/consents`: for an existing person (`person`) or a new one (names).
 pub async fn record_consent(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) =
-        posted_or_return!(state, headers, body, Permission::ManageConsentsAndAccounts);
+    staff.require(Permission::ManageConsentsAndAccounts)?;
     let g = |k: &str| form.get(k).unwrap_or("").to_owned();
     let org = g("organisation");
     let return_to = match form.get("person") {
@@ -530,12 +529,12 @@ pub async fn record_consent(
 /// `POST /admin/consents/{id}/withdraw` (confirmed)
 pub async fn withdraw_consent(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) =
-        posted_or_return!(state, headers, body, Permission::ManageConsentsAndAccounts);
+    staff.require(Permission::ManageConsentsAndAccounts)?;
     let person = form.get("person").unwrap_or("").to_owned();
     let here = format!("/admin/persons/{person}");
     if let Some(r) = confirmation(
@@ -574,12 +573,12 @@ fn pdf(l: registry::accounts::IssuedLetter) -> Response {
 /// `POST /admin/persons/{sub}/account`: the account, and its letter downloaded at once.
 pub async fn create_account(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(sub): Path<String>,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) =
-        posted_or_return!(state, headers, body, Permission::ManageConsentsAndAccounts);
+    staff.require(Permission::ManageConsentsAndAccounts)?;
     let here = format!("/admin/persons/{sub}");
     let result = async {
         let username = form.get("username").map(Username::parse).transpose()?;
@@ -602,12 +601,12 @@ pub async fn create_account(
 /// `POST /admin/persons/{sub}/letter` (confirmed): a new initial password and its letter.
 pub async fn reissue_letter(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(sub): Path<String>,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) =
-        posted_or_return!(state, headers, body, Permission::ManageConsentsAndAccounts);
+    staff.require(Permission::ManageConsentsAndAccounts)?;
     let here = format!("/admin/persons/{sub}");
     if let Some(r) = guard_user_account(&state, &staff, &sub).await? {
         return Ok(r);
@@ -654,11 +653,12 @@ async fn guard_user_account(
 /// `POST /admin/persons/{sub}/status` (lock and disable confirmed)
 pub async fn change_status(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(sub): Path<String>,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageAccountStatus);
+    staff.require(Permission::ManageAccountStatus)?;
     let here = format!("/admin/persons/{sub}");
     if let Some(r) = guard_user_account(&state, &staff, &sub).await? {
         return Ok(r);
@@ -690,11 +690,12 @@ pub async fn change_status(
 /// `POST /admin/persons/{sub}/sessions/end` (confirmed): sign out everywhere.
 pub async fn end_sessions(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(sub): Path<String>,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageAccountStatus);
+    staff.require(Permission::ManageAccountStatus)?;
     let here = format!("/admin/persons/{sub}");
     if let Some(r) = guard_user_account(&state, &staff, &sub).await? {
         return Ok(r);
@@ -717,11 +718,12 @@ pub async fn end_sessions(
 /// `POST /admin/persons/{sub}/statutory/start`
 pub async fn start_role(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(sub): Path<String>,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageStatutoryRoles);
+    staff.require(Permission::ManageStatutoryRoles)?;
     let here = format!("/admin/persons/{sub}");
     match registry::statutory::start(
         &state,
@@ -740,11 +742,12 @@ pub async fn start_role(
 /// `POST /admin/persons/{sub}/statutory/end` (confirmed, with the date and the reason)
 pub async fn end_role(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(sub): Path<String>,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageStatutoryRoles);
+    staff.require(Permission::ManageStatutoryRoles)?;
     let here = format!("/admin/persons/{sub}");
     let t = staff.t();
     if form.get("confirm") != Some("yes") {

@@ -1,12 +1,11 @@
 //! Console pages of administrators: OAuth clients, signing keys, the audit log.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::{
-    confirmation, enc, messages, posted, refusal, staff, Block, Cell, Field, Form, Staff, Table,
+    confirmation, enc, messages, refusal, Block, Cell, Field, Form, Staff, StaffForm, Table,
 };
 use crate::app::AppState;
 use crate::audit::Filter;
@@ -15,15 +14,14 @@ use crate::domain::permission::Permission;
 use crate::error::PageError;
 use crate::http::params::Params;
 use crate::http::see_other;
-use crate::pages::i18n::Lang;
 use crate::registry::RegistryError;
 use crate::secrets::now;
 use crate::services::{self, Via};
+use crate::web::extract::CsrfForm;
 use crate::web::format::datetime;
 
 #[derive(serde::Deserialize)]
 pub struct Q {
-    lang: Option<String>,
     notice: Option<String>,
     error: Option<String>,
     event: Option<String>,
@@ -125,11 +123,11 @@ fn client_fields(staff: &Staff, c: Option<&Client>) -> Vec<Field> {
 /// `GET /admin/clients`
 pub async fn clients(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    staff: Staff,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let staff = staff_or_return!(state, headers, lang, Permission::ManageClients);
+    staff.require(Permission::ManageClients)?;
+    let lang = staff.lang;
     let t = staff.t();
     let list = state.storage.clients().await?;
     let mut blocks = messages(&staff, q.notice.as_deref(), q.error.as_deref());
@@ -226,10 +224,11 @@ fn apply(c: &mut Client, form: &Params) -> Result<(), crate::domain::ParseError>
 /// `POST /admin/clients`: registers a client; its secret is shown once.
 pub async fn create_client(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageClients);
+    staff.require(Permission::ManageClients)?;
     let t = staff.t();
     let made = services::clients::build(services::clients::Registration::new(
         form.get("client_id").unwrap_or(""),
@@ -282,12 +281,12 @@ pub async fn create_client(
 /// `GET /admin/clients/{id}`
 pub async fn client(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    staff: Staff,
     Path(id): Path<String>,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let staff = staff_or_return!(state, headers, lang, Permission::ManageClients);
+    staff.require(Permission::ManageClients)?;
+    let lang = staff.lang;
     let t = staff.t();
     let Some(c) = state.storage.client(&id).await? else {
         return Err(PageError::not_found(lang));
@@ -323,11 +322,12 @@ pub async fn client(
 /// `POST /admin/clients/{id}`: saves the edited registration (URIs validated).
 pub async fn update_client(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageClients);
+    staff.require(Permission::ManageClients)?;
     let here = format!("/admin/clients/{id}");
     let Some(current) = state.storage.client(&id).await? else {
         return Err(PageError::not_found(staff.lang));
@@ -358,11 +358,12 @@ pub async fn update_client(
 /// `POST /admin/clients/{id}/secret` (confirmed): a new secret, shown once.
 pub async fn rotate_secret(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageClients);
+    staff.require(Permission::ManageClients)?;
     let t = staff.t();
     let here = format!("/admin/clients/{id}");
     if let Some(r) = confirmation(
@@ -408,11 +409,11 @@ pub async fn rotate_secret(
 /// `GET /admin/keys`
 pub async fn keys(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    staff: Staff,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let staff = staff_or_return!(state, headers, lang, Permission::ManageKeys);
+    staff.require(Permission::ManageKeys)?;
+    let lang = staff.lang;
     let t = staff.t();
     let mut blocks = messages(&staff, q.notice.as_deref(), q.error.as_deref());
     blocks.push(Block::Table(Table {
@@ -459,10 +460,11 @@ pub async fn keys(
 /// `POST /admin/keys/rotate` (confirmed): pre-publishes a new key.
 pub async fn rotate_key(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
 ) -> Result<Response, PageError> {
-    let (staff, form) = posted_or_return!(state, headers, body, Permission::ManageKeys);
+    staff.require(Permission::ManageKeys)?;
     if let Some(r) = confirmation(
         &staff,
         &form,
@@ -497,11 +499,11 @@ pub async fn rotate_key(
 /// `GET /admin/audit?event=&actor=&subject=&before=`
 pub async fn audit_log(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    staff: Staff,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let staff = staff_or_return!(state, headers, lang, Permission::ReadAudit);
+    staff.require(Permission::ReadAudit)?;
+    let lang = staff.lang;
     let t = staff.t();
     let nonempty = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
     let rows = state
@@ -589,13 +591,8 @@ pub async fn audit_log(
 
 /// `GET /admin/settings`: the settings in force (read-only: they come from the configuration
 /// file every node is deployed with).
-pub async fn settings(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<Q>,
-) -> Result<Response, PageError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let staff = staff_or_return!(state, headers, lang, Permission::ReadSettings);
+pub async fn settings(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
+    staff.require(Permission::ReadSettings)?;
     let t = staff.t();
     let blocks = vec![
         Block::Text(t.get("console.settings_intro").into()),
