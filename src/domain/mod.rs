@@ -13,6 +13,7 @@ pub mod permission;
 pub mod person;
 pub mod pkce;
 pub mod prompt;
+pub mod recovery;
 pub mod scope;
 pub mod text;
 pub mod totp;

@@ -7,22 +7,17 @@
 //! seen over someone's shoulder cannot be replayed within its window (RFC 6238 §5.2, last
 //! paragraph).
 //!
-//! Enrolment shows the secret as an `otpauth://` URI (Google's Key Uri Format) inside a QR
-//! code, and hands out single-use [`RecoveryCode`]s for a lost phone; only their keyed
-//! hashes are stored.
+//! Enrolment shows the secret as an `otpauth://` URI (Google's Key Uri Format), which
+//! `web::qr` draws as a QR code, and hands out single-use recovery codes
+//! (`domain::recovery`) for a lost phone.
 //!
 //! Everything here is pure: the caller supplies the time and keeps the state.
 
-use std::collections::HashSet;
 use std::fmt;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use qrcode::render::svg;
-use qrcode::{EcLevel, QrCode};
-use rand::{Rng, RngExt};
+use rand::Rng;
 use sha1::Sha1;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
@@ -34,9 +29,6 @@ pub const DIGITS: u32 = 6;
 pub const STEP_SECONDS: i64 = 30;
 /// How many steps before and after the current one are still accepted.
 pub const ALLOWED_SKEW_STEPS: i64 = 1;
-/// Recovery codes handed out at enrolment.
-pub const RECOVERY_CODE_COUNT: usize = 10;
-
 /// Bytes in a shared secret: 160 bits, the length RFC 4226 §4 recommends (R6).
 const SECRET_BYTES: usize = 20;
 
@@ -164,151 +156,22 @@ pub fn otpauth_uri(secret: &TotpSecret, issuer: &str, account: &str) -> String {
     )
 }
 
-/// The data did not fit in a QR code (over ~2,300 bytes at the error correction we use).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the text is too long for a QR code")]
-pub struct QrTooLong;
-
-/// A QR code of `uri` as a standalone SVG document: black modules on white, with the standard
-/// four-module quiet zone, so that phone cameras read it even on a dark page. Error correction
-/// level M tolerates a smudged screen; an `otpauth` URI fits comfortably.
-pub fn qr_svg(uri: &str) -> Result<String, QrTooLong> {
-    let code =
-        QrCode::with_error_correction_level(uri.as_bytes(), EcLevel::M).map_err(|_| QrTooLong)?;
-    Ok(code
-        .render::<svg::Color<'_>>()
-        .quiet_zone(true)
-        .dark_color(svg::Color("#000000"))
-        .light_color(svg::Color("#ffffff"))
-        .min_dimensions(240, 240)
-        .build())
-}
-
-/// [`qr_svg`] as a `data:` URI, for `<img src="…">` without serving a separate file.
-pub fn qr_data_uri(uri: &str) -> Result<String, QrTooLong> {
-    let svg = qr_svg(uri)?;
-    Ok(format!(
-        "data:image/svg+xml;base64,{}",
-        STANDARD.encode(svg.as_bytes())
-    ))
-}
-
-/// Recovery-code alphabet: lower-case letters and digits without the look-alikes
-/// `0`/`o`, `1`/`l`/`i`. 31 symbols, each carrying log2(31) ≈ 4.95 bits.
-const RECOVERY_ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
-/// Symbols in a recovery code, shown as three groups of six: 18 × 4.95 ≈ 89 bits, above the
-/// 80 bits that make an offline search hopeless even with the key (NIST SP 800-63B §5.1.2
-/// asks 64 bits of a look-up secret; we keep a margin).
-const RECOVERY_LEN: usize = 18;
-const RECOVERY_GROUP: usize = 6;
-
-/// A single-use code that stands in for the authenticator app when the phone is lost.
-/// Shown to the user once at enrolment ([`RecoveryCode::display`]); only a keyed hash of
-/// [`RecoveryCode::normalized`] is stored (`keys::sealing::DataKey::recovery_code_hash`).
-/// Never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RecoveryCode(String);
-
-impl RecoveryCode {
-    fn generate(rng: &mut impl Rng) -> Self {
-        let code = (0..RECOVERY_LEN)
-            .map(|_| char::from(RECOVERY_ALPHABET[rng.random_range(0..RECOVERY_ALPHABET.len())]))
-            .collect();
-        Self(code)
-    }
-
-    /// The code as the user should see it: `xxxxxx-xxxxxx-xxxxxx`.
-    pub fn display(&self) -> String {
-        self.0
-            .as_bytes()
-            .chunks(RECOVERY_GROUP)
-            .filter_map(|c| std::str::from_utf8(c).ok())
-            .collect::<Vec<_>>()
-            .join("-")
-    }
-
-    /// The code as it is hashed: what [`normalize_recovery_code`] makes of the typed input.
-    pub fn normalized(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for RecoveryCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RecoveryCode(***)")
-    }
-}
-
-/// `n` distinct fresh recovery codes ([`RECOVERY_CODE_COUNT`] is the usual `n`).
-pub fn generate_recovery_codes(n: usize) -> Vec<RecoveryCode> {
-    let mut rng = rand::rng();
-    let mut seen = HashSet::with_capacity(n);
-    let mut codes = Vec::with_capacity(n);
-    while codes.len() < n {
-        let code = RecoveryCode::generate(&mut rng);
-        if seen.insert(code.0.clone()) {
-            codes.push(code);
-        }
-    }
-    codes
-}
-
-/// What the user typed, in the form that was hashed: spaces and dashes removed, lower-case.
-pub fn normalize_recovery_code(input: &str) -> String {
-    input
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-const BASE32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
 /// RFC 4648 §6 base32, upper-case, without padding.
 fn base32_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
-    let mut buffer: u32 = 0;
-    let mut bits = 0;
-    for &b in bytes {
-        buffer = (buffer << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(char::from(
-                BASE32_ALPHABET[((buffer >> bits) & 31) as usize],
-            ));
-        }
-    }
-    if bits > 0 {
-        out.push(char::from(
-            BASE32_ALPHABET[((buffer << (5 - bits)) & 31) as usize],
-        ));
-    }
-    out
+    data_encoding::BASE32_NOPAD.encode(bytes)
 }
 
 /// Decodes base32 leniently as to case, spaces and trailing `=`; `None` on any other
 /// character or on leftover bits that are not zero (a truncated or mistyped secret).
 fn base32_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 5 / 8);
-    let mut buffer: u32 = 0;
-    let mut bits = 0;
-    let cleaned = s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
-    for c in cleaned.trim_end_matches('=').bytes() {
-        let c = c.to_ascii_uppercase();
-        let value = BASE32_ALPHABET.iter().position(|&a| a == c)? as u32;
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((buffer >> bits) & 0xff) as u8);
-        }
-    }
-    // At most 4 bits may be left over, and they must be zero padding.
-    if bits >= 5 || buffer & ((1 << bits) - 1) != 0 {
-        return None;
-    }
-    Some(out)
+    let cleaned: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    data_encoding::BASE32_NOPAD
+        .decode(cleaned.trim_end_matches('=').as_bytes())
+        .ok()
 }
 
 #[cfg(test)]
@@ -493,8 +356,6 @@ mod tests {
         let shown = format!("{secret:?}");
         assert!(!shown.contains(&secret.to_base32()));
         assert!(!shown.contains("1234"));
-        let code = RecoveryCode("abcdefghjk".to_owned());
-        assert!(!format!("{code:?}").contains("abcde"));
     }
 
     #[test]
@@ -515,64 +376,5 @@ mod tests {
         assert!(uri.starts_with("otpauth://totp/A%26B:x%3Fsecret%3DAAAA%26y%23z?secret=GEZ"));
         assert_eq!(uri.matches("secret=").count(), 1);
         assert!(!uri.contains('#'));
-    }
-
-    #[test]
-    fn the_qr_code_is_a_black_on_white_svg() {
-        let uri = otpauth_uri(&rfc_secret(), "MPSV", "novak");
-        let svg = qr_svg(&uri).unwrap();
-        assert!(svg.starts_with("<?xml") || svg.starts_with("<svg"));
-        assert!(svg.contains("<svg"));
-        assert!(svg.contains(r##"fill="#000000""##));
-        assert!(svg.contains(r##"fill="#ffffff""##));
-        assert!(svg.trim_end().ends_with("</svg>"));
-
-        let data = qr_data_uri(&uri).unwrap();
-        let payload = data.strip_prefix("data:image/svg+xml;base64,").unwrap();
-        assert_eq!(STANDARD.decode(payload).unwrap(), svg.into_bytes());
-    }
-
-    #[test]
-    fn text_too_long_for_a_qr_code_is_an_error_not_a_panic() {
-        assert_eq!(qr_svg(&"x".repeat(10_000)), Err(QrTooLong));
-    }
-
-    #[test]
-    fn recovery_codes_are_unique_and_well_formed() {
-        let codes = generate_recovery_codes(RECOVERY_CODE_COUNT);
-        assert_eq!(codes.len(), 10);
-        let shown: HashSet<String> = codes.iter().map(RecoveryCode::display).collect();
-        assert_eq!(shown.len(), 10);
-        for s in &shown {
-            assert_eq!(s.len(), 20);
-            assert_eq!((&s[6..7], &s[13..14]), ("-", "-"));
-            assert!(s
-                .bytes()
-                .filter(|&b| b != b'-')
-                .all(|b| RECOVERY_ALPHABET.contains(&b)));
-            for ambiguous in ['0', 'o', 'O', '1', 'l', 'I', 'i'] {
-                assert!(!s.contains(ambiguous), "{s} contains {ambiguous}");
-            }
-        }
-    }
-
-    #[test]
-    fn a_typed_recovery_code_normalises_to_the_issued_one() {
-        let code = &generate_recovery_codes(1)[0];
-        let typed = format!(" {} ", code.display().to_uppercase().replace('-', " - "));
-        assert_eq!(normalize_recovery_code(&typed), code.normalized());
-        assert_eq!(normalize_recovery_code(&code.display()), code.normalized());
-    }
-
-    #[test]
-    fn recovery_codes_carry_at_least_80_bits() {
-        let bits = RECOVERY_LEN as f64 * (RECOVERY_ALPHABET.len() as f64).log2();
-        assert!(bits >= 80.0, "{bits}");
-    }
-
-    #[test]
-    fn normalising_strips_spaces_and_dashes_and_lowercases() {
-        assert_eq!(normalize_recovery_code("AbCdE-fGhJk"), "abcdefghjk");
-        assert_eq!(normalize_recovery_code(" abcde  fghjk "), "abcdefghjk");
     }
 }

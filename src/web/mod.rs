@@ -8,6 +8,7 @@ pub mod format;
 pub mod login;
 pub mod new_password;
 pub mod organisation;
+pub mod qr;
 pub mod rate_limit;
 pub mod reset;
 pub mod statics;

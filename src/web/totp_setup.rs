@@ -9,6 +9,7 @@ use base64::Engine;
 use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::account::Account;
+use crate::domain::recovery;
 use crate::domain::totp::{self, TotpSecret};
 use crate::error::Internal;
 use crate::secrets::now;
@@ -29,7 +30,8 @@ pub fn start(state: &AppState, account: &Account) -> Result<Enrolment, Internal>
     let payload = format!("{}|{}|{}", account.sub, now() + ENROLMENT_SECONDS, b32);
     let sealed = URL_SAFE_NO_PAD.encode(state.data_key.seal(payload.as_bytes()));
     let uri = totp::otpauth_uri(&secret, "MPSV OKslužby", &account.username);
-    let qr = totp::qr_data_uri(&uri).map_err(|_| Internal::Other("QR code too long".into()))?;
+    let qr =
+        super::qr::qr_data_uri(&uri).map_err(|_| Internal::Other("QR code too long".into()))?;
     Ok(Enrolment {
         sealed,
         secret_base32: grouped(&b32),
@@ -42,7 +44,8 @@ pub fn resume(state: &AppState, account: &Account, sealed: &str) -> Result<Enrol
     let (b32, secret) =
         open(state, account, sealed).ok_or_else(|| Internal::Other("enrolment expired".into()))?;
     let uri = totp::otpauth_uri(&secret, "MPSV OKslužby", &account.username);
-    let qr = totp::qr_data_uri(&uri).map_err(|_| Internal::Other("QR code too long".into()))?;
+    let qr =
+        super::qr::qr_data_uri(&uri).map_err(|_| Internal::Other("QR code too long".into()))?;
     Ok(Enrolment {
         sealed: sealed.to_owned(),
         secret_base32: grouped(&b32),
@@ -131,7 +134,7 @@ pub async fn confirm(
 
 /// Fresh recovery codes for display and their keyed hashes for storage.
 fn recovery_codes(state: &AppState, account: &Account) -> (Vec<String>, Vec<String>) {
-    let codes = totp::generate_recovery_codes(totp::RECOVERY_CODE_COUNT);
+    let codes = recovery::generate_recovery_codes(recovery::RECOVERY_CODE_COUNT);
     let hashes = codes
         .iter()
         .map(|c| {
@@ -181,7 +184,7 @@ pub async fn use_recovery_code(
     account: &Account,
     typed: &str,
 ) -> Result<bool, Internal> {
-    let normalized = totp::normalize_recovery_code(typed);
+    let normalized = recovery::normalize_recovery_code(typed);
     if normalized.is_empty() || normalized.len() > 64 {
         return Ok(false);
     }
