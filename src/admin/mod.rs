@@ -3,9 +3,13 @@
 //! out, RFC 9457 problem details for errors, offset-cursor pagination, and an OpenAPI 3.1
 //! document generated from the code (`utoipa`) at `/admin/api/v1/openapi.json`.
 
+pub mod accounts;
 pub mod auth;
+pub mod clients;
 pub mod error;
-pub mod register;
+pub mod organisations;
+pub mod persons;
+pub mod staff;
 pub mod system;
 
 use axum::http::{header, HeaderValue};
@@ -136,16 +140,16 @@ impl Modify for Security {
     modifiers(&Security),
     security(("bearer" = [])),
     paths(
-        register::list_organisations, register::create_organisation, register::get_organisation,
-        register::list_persons, register::get_person,
-        register::record_consent, register::withdraw_consent,
-        register::create_account, register::reissue_letter,
-        register::change_status, register::list_sessions, register::end_all_sessions,
-        register::start_statutory, register::end_statutory,
-        register::grant_delegation, register::revoke_delegation,
-        system::list_clients, system::create_client, system::update_client, system::rotate_secret,
+        organisations::list_organisations, organisations::create_organisation, organisations::get_organisation,
+        persons::list_persons, persons::get_person,
+        persons::record_consent, persons::withdraw_consent,
+        accounts::create_account, accounts::reissue_letter,
+        accounts::change_status, accounts::list_sessions, accounts::end_all_sessions,
+        persons::start_statutory, persons::end_statutory,
+        organisations::grant_delegation, organisations::revoke_delegation,
+        clients::list_clients, clients::create_client, clients::update_client, clients::rotate_secret,
         system::list_keys, system::rotate_key,
-        system::create_staff, system::change_staff_status,
+        staff::create_staff, staff::change_staff_status,
         system::settings,
         system::audit_log,
         system::list_logout_deliveries,
@@ -171,47 +175,47 @@ pub fn routes() -> Router<AppState> {
         .route("/openapi.json", get(openapi))
         .route(
             "/organisations",
-            get(register::list_organisations).post(register::create_organisation),
+            get(organisations::list_organisations).post(organisations::create_organisation),
         )
-        .route("/organisations/{id}", get(register::get_organisation))
+        .route("/organisations/{id}", get(organisations::get_organisation))
         .route(
             "/organisations/{id}/delegations",
-            post(register::grant_delegation),
+            post(organisations::grant_delegation),
         )
         .route(
             "/organisations/{id}/delegations/{delegation}/revoke",
-            post(register::revoke_delegation),
+            post(organisations::revoke_delegation),
         )
-        .route("/persons", get(register::list_persons))
-        .route("/persons/{sub}", get(register::get_person))
-        .route("/persons/{sub}/account", post(register::create_account))
-        .route("/persons/{sub}/letters", post(register::reissue_letter))
-        .route("/persons/{sub}/status", post(register::change_status))
-        .route("/persons/{sub}/sessions", get(register::list_sessions))
+        .route("/persons", get(persons::list_persons))
+        .route("/persons/{sub}", get(persons::get_person))
+        .route("/persons/{sub}/account", post(accounts::create_account))
+        .route("/persons/{sub}/letters", post(accounts::reissue_letter))
+        .route("/persons/{sub}/status", post(accounts::change_status))
+        .route("/persons/{sub}/sessions", get(accounts::list_sessions))
         .route(
             "/persons/{sub}/sessions/end",
-            post(register::end_all_sessions),
+            post(accounts::end_all_sessions),
         )
         .route(
             "/persons/{sub}/statutory-roles",
-            post(register::start_statutory),
+            post(persons::start_statutory),
         )
         .route(
             "/persons/{sub}/statutory-roles/end",
-            post(register::end_statutory),
+            post(persons::end_statutory),
         )
-        .route("/consents", post(register::record_consent))
-        .route("/consents/{id}/withdraw", post(register::withdraw_consent))
+        .route("/consents", post(persons::record_consent))
+        .route("/consents/{id}/withdraw", post(persons::withdraw_consent))
         .route(
             "/clients",
-            get(system::list_clients).post(system::create_client),
+            get(clients::list_clients).post(clients::create_client),
         )
-        .route("/clients/{id}", patch(system::update_client))
-        .route("/clients/{id}/secret", post(system::rotate_secret))
+        .route("/clients/{id}", patch(clients::update_client))
+        .route("/clients/{id}/secret", post(clients::rotate_secret))
         .route("/keys", get(system::list_keys))
         .route("/keys/rotate", post(system::rotate_key))
-        .route("/staff", post(system::create_staff))
-        .route("/staff/{sub}/status", post(system::change_staff_status))
+        .route("/staff", post(staff::create_staff))
+        .route("/staff/{sub}/status", post(staff::change_staff_status))
         .route("/settings", get(system::settings))
         .route("/audit", get(system::audit_log))
         .route("/logout-deliveries", get(system::list_logout_deliveries))

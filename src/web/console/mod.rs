@@ -4,9 +4,12 @@
 //! for confirmation first. Pages are assembled from a few blocks (`Block`) rendered by one
 //! template, so every page gets the same labelled fields, captions and headings.
 
+pub mod accounts;
+pub mod consents;
 pub mod deliveries;
 pub mod organisations;
 pub mod people;
+pub mod statutory;
 pub mod system;
 
 use askama::Template;
@@ -470,22 +473,31 @@ pub fn routes() -> axum::Router<crate::app::AppState> {
         .route("/admin", get(home))
         .route("/admin/persons", get(people::persons))
         .route("/admin/persons/{sub}", get(people::person))
-        .route("/admin/persons/{sub}/account", post(people::create_account))
-        .route("/admin/persons/{sub}/letter", post(people::reissue_letter))
-        .route("/admin/persons/{sub}/status", post(people::change_status))
+        .route(
+            "/admin/persons/{sub}/account",
+            post(accounts::create_account),
+        )
+        .route(
+            "/admin/persons/{sub}/letter",
+            post(accounts::reissue_letter),
+        )
+        .route("/admin/persons/{sub}/status", post(accounts::change_status))
         .route(
             "/admin/persons/{sub}/sessions/end",
-            post(people::end_sessions),
+            post(accounts::end_sessions),
         )
         .route(
             "/admin/persons/{sub}/statutory/start",
-            post(people::start_role),
+            post(statutory::start_role),
         )
-        .route("/admin/persons/{sub}/statutory/end", post(people::end_role))
-        .route("/admin/consents", post(people::record_consent))
+        .route(
+            "/admin/persons/{sub}/statutory/end",
+            post(statutory::end_role),
+        )
+        .route("/admin/consents", post(consents::record_consent))
         .route(
             "/admin/consents/{id}/withdraw",
-            post(people::withdraw_consent),
+            post(consents::withdraw_consent),
         )
         .route(
             "/admin/organisations",
