@@ -2,10 +2,18 @@
 //! the same SQL text with `$N` placeholders (which SQLite also understands) and only portable
 //! types (`BIGINT`/`INTEGER` as `i64`, `TEXT`). Migrations are per dialect.
 
+/// A statutory role in force at `$2`.
+macro_rules! statutory_now {
+    () => {
+        "from_at <= $2 AND (until_at IS NULL OR until_at > $2)"
+    };
+}
+
 pub mod accounts;
 pub mod client_cache;
 pub mod clients;
 pub mod codes;
+pub mod delegations;
 pub mod deliveries;
 pub mod demo;
 pub mod keys;
@@ -14,6 +22,7 @@ pub mod login_requests;
 pub mod organisations;
 pub mod people;
 pub mod sessions;
+pub mod statutory;
 pub mod tokens;
 
 use std::str::FromStr;

@@ -1,6 +1,7 @@
-//! Persons, consents, memberships, statutory roles, delegations and credentials letters: the
-//! MPSV domain's facts (docs/domain.md). The rules themselves are in `domain::entitlement`;
-//! this module only reads and writes the facts they take.
+//! Persons, consents, memberships and credentials letters, and the affiliations read from them:
+//! the MPSV domain's facts (docs/domain.md; statutory roles in `statutory.rs`, delegations in
+//! `delegations.rs`). The rules themselves are in `domain::entitlement`; this module only reads
+//! and writes the facts they take.
 
 use sqlx::FromRow;
 
@@ -56,30 +57,6 @@ pub struct ConsentRecord {
     pub withdrawn_by: Option<String>,
 }
 
-/// A statutory role as stored: from (inclusive) until (exclusive), Unix seconds.
-#[derive(Debug, Clone, FromRow)]
-pub struct StatutoryRole {
-    pub id: String,
-    pub person_sub: String,
-    pub organisation_id: String,
-    pub from_at: i64,
-    pub until_at: Option<i64>,
-}
-
-/// A delegation of submit, with the names of both people for display.
-#[derive(Debug, Clone, FromRow)]
-pub struct Delegation {
-    pub id: String,
-    pub organisation_id: String,
-    pub delegate_sub: String,
-    pub delegate_name: String,
-    pub delegator_sub: String,
-    pub delegator_name: String,
-    pub created_at: i64,
-    pub created_by: String,
-    pub revoked_at: Option<i64>,
-}
-
 /// A member of an organisation as an organisation page lists them.
 #[derive(Debug, Clone, FromRow)]
 pub struct Member {
@@ -117,15 +94,8 @@ macro_rules! person_columns {
     };
 }
 
-/// A statutory role in force at `$2`.
-macro_rules! statutory_now {
-    () => {
-        "from_at <= $2 AND (until_at IS NULL OR until_at > $2)"
-    };
-}
-
 /// Makes the person a current member of the organisation (again, if they had left).
-async fn join_organisation(
+pub(super) async fn join_organisation(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     person_sub: &str,
     organisation_id: &str,
@@ -439,98 +409,6 @@ impl Storage {
         Ok(out)
     }
 
-    /// Records that a person is a statutory representative of an organisation from `from_at`.
-    pub async fn start_statutory_role_in(
-        &self,
-        tx: &mut Tx,
-        id: &str,
-        person_sub: &str,
-        organisation_id: &str,
-        from_at: i64,
-        recorded_by: &str,
-    ) -> Result<()> {
-        join_organisation(tx, person_sub, organisation_id, from_at).await?;
-        sqlx::query(
-            "INSERT INTO statutory_roles (id, person_sub, organisation_id, from_at, until_at, \
-             recorded_by, recorded_at) VALUES ($1,$2,$3,$4,NULL,$5,$6)",
-        )
-        .bind(id)
-        .bind(person_sub)
-        .bind(organisation_id)
-        .bind(from_at)
-        .bind(recorded_by)
-        .bind(now())
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
-    /// Ends every open statutory role of the person in the organisation at `at` (or keeps an
-    /// earlier end already set). Returns how many roles were ended.
-    pub async fn end_statutory_role_in(
-        &self,
-        tx: &mut Tx,
-        person_sub: &str,
-        organisation_id: &str,
-        at: i64,
-        by: &str,
-        reason: &str,
-    ) -> Result<u64> {
-        let r = sqlx::query(
-            "UPDATE statutory_roles SET until_at = $1, ended_by = $2, end_reason = $3 \
-             WHERE person_sub = $4 AND organisation_id = $5 \
-             AND (until_at IS NULL OR until_at > $1)",
-        )
-        .bind(at)
-        .bind(by)
-        .bind(reason)
-        .bind(person_sub)
-        .bind(organisation_id)
-        .execute(&mut **tx)
-        .await?;
-        Ok(r.rows_affected())
-    }
-
-    /// Statutory roles of an organisation that are current or start later (not ended before
-    /// `at`), or of one person when `person_sub` is given.
-    pub async fn statutory_roles(
-        &self,
-        organisation_id: Option<&str>,
-        person_sub: Option<&str>,
-        at: i64,
-    ) -> Result<Vec<StatutoryRole>> {
-        Ok(sqlx::query_as(
-            "SELECT id, person_sub, organisation_id, from_at, until_at FROM statutory_roles \
-             WHERE ($1 = '' OR organisation_id = $1) AND ($2 = '' OR person_sub = $2) \
-             AND (until_at IS NULL OR until_at > $3) ORDER BY from_at, id",
-        )
-        .bind(organisation_id.unwrap_or(""))
-        .bind(person_sub.unwrap_or(""))
-        .bind(at)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    /// Is the person a statutory representative of the organisation at `at`?
-    pub async fn is_statutory(
-        &self,
-        person_sub: &str,
-        organisation_id: &str,
-        at: i64,
-    ) -> Result<bool> {
-        let n: (i64,) = sqlx::query_as(concat!(
-            "SELECT COUNT(*) FROM statutory_roles WHERE person_sub = $1 AND ",
-            statutory_now!(),
-            " AND organisation_id = $3"
-        ))
-        .bind(person_sub)
-        .bind(at)
-        .bind(organisation_id)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(n.0 > 0)
-    }
-
     /// Current members of an organisation (membership not ended), by name.
     pub async fn members(&self, organisation_id: &str) -> Result<Vec<Member>> {
         Ok(sqlx::query_as(
@@ -555,128 +433,6 @@ impl Storage {
         .fetch_one(self.pool())
         .await?;
         Ok(n.0 > 0)
-    }
-
-    /// Adds a delegation if, at `at`, the delegator is a statutory representative of the
-    /// organisation — checked in the same statement, so a role ending meanwhile cannot let a
-    /// delegation slip past its lapse. `false`: the delegator is not statutory. An active
-    /// delegation between the same people for the same organisation is a conflict.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn insert_delegation_in(
-        &self,
-        tx: &mut Tx,
-        id: &str,
-        organisation_id: &str,
-        delegate_sub: &str,
-        delegator_sub: &str,
-        created_by: &str,
-        at: i64,
-    ) -> Result<bool> {
-        let r = sqlx::query(
-            "INSERT INTO delegations (id, organisation_id, delegate_sub, delegator_sub, \
-             created_at, created_by) SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), \
-             CAST($4 AS TEXT), CAST($5 AS BIGINT), CAST($6 AS TEXT) WHERE EXISTS (\
-             SELECT 1 FROM statutory_roles WHERE person_sub = $4 AND organisation_id = $2 \
-             AND from_at <= $5 AND (until_at IS NULL OR until_at > $5))",
-        )
-        .bind(id)
-        .bind(organisation_id)
-        .bind(delegate_sub)
-        .bind(delegator_sub)
-        .bind(at)
-        .bind(created_by)
-        .execute(&mut **tx)
-        .await;
-        Ok(conflict_on_unique(r, "this delegation")?.rows_affected() == 1)
-    }
-
-    /// Revokes a delegation of the organisation; false when there is no active one with
-    /// this id there.
-    pub async fn revoke_delegation_in(
-        &self,
-        tx: &mut Tx,
-        id: &str,
-        organisation_id: &str,
-        by: &str,
-        reason: &str,
-    ) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE delegations SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 \
-             WHERE id = $4 AND organisation_id = $5 AND revoked_at IS NULL",
-        )
-        .bind(now())
-        .bind(by)
-        .bind(reason)
-        .bind(id)
-        .bind(organisation_id)
-        .execute(&mut **tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Active (not revoked) delegations of an organisation, the newest first.
-    pub async fn delegations(&self, organisation_id: &str) -> Result<Vec<Delegation>> {
-        Ok(sqlx::query_as(
-            "SELECT d.id, d.organisation_id, d.delegate_sub, \
-             e.given_name || ' ' || e.family_name AS delegate_name, d.delegator_sub, \
-             g.given_name || ' ' || g.family_name AS delegator_name, d.created_at, \
-             d.created_by, d.revoked_at \
-             FROM delegations d JOIN persons e ON e.sub = d.delegate_sub \
-             JOIN persons g ON g.sub = d.delegator_sub \
-             WHERE d.organisation_id = $1 AND d.revoked_at IS NULL \
-             ORDER BY d.created_at DESC, d.id",
-        )
-        .bind(organisation_id)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    /// Statutory roles that have ended by `at` whose consequences were not yet carried out.
-    pub async fn ended_roles_pending(&self, at: i64) -> Result<Vec<StatutoryRole>> {
-        Ok(sqlx::query_as(
-            "SELECT id, person_sub, organisation_id, from_at, until_at FROM statutory_roles \
-             WHERE until_at IS NOT NULL AND until_at <= $1 AND effects_applied_at IS NULL \
-             ORDER BY until_at, id",
-        )
-        .bind(at)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    /// Marks a role's end as carried out; false when another node already did.
-    pub async fn mark_role_end_applied_in(&self, tx: &mut Tx, id: &str) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE statutory_roles SET effects_applied_at = $1 \
-             WHERE id = $2 AND effects_applied_at IS NULL",
-        )
-        .bind(now())
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Revokes every active delegation a person granted for an organisation (their statutory
-    /// role ended). Returns the delegates' subs.
-    pub async fn lapse_delegations_of_in(
-        &self,
-        tx: &mut Tx,
-        delegator_sub: &str,
-        organisation_id: &str,
-        reason: &str,
-    ) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "UPDATE delegations SET revoked_at = $1, revoked_by = 'system', revoke_reason = $2 \
-             WHERE delegator_sub = $3 AND organisation_id = $4 AND revoked_at IS NULL \
-             RETURNING delegate_sub",
-        )
-        .bind(now())
-        .bind(reason)
-        .bind(delegator_sub)
-        .bind(organisation_id)
-        .fetch_all(&mut **tx)
-        .await?;
-        Ok(rows.into_iter().map(|(s,)| s).collect())
     }
 
     /// People whose name (ignoring case and diacritics), username or e-mail contains

@@ -5,6 +5,7 @@
 //! template, so every page gets the same labelled fields, captions and headings.
 
 pub mod accounts;
+pub mod clients;
 pub mod consents;
 pub mod deliveries;
 pub mod organisations;
@@ -517,13 +518,13 @@ pub fn routes() -> axum::Router<crate::app::AppState> {
         )
         .route(
             "/admin/clients",
-            get(system::clients).post(system::create_client),
+            get(clients::clients).post(clients::create_client),
         )
         .route(
             "/admin/clients/{id}",
-            get(system::client).post(system::update_client),
+            get(clients::client).post(clients::update_client),
         )
-        .route("/admin/clients/{id}/secret", post(system::rotate_secret))
+        .route("/admin/clients/{id}/secret", post(clients::rotate_secret))
         .route("/admin/keys", get(system::keys))
         .route("/admin/keys/rotate", post(system::rotate_key))
         .route("/admin/audit", get(system::audit_log))
