@@ -1,66 +1,40 @@
-//! Calendar dates (consents are signed and received on a date) and Czech local time
-//! (Europe/Prague: CET, and CEST from the last Sunday of March to the last Sunday of October,
-//! changing at 01:00 UTC — the EU rule in force since 1996).
+//! Calendar dates with legal effect (consents are signed and received on a date, statutory
+//! roles end on one, letters expire) and Czech local time, on `jiff` and the IANA time zone
+//! database compiled into the binary (`Europe/Prague`: so a machine or image without
+//! `/usr/share/zoneinfo`, or with an old one, still gets Czech summer time right).
 
 use std::fmt;
+use std::sync::LazyLock;
+
+use jiff::civil;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ZonedDateTime};
 
 use super::ParseError;
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-pub(crate) fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
+/// Europe/Prague from the bundled database. It is always there; were it not, the fallback is
+/// CET without summer time (an hour off in summer, never a failure) and the error is logged.
+static PRAGUE: LazyLock<TimeZone> = LazyLock::new(|| {
+    jiff::tz::db().get("Europe/Prague").unwrap_or_else(|e| {
+        tracing::error!(error = %e, "Europe/Prague missing from the time zone database");
+        TimeZone::fixed(jiff::tz::offset(1))
+    })
+});
 
-/// Days since 1970-01-01 of a civil date (inverse of `civil`).
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// 01:00 UTC on the last Sunday of `month` in `year`.
-fn last_sunday_1utc(year: i64, month: i64) -> i64 {
-    let next_first = if month == 12 {
-        days_from_civil(year + 1, 1, 1)
+/// The instant `unix` (seconds) in Prague; instants outside jiff's range (years beyond
+/// ±9999) are clamped to its ends.
+pub fn in_prague(unix: i64) -> ZonedDateTime {
+    let t = Timestamp::from_second(unix).unwrap_or(if unix < 0 {
+        Timestamp::MIN
     } else {
-        days_from_civil(year, month + 1, 1)
-    };
-    let last = next_first - 1;
-    // 1970-01-01 was a Thursday (weekday 4, Sunday = 0).
-    let weekday = (last + 4).rem_euclid(7);
-    (last - weekday) * 86_400 + 3600
-}
-
-/// The offset of Prague time from UTC at `unix`, in seconds.
-pub(crate) fn prague_offset(unix: i64) -> i64 {
-    let (y, _, _) = civil(unix.div_euclid(86_400));
-    if unix >= last_sunday_1utc(y, 3) && unix < last_sunday_1utc(y, 10) {
-        7200
-    } else {
-        3600
-    }
+        Timestamp::MAX
+    });
+    t.to_zoned_datetime(PRAGUE.clone())
 }
 
 /// A calendar date, stored as `YYYY-MM-DD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Date {
-    y: i64,
-    m: i64,
-    d: i64,
-}
+pub struct Date(civil::Date);
 
 impl Date {
     /// `2026-11-30` (ISO 8601), or the Czech way `30. 11. 2026` / `30.11.2026`.
@@ -77,59 +51,66 @@ impl Date {
         let [y, m, d] = parts.as_slice() else {
             return Err(bad());
         };
-        let num = |x: &str, max_len: usize| -> Result<i64, ParseError> {
+        let num = |x: &str, max_len: usize| -> Result<i16, ParseError> {
             if x.is_empty() || x.len() > max_len || !x.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad());
             }
             x.parse().map_err(|_| bad())
         };
         let (y, m, d) = (num(y, 4)?, num(m, 2)?, num(d, 2)?);
-        if !(1900..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 {
+        if !(1900..=9999).contains(&y) {
             return Err(bad());
         }
-        let date = Date { y, m, d };
-        // Round trip through the day count rejects 31 April, 29 February of common years, …
-        if Date::from_days(date.days()) != date {
-            return Err(bad());
-        }
-        Ok(date)
-    }
-
-    fn days(self) -> i64 {
-        days_from_civil(self.y, self.m, self.d)
-    }
-
-    fn from_days(days: i64) -> Self {
-        let (y, m, d) = civil(days);
-        Date { y, m, d }
+        let m = i8::try_from(m).map_err(|_| bad())?;
+        let d = i8::try_from(d).map_err(|_| bad())?;
+        // jiff refuses 31 April, 29 February of common years, month 13, …
+        civil::Date::new(y, m, d).map(Date).map_err(|_| bad())
     }
 
     /// The date in Prague at the instant `unix`.
     pub fn in_prague(unix: i64) -> Self {
-        Date::from_days((unix + prague_offset(unix)).div_euclid(86_400))
+        Date(in_prague(unix).date())
     }
 
     /// The first second of the day in Prague, as Unix seconds.
     pub fn start_in_prague(self) -> i64 {
-        let utc_midnight = self.days() * 86_400;
-        // The offset in force at that local midnight (changes happen at 01:00 UTC, never
-        // around midnight).
-        utc_midnight - prague_offset(utc_midnight)
+        // Prague changes its clocks at 02:00/03:00 local time, never at midnight; jiff's
+        // compatible disambiguation would take the later instant if it ever did.
+        self.0
+            .to_zoned_datetime(PRAGUE.clone())
+            .map(|z| z.timestamp().as_second())
+            .unwrap_or(i64::MAX)
     }
 
+    /// `n` days later (earlier when negative), saturating at jiff's range.
     pub fn add_days(self, n: i64) -> Self {
-        Date::from_days(self.days() + n)
+        let end = if n < 0 {
+            civil::Date::MIN
+        } else {
+            civil::Date::MAX
+        };
+        let later = jiff::Span::new()
+            .try_days(n)
+            .ok()
+            .and_then(|span| self.0.checked_add(span).ok());
+        Date(later.unwrap_or(end))
     }
 
     /// `30. 11. 2026`, as Czech letters and pages write a date.
     pub fn czech(self) -> String {
-        format!("{}. {}. {}", self.d, self.m, self.y)
+        format!("{}. {}. {}", self.0.day(), self.0.month(), self.0.year())
     }
 }
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.y, self.m, self.d)
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            self.0.year(),
+            self.0.month(),
+            self.0.day()
+        )
     }
 }
 

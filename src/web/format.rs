@@ -1,15 +1,14 @@
-//! Formatting of times for pages, in Czech local time (Europe/Prague: CET, and CEST from the
-//! last Sunday of March to the last Sunday of October, changing at 01:00 UTC — the EU rule in
-//! force since 1996): `30. 11. 2026 14:05` (Czech) or `2026-11-30 14:05` (English).
+//! Formatting of times for pages, in Czech local time (Europe/Prague from the bundled time
+//! zone database, `domain::date`): `30. 11. 2026 14:05` (Czech) or `2026-11-30 14:05`
+//! (English).
 
-use crate::domain::date::{civil, prague_offset};
+use crate::domain::date::in_prague;
 use crate::pages::i18n::Lang;
 
 pub fn datetime(unix: i64, lang: Lang) -> String {
-    let local = unix + prague_offset(unix);
-    let (y, m, d) = civil(local.div_euclid(86_400));
-    let secs = local.rem_euclid(86_400);
-    let (hh, mm) = (secs / 3600, (secs % 3600) / 60);
+    let z = in_prague(unix);
+    let (y, m, d) = (z.year(), z.month(), z.day());
+    let (hh, mm) = (z.hour(), z.minute());
     match lang {
         Lang::Cs => format!("{d}. {m}. {y} {hh:02}:{mm:02}"),
         Lang::En => format!("{y}-{m:02}-{d:02} {hh:02}:{mm:02}"),
@@ -85,5 +84,12 @@ mod tests {
         assert_eq!(datetime(start, Lang::En), "2026-03-29 03:00");
         assert_eq!(datetime(end - 60, Lang::En), "2026-10-25 02:59");
         assert_eq!(datetime(end, Lang::En), "2026-10-25 02:00");
+    }
+
+    #[test]
+    fn past_rules_come_from_the_time_zone_database() {
+        // Until 1995 Czech summer time ended on the last Sunday of September (24 September
+        // 1995), not of October: on 1 October 1995 12:00 UTC Prague was on CET.
+        assert_eq!(datetime(812_548_800, Lang::En), "1995-10-01 13:00");
     }
 }
