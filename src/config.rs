@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
 use serde::Deserialize;
 use url::Url;
 
@@ -481,20 +483,36 @@ impl Config {
         ]
     }
 
-    /// Defaults, then the file (if given), then the environment.
+    /// Defaults, then the file (if given), then the environment: every setting as
+    /// `MPSV_IDP_<SECTION>__<KEY>` (e.g. `MPSV_IDP_PASSWORD__MIN_LENGTH=14`,
+    /// `MPSV_IDP_TOKENS__ACCESS_TOKEN=300`) through figment, and on top the documented
+    /// one-name variables (`MPSV_IDP_ISSUER`, `MPSV_IDP_SMTP_HOST`, … see [`Config::apply_env`]).
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        let mut config = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading configuration {}", path.display()))?;
-                toml::from_str(&text)
-                    .with_context(|| format!("parsing configuration {}", path.display()))?
-            }
-            None => Config::default(),
-        };
+        let mut config = Self::layered(file, Env::prefixed("MPSV_IDP_"))?;
         config.apply_env(|name| std::env::var(name).ok())?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The file and the `__`-nested variables of `env` over the defaults.
+    fn layered(file: Option<&Path>, env: Env) -> anyhow::Result<Self> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            // Read here, so that a missing file is an error rather than no settings.
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading configuration {}", path.display()))?;
+            figment = figment.merge(Toml::string(&text));
+        }
+        // Only nested names and the top-level settings that have no one-name variable: the
+        // prefix is also used by the one-name variables and by the tests' own variables.
+        const TOP_LEVEL: [&str; 2] = ["password_hash_concurrency", "client_cache_seconds"];
+        let env = env
+            .filter(|k| k.as_str().contains("__") || TOP_LEVEL.iter().any(|t| k == *t))
+            .split("__");
+        figment
+            .merge(env)
+            .extract()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))
     }
 
     /// Environment overrides, one variable per setting (`MPSV_IDP_ISSUER`, …).
@@ -731,6 +749,38 @@ fn is_loopback(url: &Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    // figment's own test harness fixes the closure's error type.
+    #[allow(clippy::result_large_err)]
+    fn every_setting_can_come_from_the_environment_over_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "idp.toml",
+                "issuer = \"https://idp.example.cz\"\n[password]\nmin_length_user = 13\n",
+            )?;
+            jail.set_env("MPSV_IDP_PASSWORD__MIN_LENGTH_PRIVILEGED", "20");
+            jail.set_env("MPSV_IDP_TOKENS__ACCESS_TOKEN", "300");
+            jail.set_env("MPSV_IDP_CLIENT_CACHE_SECONDS", "2");
+            // One-name variables and other programs' variables are not nested settings.
+            jail.set_env("MPSV_IDP_TEST_POSTGRES_URL", "postgres://elsewhere");
+            let c = Config::layered(Some(Path::new("idp.toml")), Env::prefixed("MPSV_IDP_"))
+                .map_err(|e| e.to_string())?;
+            assert_eq!(c.issuer, "https://idp.example.cz");
+            assert_eq!(c.password.min_length_user, 13);
+            assert_eq!(c.password.min_length_privileged, 20);
+            assert_eq!(c.tokens.access_token, 300);
+            assert_eq!(c.client_cache_seconds, 2);
+            // An unknown nested name is an error that names it, not silently ignored.
+            jail.set_env("MPSV_IDP_PASSWORD__MIN_LENGHT", "9");
+            let e = Config::layered(None, Env::prefixed("MPSV_IDP_"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains("min_lenght"), "{e}");
+            Ok(())
+        });
+    }
 
     #[test]
     fn defaults_are_valid() {
