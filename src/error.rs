@@ -88,12 +88,58 @@ impl Internal {
     }
 }
 
+/// The OAuth 2.0 and OpenID Connect error codes this OP answers with: RFC 6749 §4.1.2.1 and
+/// §5.2, OIDC Core §3.1.2.6, RFC 9101 §6 (request objects) and OpenID Connect Core Unmet
+/// Authentication Requirements 1.0 §2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidGrant,
+    InvalidScope,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    UnsupportedResponseType,
+    AccessDenied,
+    LoginRequired,
+    InteractionRequired,
+    AccountSelectionRequired,
+    RequestNotSupported,
+    RequestUriNotSupported,
+    UnmetAuthenticationRequirements,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::AccountSelectionRequired => "account_selection_required",
+            ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
+            ErrorCode::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An OAuth 2.0 error answered as JSON (token, revocation, introspection endpoints).
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthError {
     #[error("{error}: {description}")]
     Protocol {
-        error: &'static str,
+        error: ErrorCode,
         description: String,
     },
     /// RFC 6749 §5.2: 401 with `WWW-Authenticate` when the client tried HTTP Basic.
@@ -105,19 +151,19 @@ pub enum OAuthError {
 
 impl OAuthError {
     pub fn invalid_request(d: impl Into<String>) -> Self {
-        Self::protocol("invalid_request", d)
+        Self::protocol(ErrorCode::InvalidRequest, d)
     }
     pub fn invalid_grant(d: impl Into<String>) -> Self {
-        Self::protocol("invalid_grant", d)
+        Self::protocol(ErrorCode::InvalidGrant, d)
     }
     pub fn invalid_scope(d: impl Into<String>) -> Self {
-        Self::protocol("invalid_scope", d)
+        Self::protocol(ErrorCode::InvalidScope, d)
     }
     pub fn unauthorized_client(d: impl Into<String>) -> Self {
-        Self::protocol("unauthorized_client", d)
+        Self::protocol(ErrorCode::UnauthorizedClient, d)
     }
     pub fn unsupported_grant_type(d: impl Into<String>) -> Self {
-        Self::protocol("unsupported_grant_type", d)
+        Self::protocol(ErrorCode::UnsupportedGrantType, d)
     }
     pub fn invalid_client(d: impl Into<String>, basic: bool) -> Self {
         Self::InvalidClient {
@@ -125,7 +171,7 @@ impl OAuthError {
             basic,
         }
     }
-    pub fn protocol(error: &'static str, d: impl Into<String>) -> Self {
+    pub fn protocol(error: ErrorCode, d: impl Into<String>) -> Self {
         Self::Protocol {
             error,
             description: d.into(),
@@ -178,9 +224,11 @@ pub fn nqschar(description: &str) -> String {
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let r = match self {
-            OAuthError::Protocol { error, description } => {
-                (StatusCode::BAD_REQUEST, error_body(error, &description)).into_response()
-            }
+            OAuthError::Protocol { error, description } => (
+                StatusCode::BAD_REQUEST,
+                error_body(error.as_str(), &description),
+            )
+                .into_response(),
             OAuthError::InvalidClient { description, basic } => {
                 let mut r = (
                     StatusCode::UNAUTHORIZED,

@@ -16,7 +16,7 @@ use crate::domain::client::{Client, GrantType};
 use crate::domain::pkce::CodeChallenge;
 use crate::domain::prompt::Prompt;
 use crate::domain::scope::Scopes;
-use crate::error::{Internal, PageError};
+use crate::error::{ErrorCode, Internal, PageError};
 use crate::http::params::{is_form, Params};
 use crate::http::see_other;
 use crate::interaction::organisation::{self, Decision};
@@ -72,7 +72,7 @@ enum Failure {
         mode: ResponseMode,
         state: Option<String>,
         lang: Lang,
-        error: &'static str,
+        error: ErrorCode,
         description: String,
     },
 }
@@ -185,7 +185,7 @@ async fn validate(
         Some("form_post") => Ok(ResponseMode::FormPost),
         Some(_) => Err("unsupported response_mode"),
     };
-    let redirect = |mode, error: &'static str, description: &str| Failure::Redirect {
+    let redirect = |mode, error: ErrorCode, description: &str| Failure::Redirect {
         redirect_uri: redirect_uri.clone(),
         mode,
         state: st.clone(),
@@ -193,67 +193,75 @@ async fn validate(
         error,
         description: description.to_owned(),
     };
-    let mode = mode.map_err(|d| redirect(ResponseMode::Query, "invalid_request", d))?;
-    let fail = |error: &'static str, d: &str| redirect(mode, error, d);
+    let mode = mode.map_err(|d| redirect(ResponseMode::Query, ErrorCode::InvalidRequest, d))?;
+    let fail = |error: ErrorCode, d: &str| redirect(mode, error, d);
 
     if p.get("request").is_some() {
         return Err(fail(
-            "request_not_supported",
+            ErrorCode::RequestNotSupported,
             "request objects are not supported",
         ));
     }
     if p.get("request_uri").is_some() {
         return Err(fail(
-            "request_uri_not_supported",
+            ErrorCode::RequestUriNotSupported,
             "request_uri is not supported",
         ));
     }
     match p.get("response_type") {
-        None => return Err(fail("invalid_request", "response_type is missing")),
+        None => return Err(fail(ErrorCode::InvalidRequest, "response_type is missing")),
         Some("code") => {}
         Some(_) => {
             return Err(fail(
-                "unsupported_response_type",
+                ErrorCode::UnsupportedResponseType,
                 "only response_type=code is supported",
             ))
         }
     }
     if !client.allows_grant(GrantType::AuthorizationCode) {
         return Err(fail(
-            "unauthorized_client",
+            ErrorCode::UnauthorizedClient,
             "the client may not use the authorization code grant",
         ));
     }
-    let scope =
-        Scopes::parse(p.get("scope").unwrap_or("")).map_err(|e| fail("invalid_scope", &e.0))?;
+    let scope = Scopes::parse(p.get("scope").unwrap_or(""))
+        .map_err(|e| fail(ErrorCode::InvalidScope, &e.0))?;
     if scope.is_empty() {
-        return Err(fail("invalid_scope", "scope is missing"));
+        return Err(fail(ErrorCode::InvalidScope, "scope is missing"));
     }
     if let Some(bad) = scope.not_in(&client.scopes).next() {
         return Err(fail(
-            "invalid_scope",
+            ErrorCode::InvalidScope,
             &format!("scope {bad} is not allowed for this client"),
         ));
     }
-    let prompt = Prompt::parse(p.get("prompt")).map_err(|e| fail("invalid_request", &e.0))?;
+    let prompt =
+        Prompt::parse(p.get("prompt")).map_err(|e| fail(ErrorCode::InvalidRequest, &e.0))?;
     let max_age = p
         .get("max_age")
         .map(|v| v.parse::<i64>().ok().filter(|n| *n >= 0))
-        .map(|v| v.ok_or_else(|| fail("invalid_request", "max_age must be a non-negative integer")))
+        .map(|v| {
+            v.ok_or_else(|| {
+                fail(
+                    ErrorCode::InvalidRequest,
+                    "max_age must be a non-negative integer",
+                )
+            })
+        })
         .transpose()?;
     let challenge = match (p.get("code_challenge"), p.get("code_challenge_method")) {
         (Some(c), m) => {
-            Some(CodeChallenge::parse(c, m).map_err(|e| fail("invalid_request", &e.0))?)
+            Some(CodeChallenge::parse(c, m).map_err(|e| fail(ErrorCode::InvalidRequest, &e.0))?)
         }
         (None, Some(_)) => {
             return Err(fail(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "code_challenge_method without code_challenge",
             ))
         }
         (None, None) if client.pkce_required() => {
             return Err(fail(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "code_challenge (PKCE, S256) is required",
             ))
         }
@@ -261,14 +269,17 @@ async fn validate(
     };
     for (name, max) in [("state", 2048), ("nonce", 512), ("login_hint", 256)] {
         if p.get(name).is_some_and(|v| v.len() > max) {
-            return Err(fail("invalid_request", &format!("{name} is too long")));
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                &format!("{name} is too long"),
+            ));
         }
     }
     let expected_sub = match p.get("id_token_hint") {
         None => None,
         Some(hint) => {
             let claims = super::jwt::verify_id_token_hint(state, hint)
-                .ok_or_else(|| fail("invalid_request", "id_token_hint is not valid"))?;
+                .ok_or_else(|| fail(ErrorCode::InvalidRequest, "id_token_hint is not valid"))?;
             claims
                 .get("sub")
                 .and_then(|s| s.as_str())
@@ -350,10 +361,10 @@ async fn proceed(
         // OIDC Core §3.1.2.6: no UI may be shown.
         let (error, description) = match &session {
             Some(_) => (
-                "interaction_required",
+                ErrorCode::InteractionRequired,
                 "the request needs the end-user to sign in again",
             ),
-            None => ("login_required", "the end-user is not signed in"),
+            None => (ErrorCode::LoginRequired, "the end-user is not signed in"),
         };
         return Ok(error_response(state, &target, error, description));
     }
@@ -394,7 +405,7 @@ async fn complete(
             return Ok(error_response(
                 state,
                 &req.target(),
-                "access_denied",
+                ErrorCode::AccessDenied,
                 description,
             ));
         }
@@ -403,7 +414,7 @@ async fn complete(
             return Ok(error_response(
                 state,
                 &req.target(),
-                "account_selection_required",
+                ErrorCode::AccountSelectionRequired,
                 "the person acts for several organisations and must choose one",
             ));
         }
@@ -474,7 +485,7 @@ async fn finish(
             Ok(error_response(
                 state,
                 &req.target(),
-                "login_required",
+                ErrorCode::LoginRequired,
                 "a different person signed in than the id_token_hint names",
             ))
         }
@@ -497,7 +508,7 @@ async fn finish(
         Outcome::Denied => Ok(error_response(
             state,
             &req.target(),
-            "access_denied",
+            ErrorCode::AccessDenied,
             "the person is not entitled to use this application",
         )),
     }
@@ -509,7 +520,7 @@ fn unmet_mfa(state: &AppState, target: &Target<'_>) -> Response {
     error_response(
         state,
         target,
-        "unmet_authentication_requirements",
+        ErrorCode::UnmetAuthenticationRequirements,
         "the requested authentication level (urn:mpsv:idp:acr:mfa) cannot be met: the account has no second factor",
     )
 }
@@ -565,14 +576,17 @@ fn form_action_origin(redirect_uri: &str) -> String {
 pub fn error_response<'a>(
     state: &'a AppState,
     target: &Target<'a>,
-    error: &'a str,
+    error: ErrorCode,
     description: &'a str,
 ) -> Response {
     let description = crate::error::nqschar(description);
     respond(
         state,
         target,
-        vec![("error", error), ("error_description", &description)],
+        vec![
+            ("error", error.as_str()),
+            ("error_description", &description),
+        ],
     )
 }
 
