@@ -25,8 +25,22 @@ pub enum Internal {
     /// The request took longer than `request_timeout` (a database that never answers).
     #[error("the request took longer than {0} s")]
     TimedOut(u64),
-    #[error("{0}")]
-    Other(String),
+    #[error("JSON")]
+    Json(#[from] serde_json::Error),
+    #[error("signing keys")]
+    Keys(#[source] crate::keys::KeyError),
+    #[error("the credentials letter")]
+    Letter(#[from] crate::letter::LetterError),
+    /// Something we stored ourselves does not read back (a bug or a damaged row).
+    #[error("stored data cannot be used: {0}")]
+    Stored(&'static str),
+    /// A stored value cannot be parsed; the cause is kept.
+    #[error("stored data cannot be used: {what}")]
+    StoredParse {
+        what: &'static str,
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl From<crate::keys::KeyError> for Internal {
@@ -34,17 +48,25 @@ impl From<crate::keys::KeyError> for Internal {
     fn from(e: crate::keys::KeyError) -> Self {
         match e {
             crate::keys::KeyError::Storage(s) => Internal::Storage(s),
-            other => Internal::Other(other.to_string()),
+            other => Internal::Keys(other),
         }
     }
 }
 
 impl Internal {
+    /// Logged once, where the error is answered, with its whole cause chain.
     fn log(&self) {
+        let mut chain = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            chain.push_str(": ");
+            chain.push_str(&cause.to_string());
+            source = cause.source();
+        }
         if self.is_unavailable() {
-            tracing::warn!(error = %self, "database unavailable");
+            tracing::warn!(error = %chain, "database unavailable");
         } else {
-            tracing::error!(error = %self, "internal error");
+            tracing::error!(error = %chain, "internal error");
         }
     }
 

@@ -131,10 +131,12 @@ pub struct Interaction {
 
 impl Interaction {
     fn from_row(row: LoginRequest) -> Result<Self, Internal> {
-        let purpose: Purpose = serde_json::from_str(&row.params)
-            .map_err(|e| Internal::Other(format!("stored interaction: {e}")))?;
-        let stage = Stage::parse(&row.stage)
-            .ok_or_else(|| Internal::Other(format!("stored interaction stage {}", row.stage)))?;
+        let purpose: Purpose =
+            serde_json::from_str(&row.params).map_err(|e| Internal::StoredParse {
+                what: "interaction",
+                cause: Box::new(e),
+            })?;
+        let stage = Stage::parse(&row.stage).ok_or(Internal::Stored("interaction stage"))?;
         Ok(Self {
             id: row.id,
             client_id: row.client_id,
@@ -238,7 +240,7 @@ async fn insert(
     binding: &PlainToken,
 ) -> Result<Option<Interaction>, Internal> {
     let id = PlainToken::generate();
-    let params = serde_json::to_string(&purpose).map_err(|e| Internal::Other(e.to_string()))?;
+    let params = serde_json::to_string(&purpose).map_err(Internal::from)?;
     let source = crate::http::client::current_source();
     let expires_at = now() + state.config.tokens.login_request;
     let csrf_hash = binding.hashed();

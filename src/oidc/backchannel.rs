@@ -40,7 +40,7 @@ pub fn logout_token(
         "sid": sid,
         "events": { EVENT: {} },
     });
-    let payload = serde_json::to_vec(&claims).map_err(|e| Internal::Other(e.to_string()))?;
+    let payload = serde_json::to_vec(&claims).map_err(Internal::from)?;
     Ok(state.keys.sign(client.id_token_alg, TYP_LOGOUT, &payload)?)
 }
 

@@ -115,7 +115,7 @@ pub fn access_token(
         amr: user.map(|u| u.amr.clone()),
         sid: user.map(|u| u.sid.to_owned()),
     };
-    let payload = serde_json::to_vec(&claims).map_err(|e| Internal::Other(e.to_string()))?;
+    let payload = serde_json::to_vec(&claims).map_err(Internal::from)?;
     let token = state
         .keys
         .sign(client.access_token_alg, jwt::TYP_ACCESS, &payload)?;
@@ -211,7 +211,7 @@ pub fn id_token(
     if let Some(n) = nonce {
         c.insert("nonce".into(), n.into());
     }
-    let payload = serde_json::to_vec(&c).map_err(|e| Internal::Other(e.to_string()))?;
+    let payload = serde_json::to_vec(&c).map_err(Internal::from)?;
     Ok(state
         .keys
         .sign(client.id_token_alg, jwt::TYP_ID, &payload)?)

@@ -295,7 +295,7 @@ async fn render(
         expires_on: Date::in_prague(expires_at).czech(),
         reference: reference.clone(),
     };
-    let pdf = letter::render(&letter).map_err(|e| crate::error::Internal::Other(e.to_string()))?;
+    let pdf = letter::render(&letter).map_err(crate::error::Internal::from)?;
     Ok(IssuedLetter {
         reference,
         pdf,

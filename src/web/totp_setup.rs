@@ -30,8 +30,8 @@ pub fn start(state: &AppState, account: &Account) -> Result<Enrolment, Internal>
     let payload = format!("{}|{}|{}", account.sub, now() + ENROLMENT_SECONDS, b32);
     let sealed = URL_SAFE_NO_PAD.encode(state.data_key.seal(payload.as_bytes()));
     let uri = totp::otpauth_uri(&secret, "MPSV OKslužby", &account.username);
-    let qr =
-        super::qr::qr_data_uri(&uri).map_err(|_| Internal::Other("QR code too long".into()))?;
+    let qr = super::qr::qr_data_uri(&uri)
+        .map_err(|_| Internal::Stored("TOTP enrolment URI too long for a QR code"))?;
     Ok(Enrolment {
         sealed,
         secret_base32: grouped(&b32),
@@ -41,11 +41,10 @@ pub fn start(state: &AppState, account: &Account) -> Result<Enrolment, Internal>
 
 /// The same sealed secret again (the person already scanned it), with its QR code and text.
 pub fn resume(state: &AppState, account: &Account, sealed: &str) -> Result<Enrolment, Internal> {
-    let (b32, secret) =
-        open(state, account, sealed).ok_or_else(|| Internal::Other("enrolment expired".into()))?;
+    let (b32, secret) = open(state, account, sealed).ok_or(Internal::Stored("TOTP enrolment"))?;
     let uri = totp::otpauth_uri(&secret, "MPSV OKslužby", &account.username);
-    let qr =
-        super::qr::qr_data_uri(&uri).map_err(|_| Internal::Other("QR code too long".into()))?;
+    let qr = super::qr::qr_data_uri(&uri)
+        .map_err(|_| Internal::Stored("TOTP enrolment URI too long for a QR code"))?;
     Ok(Enrolment {
         sealed: sealed.to_owned(),
         secret_base32: grouped(&b32),

@@ -105,7 +105,7 @@ pub async fn check_code(
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| totp::TotpSecret::from_base32(&s).ok())
-        .ok_or_else(|| Internal::Other("stored TOTP secret cannot be opened".into()))?;
+        .ok_or(Internal::Stored("TOTP secret"))?;
     if let Some(step) = totp::verify(&secret, code, now(), account.totp_last_step) {
         // The database decides, so the same code cannot pass twice even on two nodes.
         return Ok(state.storage.use_totp_step(&account.sub, step).await?);
