@@ -46,4 +46,7 @@ status, change, _ = request("POST", "/login", {**hidden(page), "username": usern
 assert status == 303 and change.startswith("/login/password"), (status, change)
 _, _, page = request("GET", change)
 status, back, text = request("POST", "/login/password", {**hidden(page), "new": new, "confirm": new})
+# The pages hand the finished login back to the protocol, which answers the client.
+if status == 303 and back.startswith("/authorize/resume?"):
+    status, back, text = request("GET", back)
 assert status == 303 and back.startswith(redirect), (status, back, text[:500])

@@ -1,6 +1,6 @@
 -- POST /login once per prepared pending login ("id csrf" lines in LOGINS_FILE), with the
 -- right password: each request is one complete password login (Argon2id verification,
--- session, code, audit record).
+-- session, audit record; the code itself is issued at the /authorize/resume it redirects to).
 local lines = {}
 for line in io.lines(os.getenv("LOGINS_FILE")) do
   local id, csrf = line:match("^(%S+) (%S+)$")
