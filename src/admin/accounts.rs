@@ -158,7 +158,7 @@ pub async fn list_sessions(
             .await?
             .into_iter()
             .map(|s| SessionInfo {
-                amr: s.amr_list(),
+                amr: s.amr.values().into_iter().map(str::to_owned).collect(),
                 sid: s.sid,
                 created_at: s.created_at,
                 last_seen_at: s.last_seen_at,

@@ -17,6 +17,7 @@ use axum::http::Method;
 use super::error::{ApiError, ApiResult};
 use crate::app::AppState;
 use crate::domain::account::{AccountStatus, Role};
+use crate::domain::amr::Amr;
 use crate::domain::permission::{allows, Permission};
 use crate::domain::scope::Scopes;
 use crate::http::client::ClientMeta;
@@ -54,10 +55,6 @@ fn role_of(scope: &Scopes) -> Option<Role> {
         (false, true) => Some(Role::Administrator),
         _ => None,
     }
-}
-
-fn has_otp(amr: &[String]) -> bool {
-    amr.iter().any(|m| m == "otp")
 }
 
 impl FromRequestParts<AppState> for Admin {
@@ -109,7 +106,7 @@ impl FromRequestParts<AppState> for Admin {
                 .await?
                 .filter(|a| a.status == AccountStatus::Active)
                 .ok_or(ApiError::Unauthenticated("the account is not active"))?;
-            if account.role != role || !has_otp(c.amr.as_deref().unwrap_or_default()) {
+            if account.role != role || !c.amr.as_ref().is_some_and(Amr::has_second_factor) {
                 return Err(ApiError::Forbidden(
                     "the token's admin scope must match the person's role, signed in with TOTP",
                 ));
@@ -131,7 +128,7 @@ impl FromRequestParts<AppState> for Admin {
             .await?
             .filter(|a| a.status == AccountStatus::Active && a.role.privileged())
             .ok_or(ApiError::Forbidden("the console is for MPSV staff"))?;
-        if !has_otp(&session.amr_list()) {
+        if !session.amr.has_second_factor() {
             return Err(ApiError::Forbidden("staff must sign in with TOTP"));
         }
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);

@@ -39,6 +39,8 @@ impl fmt::Display for ClientId {
     }
 }
 
+serde_as_text!(ClientId, ClientId::parse);
+
 /// A registered redirect (or post-logout redirect, or back-channel logout) URI. Matching is by
 /// exact string comparison (RFC 9700 §4.1.3; OIDC Core §3.1.2.1), so the registered text is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +73,14 @@ impl RedirectUri {
         &self.0
     }
 }
+
+impl fmt::Display for RedirectUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+serde_as_text!(RedirectUri, RedirectUri::parse);
 
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {

@@ -55,6 +55,17 @@ impl CodeChallenge {
     }
 }
 
+impl std::fmt::Display for CodeChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+// Read back as stored: the method was checked when the request was parsed.
+serde_as_text!(CodeChallenge, |s| Ok(CodeChallenge::from_stored(
+    s.to_owned()
+)));
+
 /// RFC 7636 §4.1: 43–128 characters of `[A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"`.
 pub fn valid_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len())

@@ -67,6 +67,9 @@ impl fmt::Display for Scopes {
     }
 }
 
+// Stored as the space-separated list (RFC 6749 §3.3).
+serde_as_text!(Scopes, Scopes::parse);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::domain::account::{Account, AccountStatus};
+use crate::domain::amr::Amr;
 use crate::error::{Internal, PageError};
 use crate::http::cookies;
 use crate::http::params::Params;
@@ -27,14 +28,14 @@ use crate::pages::i18n::Lang;
 use crate::secrets::{constant_time_eq, now, HashedToken, PlainToken};
 use crate::storage::login_requests::LoginRequest;
 use crate::storage::sessions::Session;
-pub use request::{AuthRequest, ResponseMode};
+pub use request::{AuthorizationRequest, ResponseMode};
 
 /// What an interaction is for: where the person goes once it is done.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Purpose {
     /// An authorization request: back to a relying party (through `/authorize/resume`).
-    Authorize(Box<AuthRequest>),
+    Authorize(Box<AuthorizationRequest>),
     /// The person's own account page.
     Account { lang: Lang },
     /// The staff console (`/admin`).
@@ -122,8 +123,8 @@ pub struct Interaction {
     pub stage: Stage,
     /// The person, once the password was right (or the session's, for the stages after it).
     pub sub: Option<String>,
-    /// Authentication methods passed so far, space separated.
-    pub amr: String,
+    /// Authentication methods passed so far.
+    pub amr: Amr,
     pub expires_at: i64,
     organisation_id: Option<String>,
     csrf_hash: String,
@@ -159,7 +160,7 @@ impl Interaction {
     }
 
     /// The authorization request it serves, if any.
-    pub fn request(&self) -> Option<&AuthRequest> {
+    pub fn request(&self) -> Option<&AuthorizationRequest> {
         match &self.purpose {
             Purpose::Authorize(r) => Some(r),
             Purpose::Account { .. } | Purpose::Console { .. } => None,
@@ -266,7 +267,7 @@ async fn insert(
         purpose,
         stage: Stage::Password,
         sub: None,
-        amr: String::new(),
+        amr: Amr::default(),
         expires_at,
         organisation_id: None,
         csrf_hash: csrf_hash.as_str().to_owned(),
@@ -387,10 +388,9 @@ pub async fn authenticated_account(
 
 /// The stage that follows the ones already passed (`amr` so far), or `None` when the login
 /// is complete.
-pub fn next_stage(state: &AppState, a: &Account, amr: &str) -> Option<Stage> {
+pub fn next_stage(state: &AppState, a: &Account, amr: &Amr) -> Option<Stage> {
     let t = now();
-    let passed_otp = amr.split(' ').any(|m| m == "otp");
-    if a.totp_secret.is_some() && !passed_otp {
+    if a.totp_secret.is_some() && !amr.has_second_factor() {
         return Some(Stage::SecondFactor);
     }
     if a.must_change_password || state.config.password.expired(a.password_changed_at, t) {
@@ -408,7 +408,7 @@ pub async fn advance(
     i: &Interaction,
     sub: &str,
     stage: Stage,
-    amr: &str,
+    amr: &Amr,
 ) -> Result<Interaction, Internal> {
     state
         .storage
@@ -417,7 +417,7 @@ pub async fn advance(
     Ok(Interaction {
         stage,
         sub: Some(sub.to_owned()),
-        amr: amr.to_owned(),
+        amr: amr.clone(),
         ..i.clone()
     })
 }

@@ -16,7 +16,7 @@ use crate::audit::{Event, Record};
 use crate::domain::client::{Application, Client};
 use crate::domain::entitlement::Affiliation;
 use crate::error::Internal;
-use crate::interaction::AuthRequest;
+use crate::interaction::AuthorizationRequest;
 use crate::secrets::now;
 use crate::storage::sessions::Session;
 
@@ -35,7 +35,7 @@ pub async fn decide(
     state: &AppState,
     client: &Client,
     app: Application,
-    req: &AuthRequest,
+    req: &AuthorizationRequest,
     session: &Session,
 ) -> Result<Decision, Internal> {
     let entitled = entitled(state, &session.sub, app).await?;

@@ -116,7 +116,7 @@ async fn introspect(
             v["sid"] = c.sid.into();
             v["auth_time"] = c.auth_time.into();
             v["acr"] = c.acr.into();
-            v["amr"] = c.amr.into();
+            v["amr"] = c.amr.map(|a| a.values()).into();
         }
         return Ok(v);
     }

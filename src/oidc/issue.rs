@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use super::jwt::{self, AccessTokenClaims};
 use crate::app::AppState;
 use crate::domain::account::Account;
+use crate::domain::amr::Amr;
 use crate::domain::client::Client;
 use crate::domain::entitlement::Affiliation;
 use crate::domain::scope::Scopes;
@@ -20,7 +21,7 @@ pub struct UserContext<'a> {
     pub account: &'a Account,
     pub sid: &'a str,
     pub auth_time: i64,
-    pub amr: Vec<String>,
+    pub amr: Amr,
     pub family_id: &'a str,
     /// The organisation the person acts for in this grant, evaluated now.
     pub affiliation: Option<&'a Affiliation>,
@@ -70,7 +71,7 @@ impl GrantOrganisation {
 
 impl UserContext<'_> {
     pub fn acr(&self) -> &'static str {
-        if self.amr.iter().any(|m| m == "otp") {
+        if self.amr.has_second_factor() {
             super::ACR_MFA
         } else {
             super::ACR_PASSWORD

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
+use crate::domain::amr::Amr;
 use crate::secrets::now;
 
 /// `typ` of JWT access tokens (RFC 9068 §2.1).
@@ -31,7 +32,7 @@ pub struct AccessTokenClaims {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub acr: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub amr: Option<Vec<String>>,
+    pub amr: Option<Amr>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub sid: Option<String>,
 }

@@ -8,6 +8,7 @@
 use axum::http::{HeaderMap, HeaderValue};
 
 use crate::app::AppState;
+use crate::domain::amr::Amr;
 use crate::error::Internal;
 use crate::http::client::ClientMeta;
 use crate::http::cookies;
@@ -63,7 +64,7 @@ pub async fn establish(
     headers: &HeaderMap,
     meta: &ClientMeta,
     sub: &str,
-    amr: &str,
+    amr: &Amr,
 ) -> Result<Established, Internal> {
     let cookie = PlainToken::generate();
     let t = now();
@@ -75,7 +76,7 @@ pub async fn establish(
                 .await?;
             Session {
                 auth_time: t,
-                amr: amr.to_owned(),
+                amr: amr.clone(),
                 last_seen_at: t,
                 ..s
             }
@@ -88,7 +89,7 @@ pub async fn establish(
                 sid: uuid::Uuid::new_v4().to_string(),
                 sub: sub.to_owned(),
                 auth_time: t,
-                amr: amr.to_owned(),
+                amr: amr.clone(),
                 expires_at: t + state.config.session.absolute_timeout,
                 created_at: t,
                 last_seen_at: t,

@@ -2,6 +2,8 @@
 
 use sqlx::FromRow;
 
+use crate::domain::amr::Amr;
+
 use super::{Result, Storage};
 use crate::secrets::{now, HashedToken};
 
@@ -15,7 +17,8 @@ pub struct AuthorizationCode {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub auth_time: i64,
-    pub amr: String,
+    #[sqlx(try_from = "String")]
+    pub amr: Amr,
     pub expires_at: i64,
     /// The organisation the person acts for in this grant (application clients only).
     pub organisation_id: Option<String>,
@@ -49,7 +52,7 @@ impl Storage {
         .bind(c.nonce.clone())
         .bind(c.code_challenge.clone())
         .bind(c.auth_time)
-        .bind(c.amr.clone())
+        .bind(c.amr.to_string())
         .bind(now())
         .bind(c.expires_at)
         .bind(c.organisation_id.clone())

@@ -3,6 +3,8 @@
 
 use sqlx::FromRow;
 
+use crate::domain::amr::Amr;
+
 use super::{Result, Storage, Tx};
 use crate::secrets::{now, HashedToken};
 
@@ -18,8 +20,9 @@ pub struct LoginRequest {
     pub sub: Option<String>,
     /// `password`, `otp`, `change` (password must be changed) or `enrol` (TOTP required).
     pub stage: String,
-    /// Methods passed so far, space separated.
-    pub amr: String,
+    /// Methods passed so far (stored space-separated).
+    #[sqlx(try_from = "String")]
+    pub amr: Amr,
     /// The organisation a finished interaction chose (`src/interaction`).
     pub organisation_id: Option<String>,
 }
@@ -85,12 +88,12 @@ impl Storage {
         id: &str,
         sub: &str,
         stage: &str,
-        amr: &str,
+        amr: &Amr,
     ) -> Result<()> {
         sqlx::query("UPDATE login_requests SET sub = $1, stage = $2, amr = $3 WHERE id = $4")
             .bind(sub)
             .bind(stage)
-            .bind(amr)
+            .bind(amr.to_string())
             .bind(id)
             .execute(self.pool())
             .await?;

@@ -3,6 +3,8 @@
 
 use sqlx::FromRow;
 
+use crate::domain::amr::Amr;
+
 use super::{Result, Storage, Tx};
 use crate::secrets::{now, HashedToken};
 
@@ -15,8 +17,9 @@ pub struct Session {
     pub sid: String,
     pub sub: String,
     pub auth_time: i64,
-    /// Space-separated authentication methods (`pwd`, `otp`).
-    pub amr: String,
+    /// How the person authenticated (stored space-separated).
+    #[sqlx(try_from = "String")]
+    pub amr: Amr,
     pub expires_at: i64,
     pub created_at: i64,
     pub last_seen_at: i64,
@@ -54,16 +57,6 @@ macro_rules! columns {
     };
 }
 
-impl Session {
-    pub fn amr_list(&self) -> Vec<String> {
-        self.amr
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
 impl Storage {
     pub async fn insert_session(&self, id: &HashedToken, s: &Session) -> Result<()> {
         sqlx::query(
@@ -74,7 +67,7 @@ impl Storage {
         .bind(s.sid.clone())
         .bind(s.sub.clone())
         .bind(s.auth_time)
-        .bind(s.amr.clone())
+        .bind(s.amr.to_string())
         .bind(s.created_at)
         .bind(s.expires_at)
         .bind(s.last_seen_at)
@@ -275,7 +268,7 @@ impl Storage {
         sid: &str,
         new_id: &HashedToken,
         auth_time: i64,
-        amr: &str,
+        amr: &Amr,
     ) -> Result<()> {
         sqlx::query(
             "UPDATE sessions SET id_hash = $1, auth_time = $2, amr = $3, last_seen_at = $2 \
@@ -283,7 +276,7 @@ impl Storage {
         )
         .bind(new_id.as_str())
         .bind(auth_time)
-        .bind(amr)
+        .bind(amr.to_string())
         .bind(sid)
         .execute(self.pool())
         .await?;
@@ -299,7 +292,7 @@ mod tests {
             sid: "sid-1".into(),
             sub: "sub-1".into(),
             auth_time: 1,
-            amr: "pwd".into(),
+            amr: crate::domain::amr::Amr::of(crate::domain::amr::Method::Password),
             expires_at: 2,
             created_at: 1,
             last_seen_at: 1,

@@ -3,6 +3,8 @@
 
 use sqlx::FromRow;
 
+use crate::domain::amr::Amr;
+
 use super::{Result, Storage, Tx};
 use crate::secrets::{now, HashedToken};
 
@@ -15,7 +17,8 @@ pub struct TokenFamily {
     pub sid: String,
     pub scope: String,
     pub auth_time: i64,
-    pub amr: String,
+    #[sqlx(try_from = "String")]
+    pub amr: Amr,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     /// The organisation the person acts for in this grant (application clients only).
@@ -90,7 +93,7 @@ impl Storage {
         .bind(code_hash.map(|h| h.as_str().to_owned()))
         .bind(f.scope.clone())
         .bind(f.auth_time)
-        .bind(f.amr.clone())
+        .bind(f.amr.to_string())
         .bind(t)
         .bind(f.expires_at)
         .bind(f.organisation_id.clone())

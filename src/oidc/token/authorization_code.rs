@@ -2,7 +2,7 @@
 
 use axum::response::Response;
 
-use super::{active_account, refresh_ttl, Params};
+use super::{active_account, refresh_ttl};
 use crate::app::AppState;
 use crate::domain::client::{Client, GrantType};
 use crate::domain::pkce::CodeChallenge;
@@ -13,10 +13,19 @@ use crate::secrets::{now, PlainToken};
 use crate::storage::codes::Redemption;
 use crate::storage::tokens::TokenFamily;
 
-pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Response, OAuthError> {
-    let code = p
-        .get("code")
-        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+/// What the client presents to redeem a code.
+pub struct Redeem<'a> {
+    pub code: &'a str,
+    pub redirect_uri: Option<&'a str>,
+    pub code_verifier: Option<&'a str>,
+}
+
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    presented: Redeem<'_>,
+) -> Result<Response, OAuthError> {
+    let code = presented.code;
     let code_hash = PlainToken::from_received(code).hashed();
     let code = match state.storage.redeem_code(&code_hash).await? {
         Redemption::Fresh(c) => c,
@@ -38,12 +47,12 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
             "the authorization code has expired",
         ));
     }
-    if p.get("redirect_uri") != Some(code.redirect_uri.as_str()) {
+    if presented.redirect_uri != Some(code.redirect_uri.as_str()) {
         return Err(OAuthError::invalid_grant(
             "redirect_uri does not match the authorization request",
         ));
     }
-    match (&code.code_challenge, p.get("code_verifier")) {
+    match (&code.code_challenge, presented.code_verifier) {
         (Some(challenge), Some(verifier)) => {
             if !CodeChallenge::from_stored(challenge.clone()).verify(verifier) {
                 return Err(OAuthError::invalid_grant("PKCE verification failed"));
@@ -114,7 +123,7 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
         account: &account,
         sid: &family.sid,
         auth_time: family.auth_time,
-        amr: session.amr_list(),
+        amr: session.amr.clone(),
         family_id: &family.id,
         affiliation: organisation.affiliation(),
     };

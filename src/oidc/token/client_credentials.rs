@@ -3,14 +3,18 @@
 
 use axum::response::Response;
 
-use super::{requested_scope, Params};
+use super::requested_scope;
 use crate::app::AppState;
 use crate::domain::client::Client;
 use crate::domain::scope::Scopes;
 use crate::error::OAuthError;
 use crate::oidc::issue;
 
-pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Response, OAuthError> {
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    requested: Option<&Scopes>,
+) -> Result<Response, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::unauthorized_client(
             "public clients cannot use client_credentials",
@@ -23,10 +27,7 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
             .iter()
             .filter(|s| !matches!(*s, "openid" | "profile" | "email")),
     );
-    let scope = match p.get("scope") {
-        None => allowed,
-        Some(_) => requested_scope(p, &allowed)?,
-    };
+    let scope = requested_scope(requested, &allowed)?;
     let access = issue::access_token(state, client, &scope, None)?;
     Ok(issue::token_response(access, &scope, None, None))
 }

@@ -4,15 +4,17 @@
 mod authorization_code;
 mod client_credentials;
 mod refresh_token;
+mod request;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
+use self::request::TokenRequest;
 use super::client_auth::authenticate;
 use crate::app::AppState;
-use crate::domain::client::{Client, GrantType};
+use crate::domain::client::Client;
 use crate::domain::scope::Scopes;
 use crate::error::OAuthError;
 use crate::http::params::{is_form, Params};
@@ -34,39 +36,49 @@ async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Res
     let p = Params::parse(body).map_err(|d| {
         OAuthError::invalid_request(format!("parameter {} appears more than once", d.0))
     })?;
-    let grant: GrantType = match p.get("grant_type") {
-        None => return Err(OAuthError::invalid_request("grant_type is missing")),
-        Some(g) => g.parse().map_err(|_| {
-            OAuthError::unsupported_grant_type(format!("grant_type {g} is not supported"))
-        })?,
-    };
+    let grant = TokenRequest::grant_type(&p)?;
     let client = authenticate(state, headers, &p).await?;
     if !client.allows_grant(grant) {
         return Err(OAuthError::unauthorized_client(format!(
             "the client may not use the {grant} grant"
         )));
     }
-    let response = match grant {
-        GrantType::AuthorizationCode => authorization_code::grant(state, &client, &p).await?,
-        GrantType::RefreshToken => refresh_token::grant(state, &client, &p).await?,
-        GrantType::ClientCredentials => client_credentials::grant(state, &client, &p).await?,
+    let response = match TokenRequest::parse(grant, &p)? {
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            let redemption = authorization_code::Redeem {
+                code: &code,
+                redirect_uri: redirect_uri.as_deref(),
+                code_verifier: code_verifier.as_deref(),
+            };
+            authorization_code::grant(state, &client, redemption).await?
+        }
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh_token::grant(state, &client, &refresh_token, scope.as_ref()).await?,
+        TokenRequest::ClientCredentials { scope } => {
+            client_credentials::grant(state, &client, scope.as_ref()).await?
+        }
     };
     state.metrics.token_issued(grant.as_str());
     Ok(response)
 }
 
 /// A requested `scope` narrowed to what is allowed (RFC 6749 §3.3); absent means `granted`.
-fn requested_scope(p: &Params, granted: &Scopes) -> Result<Scopes, OAuthError> {
-    match p.get("scope") {
+fn requested_scope(requested: Option<&Scopes>, granted: &Scopes) -> Result<Scopes, OAuthError> {
+    match requested {
         None => Ok(granted.clone()),
-        Some(s) => {
-            let requested = Scopes::parse(s).map_err(|e| OAuthError::invalid_scope(e.0))?;
+        Some(requested) => {
             if let Some(bad) = requested.not_in(granted).next() {
                 return Err(OAuthError::invalid_scope(format!(
                     "scope {bad} exceeds what was granted"
                 )));
             }
-            Ok(requested)
+            Ok(requested.clone())
         }
     }
 }

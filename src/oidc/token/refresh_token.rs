@@ -3,7 +3,7 @@
 
 use axum::response::Response;
 
-use super::{active_account, refresh_ttl, requested_scope, Params};
+use super::{active_account, refresh_ttl, requested_scope};
 use crate::app::AppState;
 use crate::domain::client::Client;
 use crate::domain::scope::Scopes;
@@ -12,10 +12,12 @@ use crate::oidc::issue::{self, GrantOrganisation, UserContext};
 use crate::secrets::PlainToken;
 use crate::storage::tokens::Rotation;
 
-pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Response, OAuthError> {
-    let presented = p
-        .get("refresh_token")
-        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    presented: &str,
+    requested: Option<&Scopes>,
+) -> Result<Response, OAuthError> {
     let old = PlainToken::from_received(presented).hashed();
     let new = PlainToken::generate();
     let mut scope = Ok(Scopes::default());
@@ -25,7 +27,7 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
         .storage
         .rotate_refresh_token(&old, &new.hashed(), refresh_ttl(state, client), |f| {
             let granted = Scopes::from_list(f.scope.split(' ').filter(|s| !s.is_empty()));
-            scope = requested_scope(p, &granted);
+            scope = requested_scope(requested, &granted);
             f.client_id == client.client_id.as_str() && scope.is_ok()
         })
         .await?;
@@ -75,12 +77,7 @@ pub async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<Resp
         account: &account,
         sid: &family.sid,
         auth_time: family.auth_time,
-        amr: family
-            .amr
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        amr: family.amr.clone(),
         family_id: &family.id,
         affiliation: organisation.affiliation(),
     };

@@ -283,7 +283,7 @@ impl Principal for Staff {
                 .await
                 .unwrap_or_else(IntoResponse::into_response));
         };
-        let otp = session.amr_list().iter().any(|m| m == "otp");
+        let otp = session.amr.has_second_factor();
         if !(account.role.privileged() && otp) {
             return Err(error_page(
                 StatusCode::FORBIDDEN,

@@ -9,6 +9,7 @@ use axum::response::Response;
 
 use super::advance;
 use crate::app::AppState;
+use crate::domain::amr::Method;
 use crate::error::PageError;
 use crate::http::client::ClientMeta;
 use crate::http::params::Params;
@@ -70,7 +71,7 @@ pub async fn enrol_submit(
         Confirmed::Enrolled(codes) => {
             // This login proved the new factor: it alone may pass the second-factor stage
             // (`enrolled_continue` accepts only a login at this stage).
-            let amr = format!("{} otp", pending.amr).trim().to_owned();
+            let amr = pending.amr.clone().with(Method::Otp);
             state
                 .storage
                 .advance_login_request(&pending.id, &account.sub, "enrolled", &amr)

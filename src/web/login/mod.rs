@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::account::Account;
+use crate::domain::amr::Amr;
 use crate::error::{Internal, PageError};
 use crate::http::client::ClientMeta;
 use crate::http::cookies;
@@ -50,7 +51,7 @@ pub async fn advance(
     meta: &ClientMeta,
     pending: &Interaction,
     account: &Account,
-    amr: &str,
+    amr: &Amr,
     lang: Lang,
 ) -> Result<Response, PageError> {
     match interaction::next_stage(state, account, amr) {
@@ -77,7 +78,7 @@ async fn finish(
     meta: &ClientMeta,
     pending: &Interaction,
     account: &Account,
-    amr: &str,
+    amr: &Amr,
 ) -> Result<Response, PageError> {
     let lang = pending.lang();
     match &pending.purpose {
@@ -100,7 +101,7 @@ async fn finish(
                 .subject(account.sub.clone())
                 .ip(meta.ip_string())
                 .detail("sid", session.sid.clone())
-                .detail("amr", amr)
+                .detail("amr", amr.to_string())
                 .detail("client_id", pending.client_id.clone()),
         )
         .await?;

@@ -11,6 +11,7 @@ use super::{advance, audit_failure, reserve_attempt, too_many_requests};
 use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::account::Account;
+use crate::domain::amr::Method;
 use crate::domain::totp;
 use crate::error::{Internal, PageError};
 use crate::http::client::ClientMeta;
@@ -74,7 +75,7 @@ pub async fn otp_submit(
     }
     let code = form.get("code").unwrap_or("");
     if check_code(&state, &account, code, &meta).await? {
-        let amr = format!("{} otp", pending.amr).trim().to_owned();
+        let amr = pending.amr.clone().with(Method::Otp);
         return advance(&state, &headers, &meta, &pending, &account, &amr, lang).await;
     }
     audit_failure(&state, &account, &meta, Event::OtpFailed, "wrong_code").await?;

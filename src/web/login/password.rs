@@ -14,6 +14,7 @@ use super::{advance, audit_failure, reserve_attempt, too_many_requests};
 use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::account::{AccountStatus, Username};
+use crate::domain::amr::{Amr, Method};
 use crate::error::PageError;
 use crate::http::client::ClientMeta;
 use crate::http::params::Params;
@@ -168,10 +169,11 @@ pub async fn submit(
     // Without a second factor to come, the right password ends the run of failures now; with
     // one, only the whole login does (else password + guess, password + guess… would never
     // lock).
-    if next_stage(&state, &account, "pwd") != Some(Stage::SecondFactor) {
+    let amr = Amr::of(Method::Password);
+    if next_stage(&state, &account, &amr) != Some(Stage::SecondFactor) {
         state.storage.record_login_success(&account.sub).await?;
     }
-    advance(&state, &headers, &meta, &pending, &account, "pwd", lang).await
+    advance(&state, &headers, &meta, &pending, &account, &amr, lang).await
 }
 
 /// Renders the form, (re)binding the pending login to this browser's CSRF token.

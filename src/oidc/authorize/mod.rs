@@ -1,6 +1,7 @@
-//! The authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2): validates the request,
-//! reuses the SSO session when it can, or parks the request and sends the person to the login
-//! form; finally issues a code to the registered redirect URI (RFC 9207 adds `iss`).
+//! The authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2): takes the request as
+//! `parse.rs` parsed it, reuses the SSO session when it can, or parks the request and sends
+//! the person to the login form; finally issues a code to the registered redirect URI
+//! (RFC 9207 adds `iss`).
 //!
 //! Errors before the client and its redirect URI are verified are shown as a page; after that
 //! they go back to the client (§4.1.2.1).
@@ -11,17 +12,17 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+mod parse;
+
+use self::parse::{validate, Failure};
 use crate::app::AppState;
-use crate::domain::client::{Client, GrantType};
-use crate::domain::pkce::CodeChallenge;
-use crate::domain::prompt::Prompt;
-use crate::domain::scope::Scopes;
-use crate::error::{ErrorCode, Internal, PageError};
-use crate::http::params::{is_form, Params};
+use crate::domain::client::Client;
+use crate::error::{ErrorCode, PageError};
+use crate::http::params::is_form;
 use crate::http::see_other;
 use crate::interaction::organisation::{self, Decision};
 use crate::interaction::{
-    self as interaction, AuthRequest, Interaction, Outcome, Purpose, ResponseMode, Stage,
+    self as interaction, AuthorizationRequest, Interaction, Outcome, Purpose, ResponseMode, Stage,
 };
 use crate::pages::i18n::Lang;
 use crate::pages::{html, Chrome, FormPostPage};
@@ -29,19 +30,9 @@ use crate::secrets::{now, PlainToken};
 use crate::storage::codes::AuthorizationCode;
 use crate::storage::sessions::Session;
 
-/// The level `acr_values` asks for (OIDC Core §3.1.2.1: space-separated, in order of
-/// preference): the first value this OP supports decides; unknown values are ignored.
-fn requires_mfa(acr_values: Option<&str>) -> bool {
-    acr_values
-        .unwrap_or("")
-        .split(' ')
-        .find(|v| *v == super::ACR_MFA || *v == super::ACR_PASSWORD)
-        == Some(super::ACR_MFA)
-}
-
 /// Whether a session's authentication included a second factor.
 fn has_second_factor(session: &Session) -> bool {
-    session.amr.split(' ').any(|m| m == "otp")
+    session.amr.has_second_factor()
 }
 
 /// Where an authorization response (success or error) goes.
@@ -52,29 +43,16 @@ pub struct Target<'a> {
     pub lang: Lang,
 }
 
-impl AuthRequest {
+impl AuthorizationRequest {
     /// Where and how authorization responses for this request go.
     pub fn target(&self) -> Target<'_> {
         Target {
-            redirect_uri: &self.redirect_uri,
+            redirect_uri: self.redirect_uri.as_str(),
             mode: self.response_mode,
             state: self.state.as_deref(),
             lang: self.lang,
         }
     }
-}
-
-/// Why validation stopped.
-enum Failure {
-    Page(PageError),
-    Redirect {
-        redirect_uri: String,
-        mode: ResponseMode,
-        state: Option<String>,
-        lang: Lang,
-        error: ErrorCode,
-        description: String,
-    },
 }
 
 /// `GET /authorize`
@@ -126,188 +104,8 @@ async fn handle(state: AppState, headers: HeaderMap, raw: &[u8]) -> Response {
     }
 }
 
-async fn validate(
-    state: &AppState,
-    raw: &[u8],
-) -> Result<(std::sync::Arc<Client>, AuthRequest), Failure> {
-    let page = |key: &'static str, detail: String, lang| {
-        Failure::Page(PageError::bad_request(key, detail, lang))
-    };
-    let p = Params::parse(raw).map_err(|d| {
-        page(
-            "error.bad_request",
-            format!("parameter {} appears more than once", d.0),
-            Lang::Cs,
-        )
-    })?;
-    let lang = Lang::parse(p.get("ui_locales"));
-    let client_id = p
-        .get("client_id")
-        .ok_or_else(|| page("error.bad_request", "client_id is missing".into(), lang))?;
-    let client = state
-        .storage
-        .client(client_id)
-        .await
-        .map_err(|e| Failure::Page(PageError::Internal(Internal::from(e))))?
-        .ok_or_else(|| {
-            page(
-                "error.unknown_client",
-                format!("client_id={client_id}"),
-                lang,
-            )
-        })?;
-    if !client.enabled {
-        return Err(page("error.client_disabled", String::new(), lang));
-    }
-    let redirect_uri = p.get("redirect_uri").ok_or_else(|| {
-        page(
-            "error.bad_redirect_uri",
-            "redirect_uri is missing".into(),
-            lang,
-        )
-    })?;
-    let redirect_uri = client
-        .redirect_uri(redirect_uri)
-        .ok_or_else(|| {
-            page(
-                "error.bad_redirect_uri",
-                format!("redirect_uri={redirect_uri}"),
-                lang,
-            )
-        })?
-        .as_str()
-        .to_owned();
-
-    // From here on, errors are returned to the verified redirect URI.
-    let st = p.get("state").map(str::to_owned);
-    let mode = match p.get("response_mode") {
-        None | Some("query") => Ok(ResponseMode::Query),
-        Some("form_post") => Ok(ResponseMode::FormPost),
-        Some(_) => Err("unsupported response_mode"),
-    };
-    let redirect = |mode, error: ErrorCode, description: &str| Failure::Redirect {
-        redirect_uri: redirect_uri.clone(),
-        mode,
-        state: st.clone(),
-        lang,
-        error,
-        description: description.to_owned(),
-    };
-    let mode = mode.map_err(|d| redirect(ResponseMode::Query, ErrorCode::InvalidRequest, d))?;
-    let fail = |error: ErrorCode, d: &str| redirect(mode, error, d);
-
-    if p.get("request").is_some() {
-        return Err(fail(
-            ErrorCode::RequestNotSupported,
-            "request objects are not supported",
-        ));
-    }
-    if p.get("request_uri").is_some() {
-        return Err(fail(
-            ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported",
-        ));
-    }
-    match p.get("response_type") {
-        None => return Err(fail(ErrorCode::InvalidRequest, "response_type is missing")),
-        Some("code") => {}
-        Some(_) => {
-            return Err(fail(
-                ErrorCode::UnsupportedResponseType,
-                "only response_type=code is supported",
-            ))
-        }
-    }
-    if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(fail(
-            ErrorCode::UnauthorizedClient,
-            "the client may not use the authorization code grant",
-        ));
-    }
-    let scope = Scopes::parse(p.get("scope").unwrap_or(""))
-        .map_err(|e| fail(ErrorCode::InvalidScope, &e.0))?;
-    if scope.is_empty() {
-        return Err(fail(ErrorCode::InvalidScope, "scope is missing"));
-    }
-    if let Some(bad) = scope.not_in(&client.scopes).next() {
-        return Err(fail(
-            ErrorCode::InvalidScope,
-            &format!("scope {bad} is not allowed for this client"),
-        ));
-    }
-    let prompt =
-        Prompt::parse(p.get("prompt")).map_err(|e| fail(ErrorCode::InvalidRequest, &e.0))?;
-    let max_age = p
-        .get("max_age")
-        .map(|v| v.parse::<i64>().ok().filter(|n| *n >= 0))
-        .map(|v| {
-            v.ok_or_else(|| {
-                fail(
-                    ErrorCode::InvalidRequest,
-                    "max_age must be a non-negative integer",
-                )
-            })
-        })
-        .transpose()?;
-    let challenge = match (p.get("code_challenge"), p.get("code_challenge_method")) {
-        (Some(c), m) => {
-            Some(CodeChallenge::parse(c, m).map_err(|e| fail(ErrorCode::InvalidRequest, &e.0))?)
-        }
-        (None, Some(_)) => {
-            return Err(fail(
-                ErrorCode::InvalidRequest,
-                "code_challenge_method without code_challenge",
-            ))
-        }
-        (None, None) if client.pkce_required() => {
-            return Err(fail(
-                ErrorCode::InvalidRequest,
-                "code_challenge (PKCE, S256) is required",
-            ))
-        }
-        (None, None) => None,
-    };
-    for (name, max) in [("state", 2048), ("nonce", 512), ("login_hint", 256)] {
-        if p.get(name).is_some_and(|v| v.len() > max) {
-            return Err(fail(
-                ErrorCode::InvalidRequest,
-                &format!("{name} is too long"),
-            ));
-        }
-    }
-    let expected_sub = match p.get("id_token_hint") {
-        None => None,
-        Some(hint) => {
-            let claims = super::jwt::verify_id_token_hint(state, hint)
-                .ok_or_else(|| fail(ErrorCode::InvalidRequest, "id_token_hint is not valid"))?;
-            claims
-                .get("sub")
-                .and_then(|s| s.as_str())
-                .map(str::to_owned)
-        }
-    };
-    let req = AuthRequest {
-        client_id: client.client_id.as_str().to_owned(),
-        redirect_uri: redirect_uri.clone(),
-        scope: scope.to_string(),
-        state: st.clone(),
-        nonce: p.get("nonce").map(str::to_owned),
-        code_challenge: challenge.map(|c| c.as_str().to_owned()),
-        response_mode: mode,
-        prompt_login: prompt.login,
-        prompt_none: prompt.none,
-        prompt_select_account: prompt.select_account,
-        max_age,
-        login_hint: p.get("login_hint").map(str::to_owned),
-        lang,
-        expected_sub,
-        require_mfa: requires_mfa(p.get("acr_values")),
-    };
-    Ok((client, req))
-}
-
 /// Does the existing session satisfy the request, or must the person sign in?
-fn needs_login(req: &AuthRequest, session: Option<&Session>) -> bool {
+fn needs_login(req: &AuthorizationRequest, session: Option<&Session>) -> bool {
     let Some(s) = session else { return true };
     if req.prompt_login {
         return true;
@@ -329,11 +127,11 @@ async fn proceed(
     state: &AppState,
     headers: &HeaderMap,
     client: &Client,
-    req: AuthRequest,
+    req: AuthorizationRequest,
 ) -> Result<Response, PageError> {
     let session = crate::session::current(state, headers).await?;
     let target = Target {
-        redirect_uri: &req.redirect_uri,
+        redirect_uri: req.redirect_uri.as_str(),
         mode: req.response_mode,
         state: req.state.as_deref(),
         lang: req.lang,
@@ -388,7 +186,7 @@ async fn proceed(
 async fn complete(
     state: &AppState,
     client: &Client,
-    req: &AuthRequest,
+    req: &AuthorizationRequest,
     session: &Session,
 ) -> Result<Response, PageError> {
     // The login is over: if it proved no second factor, the requested level is not met.
@@ -473,7 +271,7 @@ pub async fn resume(
 async fn finish(
     state: &AppState,
     client: &Client,
-    req: &AuthRequest,
+    req: &AuthorizationRequest,
     session: &Session,
     i: &Interaction,
     outcome: Outcome,
@@ -530,7 +328,7 @@ fn unmet_mfa(state: &AppState, target: &Target<'_>) -> Response {
 async fn issue_code(
     state: &AppState,
     client: &Client,
-    req: &AuthRequest,
+    req: &AuthorizationRequest,
     session: &Session,
     organisation_id: Option<String>,
 ) -> Result<Response, PageError> {
@@ -543,10 +341,10 @@ async fn issue_code(
                 client_id: client.client_id.as_str().to_owned(),
                 sub: session.sub.clone(),
                 sid: session.sid.clone(),
-                redirect_uri: req.redirect_uri.clone(),
-                scope: req.scope.clone(),
+                redirect_uri: req.redirect_uri.as_str().to_owned(),
+                scope: req.scope.to_string(),
                 nonce: req.nonce.clone(),
-                code_challenge: req.code_challenge.clone(),
+                code_challenge: req.code_challenge.as_ref().map(|c| c.as_str().to_owned()),
                 auth_time: session.auth_time,
                 amr: session.amr.clone(),
                 expires_at: now() + state.config.tokens.authorization_code,

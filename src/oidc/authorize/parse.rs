@@ -1,0 +1,217 @@
+//! Parsing an authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1) once, from its
+//! parameters, into an [`AuthorizationRequest`]. Until the client and its redirect URI are
+//! verified a failure is a page; after that it goes back to the client (§4.1.2.1).
+
+use std::sync::Arc;
+
+use crate::app::AppState;
+use crate::domain::client::{Client, GrantType};
+use crate::domain::pkce::CodeChallenge;
+use crate::domain::prompt::Prompt;
+use crate::domain::scope::Scopes;
+use crate::error::{ErrorCode, Internal, PageError};
+use crate::http::params::Params;
+use crate::interaction::{AuthorizationRequest, ResponseMode};
+use crate::pages::i18n::Lang;
+
+/// The level `acr_values` asks for (OIDC Core §3.1.2.1: space-separated, in order of
+/// preference): the first value this OP supports decides; unknown values are ignored.
+fn requires_mfa(acr_values: Option<&str>) -> bool {
+    acr_values
+        .unwrap_or("")
+        .split(' ')
+        .find(|v| *v == crate::oidc::ACR_MFA || *v == crate::oidc::ACR_PASSWORD)
+        == Some(crate::oidc::ACR_MFA)
+}
+
+/// Why validation stopped.
+pub(super) enum Failure {
+    Page(PageError),
+    Redirect {
+        redirect_uri: String,
+        mode: ResponseMode,
+        state: Option<String>,
+        lang: Lang,
+        error: ErrorCode,
+        description: String,
+    },
+}
+
+pub(super) async fn validate(
+    state: &AppState,
+    raw: &[u8],
+) -> Result<(Arc<Client>, AuthorizationRequest), Failure> {
+    let page = |key: &'static str, detail: String, lang| {
+        Failure::Page(PageError::bad_request(key, detail, lang))
+    };
+    let p = Params::parse(raw).map_err(|d| {
+        page(
+            "error.bad_request",
+            format!("parameter {} appears more than once", d.0),
+            Lang::Cs,
+        )
+    })?;
+    let lang = Lang::parse(p.get("ui_locales"));
+    let client_id = p
+        .get("client_id")
+        .ok_or_else(|| page("error.bad_request", "client_id is missing".into(), lang))?;
+    let client = state
+        .storage
+        .client(client_id)
+        .await
+        .map_err(|e| Failure::Page(PageError::Internal(Internal::from(e))))?
+        .ok_or_else(|| {
+            page(
+                "error.unknown_client",
+                format!("client_id={client_id}"),
+                lang,
+            )
+        })?;
+    if !client.enabled {
+        return Err(page("error.client_disabled", String::new(), lang));
+    }
+    let redirect_uri = p.get("redirect_uri").ok_or_else(|| {
+        page(
+            "error.bad_redirect_uri",
+            "redirect_uri is missing".into(),
+            lang,
+        )
+    })?;
+    let redirect_uri = client
+        .redirect_uri(redirect_uri)
+        .ok_or_else(|| {
+            page(
+                "error.bad_redirect_uri",
+                format!("redirect_uri={redirect_uri}"),
+                lang,
+            )
+        })?
+        .clone();
+
+    // From here on, errors are returned to the verified redirect URI.
+    let st = p.get("state").map(str::to_owned);
+    let mode = match p.get("response_mode") {
+        None | Some("query") => Ok(ResponseMode::Query),
+        Some("form_post") => Ok(ResponseMode::FormPost),
+        Some(_) => Err("unsupported response_mode"),
+    };
+    let redirect = |mode, error: ErrorCode, description: &str| Failure::Redirect {
+        redirect_uri: redirect_uri.as_str().to_owned(),
+        mode,
+        state: st.clone(),
+        lang,
+        error,
+        description: description.to_owned(),
+    };
+    let mode = mode.map_err(|d| redirect(ResponseMode::Query, ErrorCode::InvalidRequest, d))?;
+    let fail = |error: ErrorCode, d: &str| redirect(mode, error, d);
+
+    if p.get("request").is_some() {
+        return Err(fail(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
+    }
+    if p.get("request_uri").is_some() {
+        return Err(fail(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
+    }
+    match p.get("response_type") {
+        None => return Err(fail(ErrorCode::InvalidRequest, "response_type is missing")),
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ))
+        }
+    }
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(fail(
+            ErrorCode::UnauthorizedClient,
+            "the client may not use the authorization code grant",
+        ));
+    }
+    let scope = Scopes::parse(p.get("scope").unwrap_or(""))
+        .map_err(|e| fail(ErrorCode::InvalidScope, &e.0))?;
+    if scope.is_empty() {
+        return Err(fail(ErrorCode::InvalidScope, "scope is missing"));
+    }
+    if let Some(bad) = scope.not_in(&client.scopes).next() {
+        return Err(fail(
+            ErrorCode::InvalidScope,
+            &format!("scope {bad} is not allowed for this client"),
+        ));
+    }
+    let prompt =
+        Prompt::parse(p.get("prompt")).map_err(|e| fail(ErrorCode::InvalidRequest, &e.0))?;
+    let max_age = p
+        .get("max_age")
+        .map(|v| v.parse::<i64>().ok().filter(|n| *n >= 0))
+        .map(|v| {
+            v.ok_or_else(|| {
+                fail(
+                    ErrorCode::InvalidRequest,
+                    "max_age must be a non-negative integer",
+                )
+            })
+        })
+        .transpose()?;
+    let challenge = match (p.get("code_challenge"), p.get("code_challenge_method")) {
+        (Some(c), m) => {
+            Some(CodeChallenge::parse(c, m).map_err(|e| fail(ErrorCode::InvalidRequest, &e.0))?)
+        }
+        (None, Some(_)) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "code_challenge_method without code_challenge",
+            ))
+        }
+        (None, None) if client.pkce_required() => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "code_challenge (PKCE, S256) is required",
+            ))
+        }
+        (None, None) => None,
+    };
+    for (name, max) in [("state", 2048), ("nonce", 512), ("login_hint", 256)] {
+        if p.get(name).is_some_and(|v| v.len() > max) {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                &format!("{name} is too long"),
+            ));
+        }
+    }
+    let expected_sub = match p.get("id_token_hint") {
+        None => None,
+        Some(hint) => {
+            let claims = crate::oidc::jwt::verify_id_token_hint(state, hint)
+                .ok_or_else(|| fail(ErrorCode::InvalidRequest, "id_token_hint is not valid"))?;
+            claims
+                .get("sub")
+                .and_then(|s| s.as_str())
+                .map(str::to_owned)
+        }
+    };
+    let req = AuthorizationRequest {
+        client_id: client.client_id.clone(),
+        redirect_uri,
+        scope,
+        state: st.clone(),
+        nonce: p.get("nonce").map(str::to_owned),
+        code_challenge: challenge,
+        response_mode: mode,
+        prompt_login: prompt.login,
+        prompt_none: prompt.none,
+        prompt_select_account: prompt.select_account,
+        max_age,
+        login_hint: p.get("login_hint").map(str::to_owned),
+        lang,
+        expected_sub,
+        require_mfa: requires_mfa(p.get("acr_values")),
+    };
+    Ok((client, req))
+}
