@@ -22,6 +22,7 @@ use crate::domain::permission::{allows, Permission};
 use crate::domain::scope::Scopes;
 use crate::http::client::ClientMeta;
 use crate::secrets::constant_time_eq;
+use crate::session::SessionCookie;
 
 pub const SCOPE_OPERATOR: &str = "admin:operator";
 pub const SCOPE_ADMINISTRATOR: &str = "admin:administrator";
@@ -117,11 +118,12 @@ impl FromRequestParts<AppState> for Admin {
                 ip,
             });
         }
-        let session = crate::session::current(state, &parts.headers)
-            .await?
-            .ok_or(ApiError::Unauthenticated(
-                "send a bearer access token, or sign in to the console",
-            ))?;
+        let session =
+            crate::session::current(state, &SessionCookie::from_headers(state, &parts.headers))
+                .await?
+                .ok_or(ApiError::Unauthenticated(
+                    "send a bearer access token, or sign in to the console",
+                ))?;
         let account = state
             .storage
             .account(&session.sub)

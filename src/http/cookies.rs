@@ -2,7 +2,14 @@
 //! prefix (bound to this host, path `/`, `Secure`; RFC 6265bis §4.1.3.2); always `HttpOnly`
 //! and `SameSite=Lax` (OWASP Session Management Cheat Sheet).
 
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
+
+use crate::app::AppState;
+use crate::secrets::{constant_time_eq, PlainToken};
 
 pub const SESSION: &str = "mpsv_sso";
 pub const CSRF: &str = "mpsv_csrf";
@@ -56,9 +63,65 @@ impl CookiePolicy {
     }
 }
 
+/// The browser's double-submit CSRF cookie as sent (OWASP CSRF Prevention Cheat Sheet,
+/// "signed double-submit cookie": the value is also stored hashed where a form belongs to an
+/// interaction). Used by the forms that have no session yet: the login stages, the password
+/// reset and the logout confirmation. Only a well-formed value (a 43-character token) counts.
+#[derive(Default)]
+pub struct CsrfCookie(Option<PlainToken>);
+
+impl CsrfCookie {
+    /// The token as sent, if any.
+    pub fn token(&self) -> Option<&PlainToken> {
+        self.0.as_ref()
+    }
+
+    /// The browser's token, or a new one (one token per browser: two tabs keep working).
+    pub fn or_new(&self) -> PlainToken {
+        self.0
+            .as_ref()
+            .map(|t| PlainToken::from_received(t.expose()))
+            .unwrap_or_else(PlainToken::generate)
+    }
+
+    /// Does the form's `csrf` value equal the cookie (constant time; both present)?
+    pub fn matches(&self, form_value: Option<&str>) -> bool {
+        match (&self.0, form_value) {
+            (Some(cookie), Some(form)) => constant_time_eq(form, cookie.expose()),
+            _ => false,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for CsrfCookie {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        Ok(Self(
+            state
+                .cookies
+                .get(&parts.headers, CSRF)
+                .filter(|c| c.len() == 43)
+                .map(|c| PlainToken::from_received(&c)),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_csrf_cookie_matches_only_an_equal_value() {
+        let t = PlainToken::generate();
+        let c = CsrfCookie(Some(PlainToken::from_received(t.expose())));
+        assert!(c.matches(Some(t.expose())));
+        assert!(!c.matches(Some("other")));
+        assert!(!c.matches(None));
+        assert!(!CsrfCookie::default().matches(Some("")));
+        assert_eq!(c.or_new().expose(), t.expose());
+        assert_ne!(CsrfCookie::default().or_new().expose(), t.expose());
+    }
 
     #[test]
     fn secure_cookies_use_the_host_prefix() {

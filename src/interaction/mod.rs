@@ -14,7 +14,7 @@
 pub mod organisation;
 pub mod request;
 
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
@@ -22,10 +22,10 @@ use crate::app::AppState;
 use crate::domain::account::{Account, AccountStatus};
 use crate::domain::amr::Amr;
 use crate::error::{Internal, PageError};
-use crate::http::cookies;
+use crate::http::cookies::{self, CsrfCookie};
 use crate::http::params::Params;
 use crate::pages::i18n::Lang;
-use crate::secrets::{constant_time_eq, now, HashedToken, PlainToken};
+use crate::secrets::{now, HashedToken, PlainToken};
 use crate::storage::login_requests::LoginRequest;
 use crate::storage::sessions::Session;
 pub use request::{AuthorizationRequest, ResponseMode};
@@ -293,20 +293,17 @@ pub async fn load(
 /// never re-bind: whoever knows the id but lacks that cookie gets `login.expired`.
 pub async fn bind_csrf(
     state: &AppState,
-    headers: &HeaderMap,
+    cookie: &CsrfCookie,
     i: &Interaction,
 ) -> Result<PlainToken, PageError> {
-    let cookie = state
-        .cookies
-        .get(headers, cookies::CSRF)
-        .filter(|c| c.len() == 43)
-        .map(|c| PlainToken::from_received(&c));
     if i.stage != Stage::Password {
         return cookie
+            .token()
             .filter(|c| HashedToken::from_stored(i.csrf_hash.clone()).matches(c.expose()))
+            .map(|c| PlainToken::from_received(c.expose()))
             .ok_or_else(|| PageError::bad_request("login.expired", "", i.lang()));
     }
-    let csrf = cookie.unwrap_or_else(PlainToken::generate);
+    let csrf = cookie.or_new();
     state
         .storage
         .set_login_request_csrf(&i.id, &csrf.hashed())
@@ -343,20 +340,14 @@ pub fn with_csrf_cookie(
 /// The posted form's CSRF token must equal the cookie and hash to the one stored for this
 /// interaction. A failure is refused without re-binding it to the sender.
 pub fn check_csrf(
-    state: &AppState,
-    headers: &HeaderMap,
+    cookie: &CsrfCookie,
     form: &Params,
     i: &Interaction,
     lang: Lang,
 ) -> Result<(), PageError> {
-    let form_csrf = form.get("csrf").unwrap_or("");
-    let cookie = state
-        .cookies
-        .get(headers, cookies::CSRF)
-        .unwrap_or_default();
-    let ok = !form_csrf.is_empty()
-        && constant_time_eq(form_csrf, &cookie)
-        && HashedToken::from_stored(i.csrf_hash.clone()).matches(form_csrf);
+    let form_csrf = form.get("csrf");
+    let ok = cookie.matches(form_csrf)
+        && form_csrf.is_some_and(|f| HashedToken::from_stored(i.csrf_hash.clone()).matches(f));
     if ok {
         Ok(())
     } else {

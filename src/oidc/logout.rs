@@ -12,30 +12,37 @@ use axum::response::{IntoResponse, Response};
 use crate::app::AppState;
 use crate::error::PageError;
 use crate::http::cookies;
+use crate::http::cookies::CsrfCookie;
 use crate::http::params::{is_form, Params};
 use crate::http::see_other;
 use crate::pages::i18n::Lang;
 use crate::pages::{html, Chrome, LogoutPage};
-use crate::secrets::{constant_time_eq, PlainToken};
+use crate::secrets::constant_time_eq;
+use crate::session::Browser;
 
 /// `GET /logout`
 pub async fn get(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    browser: Browser,
     RawQuery(q): RawQuery,
 ) -> Response {
-    respond(logout(&state, &headers, q.unwrap_or_default().as_bytes(), false).await)
+    respond(logout(&state, &browser, q.unwrap_or_default().as_bytes(), false).await)
 }
 
 /// `POST /logout` (form-encoded, §2).
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: Browser,
+    body: Bytes,
+) -> Response {
     let raw: &[u8] = if is_form(&headers) { &body } else { b"" };
-    respond(logout(&state, &headers, raw, false).await)
+    respond(logout(&state, &browser, raw, false).await)
 }
 
 /// `POST /logout/confirm`: the person confirmed on our page (CSRF-checked).
-pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    respond(logout(&state, &headers, &body, true).await)
+pub async fn confirm(State(state): State<AppState>, browser: Browser, body: Bytes) -> Response {
+    respond(logout(&state, &browser, &body, true).await)
 }
 
 fn respond(r: Result<Response, PageError>) -> Response {
@@ -44,7 +51,7 @@ fn respond(r: Result<Response, PageError>) -> Response {
 
 async fn logout(
     state: &AppState,
-    headers: &HeaderMap,
+    browser: &Browser,
     raw: &[u8],
     confirmed: bool,
 ) -> Result<Response, PageError> {
@@ -98,28 +105,23 @@ async fn logout(
         }
     };
 
-    let session = crate::session::current(state, headers).await?;
+    let session = crate::session::current(state, &browser.session).await?;
     if let Some(s) = &session {
         let hint_matches = hint.as_ref().is_some_and(|c| {
             c.get("sid").and_then(|v| v.as_str()) == Some(s.sid.as_str())
                 || c.get("sub").and_then(|v| v.as_str()) == Some(s.sub.as_str())
         });
         let csrf_ok = confirmed && {
-            let form = p.get("csrf").unwrap_or("");
-            let cookie = state
-                .cookies
-                .get(headers, cookies::CSRF)
-                .unwrap_or_default();
+            let form = p.get("csrf");
             // The confirmation page's token (double-submit cookie) or the account page's
             // (the session's synchronizer token).
-            !form.is_empty()
-                && (constant_time_eq(form, &cookie)
-                    || (!s.csrf.is_empty() && constant_time_eq(form, &s.csrf)))
+            browser.csrf.matches(form)
+                || (!s.csrf.is_empty() && form.is_some_and(|f| constant_time_eq(f, &s.csrf)))
         };
         if !hint_matches && !csrf_ok {
             return Ok(confirmation_page(
                 state,
-                headers,
+                &browser.csrf,
                 lang,
                 &client_id,
                 &redirect,
@@ -167,19 +169,14 @@ async fn logout(
 
 fn confirmation_page(
     state: &AppState,
-    headers: &HeaderMap,
+    cookie: &CsrfCookie,
     lang: Lang,
     client_id: &Option<String>,
     redirect: &Option<String>,
     st: Option<&str>,
 ) -> Response {
     // One token per browser, as on the login page.
-    let csrf = state
-        .cookies
-        .get(headers, cookies::CSRF)
-        .filter(|c| c.len() == 43)
-        .map(|c| PlainToken::from_received(&c))
-        .unwrap_or_else(PlainToken::generate);
+    let csrf = cookie.or_new();
     let page = LogoutPage {
         c: Chrome::new(lang, String::new()),
         t: lang.texts(),

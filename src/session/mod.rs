@@ -5,22 +5,71 @@
 //! to each client that took part, queued in the same transaction (docs/decisions.md, issue
 //! 12.2). Used alike by the protocol (`oidc/`), the pages (`web/`) and the staff API.
 
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 
 use crate::app::AppState;
 use crate::domain::amr::Amr;
 use crate::error::Internal;
 use crate::http::client::ClientMeta;
-use crate::http::cookies;
+use crate::http::cookies::{self, CsrfCookie};
 use crate::secrets::{now, PlainToken};
 use crate::storage::sessions::{EndedSession, Session};
 
+/// The SSO session cookie as the browser sent it, not yet looked up (an extractor: a handler
+/// that may need the session takes this, not the headers).
+#[derive(Default)]
+pub struct SessionCookie(Option<PlainToken>);
+
+impl SessionCookie {
+    pub fn from_headers(state: &AppState, headers: &HeaderMap) -> Self {
+        Self(
+            state
+                .cookies
+                .get(headers, cookies::SESSION)
+                .map(|c| PlainToken::from_received(&c)),
+        )
+    }
+}
+
+impl FromRequestParts<AppState> for SessionCookie {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        Ok(Self::from_headers(state, &parts.headers))
+    }
+}
+
+/// What the pages without a session of their own (the login stages, the logout confirmation)
+/// read from the browser: the double-submit CSRF cookie (an interaction's binding token) and
+/// the SSO session cookie, both as sent; each is checked where it is used.
+pub struct Browser {
+    pub csrf: CsrfCookie,
+    pub session: SessionCookie,
+}
+
+impl FromRequestParts<AppState> for Browser {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        Ok(Self {
+            csrf: CsrfCookie::from_request_parts(parts, state).await?,
+            session: SessionCookie::from_request_parts(parts, state).await?,
+        })
+    }
+}
+
 /// The live session of this browser whose account may still sign in.
-pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, Internal> {
-    let Some(cookie) = state.cookies.get(headers, cookies::SESSION) else {
+pub async fn current(
+    state: &AppState,
+    cookie: &SessionCookie,
+) -> Result<Option<Session>, Internal> {
+    let Some(token) = &cookie.0 else {
         return Ok(None);
     };
-    let token = PlainToken::from_received(&cookie);
     let Some(session) = state
         .storage
         .session_by_cookie(&token.hashed(), state.config.session.idle_timeout)
@@ -61,14 +110,14 @@ impl Established {
 /// this browser ends first.
 pub async fn establish(
     state: &AppState,
-    headers: &HeaderMap,
+    browser: &SessionCookie,
     meta: &ClientMeta,
     sub: &str,
     amr: &Amr,
 ) -> Result<Established, Internal> {
     let cookie = PlainToken::generate();
     let t = now();
-    let session = match current(state, headers).await? {
+    let session = match current(state, browser).await? {
         Some(s) if s.sub == sub => {
             state
                 .storage

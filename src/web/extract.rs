@@ -9,7 +9,6 @@ use std::future::Future;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::login;
@@ -20,6 +19,7 @@ use crate::http::params::Params;
 use crate::interaction::Purpose;
 use crate::pages::i18n::Lang;
 use crate::secrets::constant_time_eq;
+use crate::session::SessionCookie;
 use crate::storage::sessions::Session;
 
 /// The language a page asks for with `?lang=` (Czech when absent or unknown).
@@ -34,15 +34,34 @@ pub fn query_lang(parts: &Parts) -> Lang {
 
 /// Someone signed in whose session carries a CSRF token for their forms.
 pub trait Principal: Sized + Send {
-    /// The signed-in one behind `headers`, or the answer instead.
+    /// The signed-in one behind the browser's session cookie, or the answer instead.
     fn find(
         state: &AppState,
-        headers: &HeaderMap,
+        cookie: &SessionCookie,
         lang: Lang,
     ) -> impl Future<Output = Result<Self, Response>> + Send;
 
     /// The session's synchronizer token.
     fn csrf(&self) -> &str;
+}
+
+/// The browser's session and its active account, if any (a failure is the error page).
+pub async fn signed_in(
+    state: &AppState,
+    cookie: &SessionCookie,
+) -> Result<Option<(Session, Account)>, Response> {
+    let found = async {
+        let Some(session) = crate::session::current(state, cookie).await? else {
+            return Ok::<_, PageError>(None);
+        };
+        Ok(state
+            .storage
+            .account(&session.sub)
+            .await?
+            .filter(|a| a.status == AccountStatus::Active)
+            .map(|a| (session, a)))
+    };
+    found.await.map_err(IntoResponse::into_response)
 }
 
 /// A person signed in for their own pages (account, delegations); without a session, the
@@ -54,21 +73,8 @@ pub struct SsoSession {
 }
 
 impl Principal for SsoSession {
-    async fn find(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result<Self, Response> {
-        let found = async {
-            let Some(session) = crate::session::current(state, headers).await? else {
-                return Ok::<_, PageError>(None);
-            };
-            Ok(state
-                .storage
-                .account(&session.sub)
-                .await?
-                .filter(|a| a.status == AccountStatus::Active)
-                .map(|a| (session, a)))
-        }
-        .await
-        .map_err(IntoResponse::into_response)?;
-        match found {
+    async fn find(state: &AppState, cookie: &SessionCookie, lang: Lang) -> Result<Self, Response> {
+        match signed_in(state, cookie).await? {
             Some((session, account)) => Ok(Self {
                 session,
                 account,
@@ -89,7 +95,8 @@ impl FromRequestParts<AppState> for SsoSession {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        Self::find(state, &parts.headers, query_lang(parts)).await
+        let cookie = SessionCookie::from_headers(state, &parts.headers);
+        Self::find(state, &cookie, query_lang(parts)).await
     }
 }
 
@@ -111,7 +118,12 @@ impl<P: Principal> FromRequest<AppState> for CsrfForm<P> {
             .map_err(IntoResponse::into_response)?;
         let form = Params::parse(&body).unwrap_or_default();
         let lang = Lang::parse(form.get("lang"));
-        let who = P::find(state, &parts.headers, lang).await?;
+        let who = P::find(
+            state,
+            &SessionCookie::from_headers(state, &parts.headers),
+            lang,
+        )
+        .await?;
         let csrf = form.get("csrf").unwrap_or("");
         if who.csrf().is_empty() || !constant_time_eq(csrf, who.csrf()) {
             tracing::warn!("form with a bad CSRF token");

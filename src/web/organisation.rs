@@ -7,7 +7,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::Response;
 
 use crate::app::AppState;
@@ -22,6 +22,7 @@ use crate::interaction::{
 };
 use crate::pages::i18n::{Lang, Texts};
 use crate::pages::{html, Chrome, Hidden};
+use crate::session::Browser;
 use crate::storage::sessions::Session;
 
 #[derive(Template)]
@@ -40,11 +41,11 @@ struct DeniedPage<'a> {
 /// application.
 pub async fn denied(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    browser: Browser,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(q.lang.as_deref());
-    let ctx = context(&state, &headers, q.id.as_deref(), Stage::NoAccess, lang).await?;
+    let ctx = context(&state, &browser, q.id.as_deref(), Stage::NoAccess, lang).await?;
     let t = lang.texts();
     let page = DeniedPage {
         c: Chrome::new(
@@ -102,7 +103,7 @@ struct Context {
 
 async fn context(
     state: &AppState,
-    headers: &HeaderMap,
+    browser: &Browser,
     id: Option<&str>,
     stage: Stage,
     lang: Lang,
@@ -110,7 +111,7 @@ async fn context(
     let expired = || PageError::bad_request("login.expired", "", lang);
     let pending = load(state, id, lang).await?;
     let account = authenticated_account(state, &pending, stage, lang).await?;
-    let session = crate::session::current(state, headers)
+    let session = crate::session::current(state, &browser.session)
         .await?
         .filter(|s| s.sub == account.sub)
         .ok_or_else(expired)?;
@@ -135,12 +136,12 @@ async fn context(
 /// `GET /login/organisation?id=…`
 pub async fn choose_form(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    browser: Browser,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(q.lang.as_deref());
-    let ctx = context(&state, &headers, q.id.as_deref(), Stage::Organisation, lang).await?;
-    let csrf = bind_csrf(&state, &headers, &ctx.pending).await?;
+    let ctx = context(&state, &browser, q.id.as_deref(), Stage::Organisation, lang).await?;
+    let csrf = bind_csrf(&state, &browser.csrf, &ctx.pending).await?;
     let entitled = entitled(&state, &ctx.session.sub, ctx.app).await?;
     render(&ctx, &entitled, csrf.expose(), lang, "", StatusCode::OK)
 }
@@ -148,13 +149,13 @@ pub async fn choose_form(
 /// `POST /login/organisation`
 pub async fn choose_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    browser: Browser,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let form = Params::parse(&body).unwrap_or_default();
     let lang = Lang::parse(form.get("lang"));
-    let ctx = context(&state, &headers, form.get("id"), Stage::Organisation, lang).await?;
-    check_csrf(&state, &headers, &form, &ctx.pending, lang)?;
+    let ctx = context(&state, &browser, form.get("id"), Stage::Organisation, lang).await?;
+    check_csrf(&browser.csrf, &form, &ctx.pending, lang)?;
     let entitled = entitled(&state, &ctx.session.sub, ctx.app).await?;
     let chosen = form.get("organisation").unwrap_or("");
     let Some(org) = entitled.iter().find(|a| a.organisation.id == chosen) else {

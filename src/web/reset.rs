@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::Response;
 
 use super::login::too_many_requests;
@@ -16,10 +16,11 @@ use crate::domain::account::{Account, AccountStatus, Username};
 use crate::error::{Internal, PageError};
 use crate::http::client::ClientMeta;
 use crate::http::cookies;
+use crate::http::cookies::CsrfCookie;
 use crate::http::params::Params;
 use crate::pages::i18n::Lang;
 use crate::pages::{html, message_page, Chrome, ForgotPage, Hidden, PasswordPage};
-use crate::secrets::{constant_time_eq, now, PlainToken};
+use crate::secrets::{now, PlainToken};
 use crate::services::password_links::{self, Link};
 
 /// A reset link lives one hour (MPSV rule).
@@ -29,16 +30,6 @@ const LINK_SECONDS: i64 = 3600;
 pub struct Q {
     lang: Option<String>,
     token: Option<String>,
-}
-
-/// The browser's CSRF token (double-submit cookie: these forms have no session yet).
-fn csrf_token(state: &AppState, headers: &HeaderMap) -> PlainToken {
-    state
-        .cookies
-        .get(headers, cookies::CSRF)
-        .filter(|c| c.len() == 43)
-        .map(|c| PlainToken::from_received(&c))
-        .unwrap_or_else(PlainToken::generate)
 }
 
 fn with_cookie(state: &AppState, mut r: Response, csrf: &PlainToken) -> Response {
@@ -51,23 +42,14 @@ fn with_cookie(state: &AppState, mut r: Response, csrf: &PlainToken) -> Response
     r
 }
 
-fn csrf_ok(state: &AppState, headers: &HeaderMap, form: &Params) -> bool {
-    let f = form.get("csrf").unwrap_or("");
-    let c = state
-        .cookies
-        .get(headers, cookies::CSRF)
-        .unwrap_or_default();
-    !f.is_empty() && constant_time_eq(f, &c)
-}
-
 /// `GET /password/forgot`
 pub async fn forgot_form(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    csrf_cookie: CsrfCookie,
     Query(q): Query<Q>,
 ) -> Response {
     let lang = Lang::parse(q.lang.as_deref());
-    let csrf = csrf_token(&state, &headers);
+    let csrf = csrf_cookie.or_new();
     let page = ForgotPage {
         c: Chrome::new(
             lang,
@@ -83,7 +65,7 @@ pub async fn forgot_form(
 pub async fn forgot_submit(
     State(state): State<AppState>,
     meta: ClientMeta,
-    headers: HeaderMap,
+    csrf_cookie: CsrfCookie,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let form = Params::parse(&body).unwrap_or_default();
@@ -95,7 +77,7 @@ pub async fn forgot_submit(
     {
         return Ok(too_many_requests(lang));
     }
-    if !csrf_ok(&state, &headers, &form) {
+    if !csrf_cookie.matches(form.get("csrf")) {
         return Err(PageError::bad_request("login.csrf", "", lang));
     }
     // Everything that depends on whether the account exists — the look-up, the link's row,
@@ -226,7 +208,7 @@ fn reset_page(
 /// `GET /password/reset?token=…`
 pub async fn reset_form(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    csrf_cookie: CsrfCookie,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(q.lang.as_deref());
@@ -234,7 +216,7 @@ pub async fn reset_form(
     let Some(account) = account_of_link(&state, &token).await? else {
         return Ok(invalid_link(lang));
     };
-    let csrf = csrf_token(&state, &headers);
+    let csrf = csrf_cookie.or_new();
     Ok(reset_page(
         &state,
         &account,
@@ -249,12 +231,12 @@ pub async fn reset_form(
 pub async fn reset_submit(
     State(state): State<AppState>,
     meta: ClientMeta,
-    headers: HeaderMap,
+    csrf_cookie: CsrfCookie,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let form = Params::parse(&body).unwrap_or_default();
     let lang = Lang::parse(form.get("lang"));
-    if !csrf_ok(&state, &headers, &form) {
+    if !csrf_cookie.matches(form.get("csrf")) {
         return Err(PageError::bad_request("login.csrf", "", lang));
     }
     let token = form.get("token").unwrap_or("").to_owned();
@@ -282,7 +264,7 @@ pub async fn reset_submit(
             ))
         }
         Err(errors) => {
-            let csrf = csrf_token(&state, &headers);
+            let csrf = csrf_cookie.or_new();
             Ok(reset_page(&state, &account, &token, &csrf, lang, errors))
         }
     }

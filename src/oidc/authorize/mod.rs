@@ -27,6 +27,7 @@ use crate::interaction::{
 use crate::pages::i18n::Lang;
 use crate::pages::{html, Chrome, FormPostPage};
 use crate::secrets::{now, PlainToken};
+use crate::session::SessionCookie;
 use crate::storage::codes::AuthorizationCode;
 use crate::storage::sessions::Session;
 
@@ -58,14 +59,19 @@ impl AuthorizationRequest {
 /// `GET /authorize`
 pub async fn get(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    browser: SessionCookie,
     RawQuery(query): RawQuery,
 ) -> Response {
-    handle(state, headers, query.unwrap_or_default().as_bytes()).await
+    handle(state, browser, query.unwrap_or_default().as_bytes()).await
 }
 
 /// `POST /authorize` (OIDC Core §3.1.2.1: form-encoded parameters).
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: SessionCookie,
+    body: Bytes,
+) -> Response {
     if !is_form(&headers) {
         return PageError::bad_request(
             "error.bad_request",
@@ -74,10 +80,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         )
         .into_response();
     }
-    handle(state, headers, &body).await
+    handle(state, browser, &body).await
 }
 
-async fn handle(state: AppState, headers: HeaderMap, raw: &[u8]) -> Response {
+async fn handle(state: AppState, browser: SessionCookie, raw: &[u8]) -> Response {
     let (client, req) = match validate(&state, raw).await {
         Ok(v) => v,
         Err(Failure::Page(e)) => return e.into_response(),
@@ -98,7 +104,7 @@ async fn handle(state: AppState, headers: HeaderMap, raw: &[u8]) -> Response {
             return error_response(&state, &target, error, &description);
         }
     };
-    match proceed(&state, &headers, &client, req).await {
+    match proceed(&state, &browser, &client, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -125,11 +131,11 @@ fn needs_login(req: &AuthorizationRequest, session: Option<&Session>) -> bool {
 
 async fn proceed(
     state: &AppState,
-    headers: &HeaderMap,
+    browser: &SessionCookie,
     client: &Client,
     req: AuthorizationRequest,
 ) -> Result<Response, PageError> {
-    let session = crate::session::current(state, headers).await?;
+    let session = crate::session::current(state, browser).await?;
     let target = Target {
         redirect_uri: req.redirect_uri.as_str(),
         mode: req.response_mode,
@@ -243,7 +249,7 @@ pub struct ResumeQuery {
 /// browser whose session is the interaction's person may, and only once.
 pub async fn resume(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    browser: SessionCookie,
     axum::extract::Query(q): axum::extract::Query<ResumeQuery>,
 ) -> Result<Response, PageError> {
     let i = interaction::load(&state, q.id.as_deref(), crate::pages::i18n::Lang::Cs).await?;
@@ -252,7 +258,7 @@ pub async fn resume(
     let (Some(req), Some(outcome)) = (i.request(), i.outcome()) else {
         return Err(expired());
     };
-    let session = crate::session::current(&state, &headers)
+    let session = crate::session::current(&state, &browser)
         .await?
         .filter(|s| i.sub.as_deref() == Some(s.sub.as_str()))
         .ok_or_else(expired)?;

@@ -16,13 +16,13 @@ pub mod system;
 use askama::Template;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::extract::{query_lang, CsrfForm, Principal};
+use super::extract::{query_lang, signed_in, CsrfForm, Principal};
 use super::login;
 use crate::app::AppState;
-use crate::domain::account::{Account, AccountStatus, Role};
+use crate::domain::account::{Account, Role};
 use crate::domain::permission::{allows, Permission};
 use crate::error::PageError;
 use crate::http::params::Params;
@@ -30,6 +30,7 @@ use crate::interaction::Purpose;
 use crate::pages::i18n::{Lang, Texts};
 use crate::pages::{error_page, html, Chrome};
 use crate::registry::RegistryError;
+use crate::session::SessionCookie;
 use crate::storage::sessions::Session;
 
 pub enum Block {
@@ -264,21 +265,8 @@ impl Staff {
 /// The staff member behind this request: a privileged account whose session proved a second
 /// factor, in the page's language; otherwise the console's login, or a 403 page.
 impl Principal for Staff {
-    async fn find(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result<Self, Response> {
-        let found = async {
-            let Some(s) = crate::session::current(state, headers).await? else {
-                return Ok::<_, PageError>(None);
-            };
-            Ok(state
-                .storage
-                .account(&s.sub)
-                .await?
-                .filter(|a| a.status == AccountStatus::Active)
-                .map(|a| (s, a)))
-        }
-        .await
-        .map_err(IntoResponse::into_response)?;
-        let Some((session, account)) = found else {
+    async fn find(state: &AppState, cookie: &SessionCookie, lang: Lang) -> Result<Self, Response> {
+        let Some((session, account)) = signed_in(state, cookie).await? else {
             return Err(login::begin(state, Purpose::Console { lang })
                 .await
                 .unwrap_or_else(IntoResponse::into_response));
@@ -308,7 +296,8 @@ impl FromRequestParts<AppState> for Staff {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        Self::find(state, &parts.headers, query_lang(parts)).await
+        let cookie = SessionCookie::from_headers(state, &parts.headers);
+        Self::find(state, &cookie, query_lang(parts)).await
     }
 }
 

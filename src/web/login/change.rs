@@ -3,7 +3,6 @@
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::advance;
@@ -17,6 +16,7 @@ use crate::interaction::{
 };
 use crate::pages::i18n::Lang;
 use crate::pages::{Chrome, Hidden, PasswordPage};
+use crate::session::Browser;
 use crate::web::new_password::{set_new_password, Keep, Why};
 
 #[derive(serde::Deserialize)]
@@ -28,26 +28,26 @@ pub struct Q {
 /// `GET /login/password?id=…`
 pub async fn change_form(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    browser: Browser,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(q.lang.as_deref());
     let pending = load(&state, q.id.as_deref(), lang).await?;
     let account = authenticated_account(&state, &pending, Stage::ChangePassword, lang).await?;
-    render(&state, &headers, &pending, &account, lang, Vec::new()).await
+    render(&state, &browser, &pending, &account, lang, Vec::new()).await
 }
 
 /// `POST /login/password`
 pub async fn change_submit(
     State(state): State<AppState>,
     meta: ClientMeta,
-    headers: HeaderMap,
+    browser: Browser,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let form = Params::parse(&body).unwrap_or_default();
     let lang = Lang::parse(form.get("lang"));
     let pending = load(&state, form.get("id"), lang).await?;
-    check_csrf(&state, &headers, &form, &pending, lang)?;
+    check_csrf(&browser.csrf, &form, &pending, lang)?;
     let account = authenticated_account(&state, &pending, Stage::ChangePassword, lang).await?;
     // This login goes on (to enrolment, say): only the account's other pending logins end.
     let keep = Keep {
@@ -63,21 +63,21 @@ pub async fn change_submit(
                 .await?
                 .unwrap_or(account);
             let amr = pending.amr.clone();
-            advance(&state, &headers, &meta, &pending, &account, &amr, lang).await
+            advance(&state, &browser, &meta, &pending, &account, &amr, lang).await
         }
-        Err(errors) => render(&state, &headers, &pending, &account, lang, errors).await,
+        Err(errors) => render(&state, &browser, &pending, &account, lang, errors).await,
     }
 }
 
 async fn render(
     state: &AppState,
-    headers: &HeaderMap,
+    browser: &Browser,
     pending: &Interaction,
     account: &Account,
     lang: Lang,
     errors: Vec<String>,
 ) -> Result<Response, PageError> {
-    let csrf = bind_csrf(state, headers, pending).await?;
+    let csrf = bind_csrf(state, &browser.csrf, pending).await?;
     let intro = if account.must_change_password {
         "password.intro_initial"
     } else {

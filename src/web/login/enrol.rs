@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::advance;
@@ -18,6 +18,7 @@ use crate::interaction::{
 };
 use crate::pages::i18n::Lang;
 use crate::pages::{html, Chrome, Hidden, RecoveryCodesPage, TotpEnrolPage};
+use crate::session::Browser;
 use crate::web::totp_setup::{self, Confirmed};
 
 #[derive(serde::Deserialize)]
@@ -29,7 +30,7 @@ pub struct Q {
 /// `GET /login/totp?id=…`
 pub async fn enrol_form(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    browser: Browser,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(q.lang.as_deref());
@@ -43,7 +44,7 @@ pub async fn enrol_form(
     let enrolment = totp_setup::start(&state, &account)?;
     render(
         &state,
-        &headers,
+        &browser,
         &pending,
         lang,
         &enrolment,
@@ -57,13 +58,13 @@ pub async fn enrol_form(
 pub async fn enrol_submit(
     State(state): State<AppState>,
     meta: ClientMeta,
-    headers: HeaderMap,
+    browser: Browser,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let form = Params::parse(&body).unwrap_or_default();
     let lang = Lang::parse(form.get("lang"));
     let pending = load(&state, form.get("id"), lang).await?;
-    check_csrf(&state, &headers, &form, &pending, lang)?;
+    check_csrf(&browser.csrf, &form, &pending, lang)?;
     let account = authenticated_account(&state, &pending, Stage::Enrol, lang).await?;
     let sealed = form.get("enrolment").unwrap_or("");
     let code = form.get("code").unwrap_or("");
@@ -76,7 +77,7 @@ pub async fn enrol_submit(
                 .storage
                 .advance_login_request(&pending.id, &account.sub, "enrolled", &amr)
                 .await?;
-            let csrf = bind_csrf(&state, &headers, &pending).await?;
+            let csrf = bind_csrf(&state, &browser.csrf, &pending).await?;
             let page = RecoveryCodesPage {
                 c: Chrome::new(lang, String::new()),
                 t: lang.texts(),
@@ -101,7 +102,7 @@ pub async fn enrol_submit(
             };
             render(
                 &state,
-                &headers,
+                &browser,
                 &pending,
                 lang,
                 &enrolment,
@@ -117,13 +118,13 @@ pub async fn enrol_submit(
 pub async fn enrolled_continue(
     State(state): State<AppState>,
     meta: ClientMeta,
-    headers: HeaderMap,
+    browser: Browser,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let form = Params::parse(&body).unwrap_or_default();
     let lang = Lang::parse(form.get("lang"));
     let pending = load(&state, form.get("id"), lang).await?;
-    check_csrf(&state, &headers, &form, &pending, lang)?;
+    check_csrf(&browser.csrf, &form, &pending, lang)?;
     // Only a login that itself enrolled the factor is at this stage (see `enrol_submit`);
     // one parked at `enrol` while the owner enrolled elsewhere is not, and proves nothing.
     let account = authenticated_account(&state, &pending, Stage::Enrolled, lang).await?;
@@ -131,7 +132,7 @@ pub async fn enrolled_continue(
         return Err(PageError::bad_request("login.expired", "", lang));
     }
     let amr = pending.amr.clone();
-    advance(&state, &headers, &meta, &pending, &account, &amr, lang).await
+    advance(&state, &browser, &meta, &pending, &account, &amr, lang).await
 }
 
 /// The login reached enrolment but the account has a factor now: the login is dropped and
@@ -148,14 +149,14 @@ async fn already_enrolled(
 
 async fn render(
     state: &AppState,
-    headers: &HeaderMap,
+    browser: &Browser,
     pending: &Interaction,
     lang: Lang,
     enrolment: &totp_setup::Enrolment,
     error: &str,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let csrf = bind_csrf(state, headers, pending).await?;
+    let csrf = bind_csrf(state, &browser.csrf, pending).await?;
     let page = TotpEnrolPage {
         c: Chrome::new(lang, String::new()),
         t: lang.texts(),

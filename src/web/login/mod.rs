@@ -20,7 +20,7 @@ pub use enrol::{enrol_form, enrol_submit, enrolled_continue};
 pub use otp::{otp_form, otp_submit};
 pub use password::{show, submit};
 
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
@@ -34,6 +34,7 @@ use crate::http::see_other;
 use crate::interaction::{self, Interaction, Outcome, Purpose};
 use crate::pages::i18n::Lang;
 use crate::secrets::now;
+use crate::session::Browser;
 
 /// Starts a login for the account page or the console and sends the browser to its form.
 pub async fn begin(state: &AppState, purpose: Purpose) -> Result<Response, PageError> {
@@ -47,7 +48,7 @@ pub async fn begin(state: &AppState, purpose: Purpose) -> Result<Response, PageE
 /// Moves on: to the next stage's page, or, when none is left, finishes the login.
 pub async fn advance(
     state: &AppState,
-    headers: &HeaderMap,
+    browser: &Browser,
     meta: &ClientMeta,
     pending: &Interaction,
     account: &Account,
@@ -66,7 +67,7 @@ pub async fn advance(
                 &moved,
             ))
         }
-        None => finish(state, headers, meta, pending, account, amr).await,
+        None => finish(state, browser, meta, pending, account, amr).await,
     }
 }
 
@@ -74,7 +75,7 @@ pub async fn advance(
 /// where the login was leading.
 async fn finish(
     state: &AppState,
-    headers: &HeaderMap,
+    browser: &Browser,
     meta: &ClientMeta,
     pending: &Interaction,
     account: &Account,
@@ -91,7 +92,8 @@ async fn finish(
         }
     }
     state.storage.record_login_success(&account.sub).await?;
-    let established = crate::session::establish(state, headers, meta, &account.sub, amr).await?;
+    let established =
+        crate::session::establish(state, &browser.session, meta, &account.sub, amr).await?;
     let session = &established.session;
     state
         .audit

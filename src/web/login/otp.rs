@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::{advance, audit_failure, reserve_attempt, too_many_requests};
@@ -22,6 +22,7 @@ use crate::interaction::{
 use crate::pages::i18n::Lang;
 use crate::pages::{html, Chrome, OtpPage};
 use crate::secrets::now;
+use crate::session::Browser;
 
 #[derive(serde::Deserialize)]
 pub struct Q {
@@ -32,20 +33,20 @@ pub struct Q {
 /// `GET /login/otp?id=…`
 pub async fn otp_form(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    browser: Browser,
     Query(q): Query<Q>,
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(q.lang.as_deref());
     let pending = load(&state, q.id.as_deref(), lang).await?;
     authenticated_account(&state, &pending, Stage::SecondFactor, lang).await?;
-    render(&state, &headers, &pending, lang, "", StatusCode::OK).await
+    render(&state, &browser, &pending, lang, "", StatusCode::OK).await
 }
 
 /// `POST /login/otp`
 pub async fn otp_submit(
     State(state): State<AppState>,
     meta: ClientMeta,
-    headers: HeaderMap,
+    browser: Browser,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let form = Params::parse(&body).unwrap_or_default();
@@ -58,14 +59,14 @@ pub async fn otp_submit(
         return Ok(too_many_requests(lang));
     }
     let pending = load(&state, form.get("id"), lang).await?;
-    check_csrf(&state, &headers, &form, &pending, lang)?;
+    check_csrf(&browser.csrf, &form, &pending, lang)?;
     let account = authenticated_account(&state, &pending, Stage::SecondFactor, lang).await?;
     // Counted before the check, atomically: parallel guesses cannot outrun the lockout.
     if !reserve_attempt(&state, &account, &meta).await? {
         audit_failure(&state, &account, &meta, Event::OtpFailed, "locked").await?;
         return render(
             &state,
-            &headers,
+            &browser,
             &pending,
             lang,
             "otp.failed",
@@ -76,12 +77,12 @@ pub async fn otp_submit(
     let code = form.get("code").unwrap_or("");
     if check_code(&state, &account, code, &meta).await? {
         let amr = pending.amr.clone().with(Method::Otp);
-        return advance(&state, &headers, &meta, &pending, &account, &amr, lang).await;
+        return advance(&state, &browser, &meta, &pending, &account, &amr, lang).await;
     }
     audit_failure(&state, &account, &meta, Event::OtpFailed, "wrong_code").await?;
     render(
         &state,
-        &headers,
+        &browser,
         &pending,
         lang,
         "otp.failed",
@@ -127,13 +128,13 @@ pub async fn check_code(
 
 async fn render(
     state: &AppState,
-    headers: &HeaderMap,
+    browser: &Browser,
     pending: &Interaction,
     lang: Lang,
     error: &str,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let csrf = bind_csrf(state, headers, pending).await?;
+    let csrf = bind_csrf(state, &browser.csrf, pending).await?;
     let page = OtpPage {
         c: Chrome::new(
             lang,

@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -26,6 +26,7 @@ use crate::pages::i18n::Lang;
 use crate::pages::{html, Chrome, LoginPage};
 use crate::password::Verified;
 use crate::secrets::now;
+use crate::session::Browser;
 
 #[derive(Deserialize)]
 pub struct ShowQuery {
@@ -36,7 +37,7 @@ pub struct ShowQuery {
 /// `GET /login?id=…`
 pub async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    browser: Browser,
     Query(q): Query<ShowQuery>,
 ) -> Result<Response, PageError> {
     let lang_param = Lang::from_ui_locales(q.lang.as_deref());
@@ -49,14 +50,14 @@ pub async fn show(
         Purpose::Authorize(r) => r.login_hint.clone().unwrap_or_default(),
         Purpose::Account { .. } | Purpose::Console { .. } => String::new(),
     };
-    render(&state, &headers, &pending, lang, &hint, "", StatusCode::OK).await
+    render(&state, &browser, &pending, lang, &hint, "", StatusCode::OK).await
 }
 
 /// `POST /login`
 pub async fn submit(
     State(state): State<AppState>,
     meta: ClientMeta,
-    headers: HeaderMap,
+    browser: Browser,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let form = Params::parse(&body).unwrap_or_default();
@@ -72,7 +73,7 @@ pub async fn submit(
     if pending.stage != Stage::Password {
         return Err(PageError::bad_request("login.expired", "", lang));
     }
-    check_csrf(&state, &headers, &form, &pending, lang)?;
+    check_csrf(&browser.csrf, &form, &pending, lang)?;
     let username = form.get("username").unwrap_or("").trim().to_owned();
     let password = SecretString::from(form.get("password").unwrap_or("").to_owned());
 
@@ -134,7 +135,7 @@ pub async fn submit(
             tracing::info!("login failed");
             return render(
                 &state,
-                &headers,
+                &browser,
                 &pending,
                 lang,
                 &username,
@@ -173,20 +174,20 @@ pub async fn submit(
     if next_stage(&state, &account, &amr) != Some(Stage::SecondFactor) {
         state.storage.record_login_success(&account.sub).await?;
     }
-    advance(&state, &headers, &meta, &pending, &account, &amr, lang).await
+    advance(&state, &browser, &meta, &pending, &account, &amr, lang).await
 }
 
 /// Renders the form, (re)binding the pending login to this browser's CSRF token.
 async fn render(
     state: &AppState,
-    headers: &HeaderMap,
+    browser: &Browser,
     pending: &Interaction,
     lang: Lang,
     username: &str,
     error: &str,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let csrf = bind_csrf(state, headers, pending).await?;
+    let csrf = bind_csrf(state, &browser.csrf, pending).await?;
     let client_name = match &pending.purpose {
         Purpose::Authorize(_) => state
             .storage
