@@ -9,9 +9,10 @@ use crate::cli::{client_from_args, ClientArgs};
 use crate::domain::account::{Account, Role, Username};
 use crate::domain::client::Application;
 use crate::domain::date::Date;
+use crate::domain::id::Subject;
 use crate::domain::organisation::{Ico, Organisation, OrganisationKind, Seat};
 use crate::domain::person::{ConsentForm, Person};
-use crate::registry::{self, consents::Subject};
+use crate::registry::{self, consents::Consenter};
 use crate::secrets::{now, PlainToken};
 use crate::storage::demo::DemoKind;
 
@@ -257,7 +258,11 @@ async fn real_organisation_in_the_way(state: &AppState) -> anyhow::Result<Option
     for &(ico, ..) in ORGANISATIONS {
         let parsed = Ico::parse(ico).map_err(|e| anyhow::anyhow!("{e}"))?;
         if let Some(o) = state.storage.organisation_by_ico(&parsed).await? {
-            if !state.storage.is_demo(DemoKind::Organisation, &o.id).await? {
+            if !state
+                .storage
+                .is_demo(DemoKind::Organisation, o.id.as_str())
+                .await?
+            {
                 return Ok(Some(ico.to_owned()));
             }
         }
@@ -287,7 +292,7 @@ async fn seed_register(state: &AppState) -> anyhow::Result<()> {
                 registry::organisations::create(state, ACTOR, &o).await?;
                 state
                     .storage
-                    .mark_demo(DemoKind::Organisation, &o.id)
+                    .mark_demo(DemoKind::Organisation, o.id.as_str())
                     .await?;
                 o
             }
@@ -309,18 +314,21 @@ async fn seed_register(state: &AppState) -> anyhow::Result<()> {
     for &(username, given, family, consents, statutory) in PEOPLE {
         let email = format!("{username}@example.cz");
         let person = Person::new(given, family, Some(&email)).map_err(bad)?;
-        let mut sub: Option<String> = None;
+        let mut sub: Option<Subject> = None;
         for &(ico, form) in consents {
             let subject = match &sub {
-                Some(s) => Subject::Existing(s.as_str()),
-                None => Subject::New(&person),
+                Some(s) => Consenter::Existing(s),
+                None => Consenter::New(&person),
             };
             let r =
                 registry::consents::record(state, ACTOR, subject, &org(ico)?, form, &paper).await?;
             sub = Some(r.person_sub);
         }
         let sub = sub.ok_or_else(|| anyhow::anyhow!("demo person without consent"))?;
-        state.storage.mark_demo(DemoKind::Person, &sub).await?;
+        state
+            .storage
+            .mark_demo(DemoKind::Person, sub.as_str())
+            .await?;
         let first_org = org(consents[0].0)?;
         let username = Username::parse(username).map_err(bad)?;
         registry::accounts::create(state, ACTOR, &sub, &first_org, Some(username)).await?;
@@ -362,7 +370,10 @@ async fn seed_register(state: &AppState) -> anyhow::Result<()> {
         );
         a.role = role;
         state.storage.insert_account(&a).await?;
-        state.storage.mark_demo(DemoKind::Person, &a.sub).await?;
+        state
+            .storage
+            .mark_demo(DemoKind::Person, a.sub.as_str())
+            .await?;
         let mut tx = state.storage.begin_write().await?;
         state
             .storage
@@ -373,7 +384,7 @@ async fn seed_register(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn username_of(sub: &str, state: &AppState) -> anyhow::Result<String> {
+async fn username_of(sub: &Subject, state: &AppState) -> anyhow::Result<String> {
     Ok(state
         .storage
         .account(sub)

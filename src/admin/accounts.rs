@@ -13,6 +13,8 @@ use super::auth::Admin;
 use super::error::{ApiError, ApiResult, Problem};
 use crate::app::AppState;
 use crate::domain::account::{Role, Username};
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::domain::permission::Permission;
 use crate::registry::{self};
 
@@ -55,14 +57,20 @@ fn letter_response(status: StatusCode, l: registry::accounts::IssuedLetter) -> R
 pub async fn create_account(
     State(state): State<AppState>,
     admin: Admin,
-    Path(sub): Path<String>,
+    Path(sub): Path<Subject>,
     body: Bytes,
 ) -> ApiResult<Response> {
     admin.require(Permission::ManageConsentsAndAccounts)?;
     let n: NewAccount = super::json(&body)?;
     let username = n.username.as_deref().map(Username::parse).transpose()?;
-    let l = registry::accounts::create(&state, &admin.actor, &sub, &n.organisation_id, username)
-        .await?;
+    let l = registry::accounts::create(
+        &state,
+        &admin.actor,
+        &sub,
+        &OrganisationId::lookup(&n.organisation_id),
+        username,
+    )
+    .await?;
     Ok(letter_response(StatusCode::CREATED, l))
 }
 
@@ -73,20 +81,25 @@ pub async fn create_account(
 pub async fn reissue_letter(
     State(state): State<AppState>,
     admin: Admin,
-    Path(sub): Path<String>,
+    Path(sub): Path<Subject>,
     body: Bytes,
 ) -> ApiResult<Response> {
     admin.require(Permission::ManageConsentsAndAccounts)?;
     let n: LetterRequest = super::json(&body)?;
     staff_guard(&state, &sub).await?;
-    let l =
-        registry::accounts::reissue_letter(&state, &admin.actor, &sub, &n.organisation_id).await?;
+    let l = registry::accounts::reissue_letter(
+        &state,
+        &admin.actor,
+        &sub,
+        &OrganisationId::lookup(&n.organisation_id),
+    )
+    .await?;
     Ok(letter_response(StatusCode::CREATED, l))
 }
 
 /// Operators manage the accounts of MPSV's clients, never staff accounts (an operator who
 /// could reset an administrator's password could become one).
-async fn staff_guard(state: &AppState, sub: &str) -> ApiResult<()> {
+async fn staff_guard(state: &AppState, sub: &Subject) -> ApiResult<()> {
     match state.storage.account(sub).await? {
         Some(a) if a.role != Role::User => Err(ApiError::Forbidden(
             "staff accounts are managed by administrators",
@@ -107,7 +120,7 @@ pub struct StatusChange {
 pub async fn change_status(
     State(state): State<AppState>,
     admin: Admin,
-    Path(sub): Path<String>,
+    Path(sub): Path<Subject>,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     admin.require(Permission::ManageAccountStatus)?;
@@ -121,7 +134,7 @@ pub async fn change_status(
 pub async fn end_all_sessions(
     State(state): State<AppState>,
     admin: Admin,
-    Path(sub): Path<String>,
+    Path(sub): Path<Subject>,
 ) -> ApiResult<StatusCode> {
     admin.require(Permission::ManageAccountStatus)?;
     staff_guard(&state, &sub).await?;
@@ -147,7 +160,7 @@ pub struct SessionInfo {
 pub async fn list_sessions(
     State(state): State<AppState>,
     admin: Admin,
-    Path(sub): Path<String>,
+    Path(sub): Path<Subject>,
 ) -> ApiResult<Json<Vec<SessionInfo>>> {
     admin.require(Permission::ManageAccountStatus)?;
     staff_guard(&state, &sub).await?;
@@ -159,7 +172,7 @@ pub async fn list_sessions(
             .into_iter()
             .map(|s| SessionInfo {
                 amr: s.amr.values().into_iter().map(str::to_owned).collect(),
-                sid: s.sid,
+                sid: s.sid.into(),
                 created_at: s.created_at,
                 last_seen_at: s.last_seen_at,
                 expires_at: s.expires_at,
@@ -174,7 +187,7 @@ pub async fn list_sessions(
 pub(super) async fn set_status(
     state: &AppState,
     admin: &Admin,
-    sub: &str,
+    sub: &Subject,
     c: &StatusChange,
 ) -> ApiResult<StatusCode> {
     let action: registry::accounts::StatusAction = c.action.parse()?;

@@ -18,6 +18,7 @@ use super::error::{ApiError, ApiResult};
 use crate::app::AppState;
 use crate::domain::account::{AccountStatus, Role};
 use crate::domain::amr::Amr;
+use crate::domain::id::Subject;
 use crate::domain::permission::{allows, Permission};
 use crate::domain::scope::Scopes;
 use crate::http::client::ClientMeta;
@@ -103,7 +104,7 @@ impl FromRequestParts<AppState> for Admin {
             }
             let account = state
                 .storage
-                .account(&c.sub)
+                .account(&Subject::lookup(&c.sub))
                 .await?
                 .filter(|a| a.status == AccountStatus::Active)
                 .ok_or(ApiError::Unauthenticated("the account is not active"))?;
@@ -113,7 +114,7 @@ impl FromRequestParts<AppState> for Admin {
                 ));
             }
             return Ok(Admin {
-                actor: account.sub,
+                actor: account.sub.into(),
                 role,
                 ip,
             });
@@ -145,7 +146,7 @@ impl FromRequestParts<AppState> for Admin {
             }
         }
         Ok(Admin {
-            actor: account.sub,
+            actor: account.sub.into(),
             role: account.role,
             ip,
         })

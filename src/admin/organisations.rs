@@ -16,6 +16,8 @@ use super::persons::Reason;
 use super::ApiQuery;
 use super::{Page, PageQuery};
 use crate::app::AppState;
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::domain::organisation::{
     Ico, Organisation as DomainOrganisation, OrganisationKind, Seat,
 };
@@ -40,7 +42,7 @@ pub struct Organisation {
 impl From<DomainOrganisation> for Organisation {
     fn from(o: DomainOrganisation) -> Self {
         Organisation {
-            id: o.id,
+            id: o.id.into(),
             ico: o.ico.as_str().to_owned(),
             name: o.name,
             legal_form: o.legal_form,
@@ -153,7 +155,7 @@ pub struct OrganisationDetail {
 pub async fn get_organisation(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    Path(id): Path<OrganisationId>,
 ) -> ApiResult<Json<OrganisationDetail>> {
     admin.require(Permission::ReadRegister)?;
     let o = state
@@ -174,7 +176,7 @@ pub async fn get_organisation(
                 .any(|r| r.person_sub == m.sub && r.from_at <= t),
             name: format!("{} {}", m.given_name, m.family_name),
             username: m.username,
-            sub: m.sub,
+            sub: m.sub.into(),
         })
         .collect();
     let delegations = state
@@ -184,9 +186,9 @@ pub async fn get_organisation(
         .into_iter()
         .map(|d| Delegation {
             id: d.id,
-            delegate_sub: d.delegate_sub,
+            delegate_sub: d.delegate_sub.into(),
             delegate_name: d.delegate_name,
-            delegator_sub: d.delegator_sub,
+            delegator_sub: d.delegator_sub.into(),
             delegator_name: d.delegator_name,
             created_at: d.created_at,
             created_by: d.created_by,
@@ -217,14 +219,19 @@ pub struct Created {
 pub async fn grant_delegation(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    Path(id): Path<OrganisationId>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
     admin.require(Permission::ManageDelegations)?;
     let n: NewDelegation = super::json(&body)?;
-    let d =
-        registry::delegations::grant(&state, &admin.actor, &id, &n.delegator_sub, &n.delegate_sub)
-            .await?;
+    let d = registry::delegations::grant(
+        &state,
+        &admin.actor,
+        &id,
+        &Subject::lookup(&n.delegator_sub),
+        &Subject::lookup(&n.delegate_sub),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(Created { id: d })))
 }
 
@@ -234,7 +241,7 @@ pub async fn grant_delegation(
 pub async fn revoke_delegation(
     State(state): State<AppState>,
     admin: Admin,
-    Path((id, delegation)): Path<(String, String)>,
+    Path((id, delegation)): Path<(OrganisationId, String)>,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     admin.require(Permission::ManageDelegations)?;

@@ -16,9 +16,11 @@ use super::{Page, PageQuery};
 use crate::app::AppState;
 use crate::domain::client::Application;
 use crate::domain::date::Date;
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::domain::permission::Permission;
 use crate::domain::person::{ConsentForm, Person as DomainPerson};
-use crate::registry::{self, consents::Subject};
+use crate::registry::{self, consents::Consenter};
 use crate::secrets::now;
 
 #[derive(Serialize, ToSchema)]
@@ -50,7 +52,7 @@ pub async fn list_persons(
     Ok(Json(Page::of(&mut rows, limit, offset).map(|p| {
         PersonSummary {
             name: format!("{} {}", p.given_name, p.family_name),
-            sub: p.sub,
+            sub: p.sub.into(),
             email: p.email,
             mpsv_client_id: p.mpsv_client_id,
             username: p.username,
@@ -94,7 +96,7 @@ pub struct PersonDetail {
 pub async fn get_person(
     State(state): State<AppState>,
     admin: Admin,
-    Path(sub): Path<String>,
+    Path(sub): Path<Subject>,
 ) -> ApiResult<Json<PersonDetail>> {
     admin.require(Permission::ReadRegister)?;
     let p = state
@@ -110,7 +112,7 @@ pub async fn get_person(
         .into_iter()
         .map(|c| Consent {
             id: c.id,
-            organisation_id: c.organisation_id,
+            organisation_id: c.organisation_id.into(),
             form: c.form,
             signed_on: c.signed_on,
             received_on: c.received_on,
@@ -126,7 +128,7 @@ pub async fn get_person(
         .await?
         .into_iter()
         .map(|r| StatutoryRole {
-            organisation_id: r.organisation_id,
+            organisation_id: r.organisation_id.into(),
             from: r.from_at,
             until: r.until_at,
         })
@@ -139,7 +141,7 @@ pub async fn get_person(
             username: account.as_ref().map(|a| a.username.clone()),
             status: account.as_ref().map(|a| a.status.as_str().to_owned()),
             role: account.as_ref().map(|a| a.role.as_str().to_owned()),
-            sub: p.sub,
+            sub: p.sub.into(),
         },
         consents,
         statutory_roles,
@@ -195,10 +197,10 @@ pub async fn record_consent(
     )?;
     let new_person;
     let subject = match (&n.person_sub, &n.person) {
-        (Some(sub), None) => Subject::Existing(sub),
+        (Some(sub), None) => Consenter::Existing(&Subject::lookup(sub)),
         (None, Some(p)) => {
             new_person = DomainPerson::new(&p.given_name, &p.family_name, p.email.as_deref())?;
-            Subject::New(&new_person)
+            Consenter::New(&new_person)
         }
         _ => return Err(ApiError::Invalid("give either person_sub or person".into())),
     };
@@ -206,7 +208,7 @@ pub async fn record_consent(
         &state,
         &admin.actor,
         subject,
-        &n.organisation_id,
+        &OrganisationId::lookup(&n.organisation_id),
         form,
         &paper,
     )
@@ -215,7 +217,7 @@ pub async fn record_consent(
         StatusCode::CREATED,
         Json(RecordedConsent {
             consent_id: r.consent_id,
-            person_sub: r.person_sub,
+            person_sub: r.person_sub.into(),
             mpsv_client_id: r.mpsv_client_id.as_str().to_owned(),
         }),
     ))
@@ -260,7 +262,7 @@ pub struct StatutoryEnd {
 pub async fn start_statutory(
     State(state): State<AppState>,
     admin: Admin,
-    Path(sub): Path<String>,
+    Path(sub): Path<Subject>,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     admin.require(Permission::ManageStatutoryRoles)?;
@@ -269,7 +271,14 @@ pub async fn start_statutory(
         Some(d) => Date::parse(d)?.start_in_prague(),
         None => now(),
     };
-    registry::statutory::start(&state, &admin.actor, &sub, &n.organisation_id, from).await?;
+    registry::statutory::start(
+        &state,
+        &admin.actor,
+        &sub,
+        &OrganisationId::lookup(&n.organisation_id),
+        from,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -278,7 +287,7 @@ pub async fn start_statutory(
 pub async fn end_statutory(
     State(state): State<AppState>,
     admin: Admin,
-    Path(sub): Path<String>,
+    Path(sub): Path<Subject>,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     admin.require(Permission::ManageStatutoryRoles)?;
@@ -291,7 +300,7 @@ pub async fn end_statutory(
         &state,
         &admin.actor,
         &sub,
-        &e.organisation_id,
+        &OrganisationId::lookup(&e.organisation_id),
         at,
         &e.reason,
     )

@@ -12,6 +12,7 @@ use super::accounts::StatusChange;
 use super::auth::Admin;
 use super::error::{ApiError, ApiResult, Problem};
 use crate::app::AppState;
+use crate::domain::id::Subject;
 
 use crate::domain::permission::Permission;
 use crate::secrets::PlainToken;
@@ -83,7 +84,7 @@ pub async fn create_staff(
     Ok((
         StatusCode::CREATED,
         Json(CreatedStaff {
-            sub: a.sub,
+            sub: a.sub.into(),
             username: a.username,
             password_setup: "mailed".into(),
         }),
@@ -95,7 +96,7 @@ pub async fn create_staff(
 pub async fn change_staff_status(
     State(state): State<AppState>,
     admin: Admin,
-    Path(sub): Path<String>,
+    Path(sub): Path<Subject>,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     admin.require(Permission::ManageStaff)?;
@@ -104,7 +105,7 @@ pub async fn change_staff_status(
         Some(a) if a.role.privileged() => {}
         _ => return Err(ApiError::NotFound("staff account")),
     }
-    if sub == admin.actor {
+    if sub == admin.actor.as_str() {
         return Err(ApiError::Invalid(
             "administrators cannot change their own status".into(),
         ));

@@ -11,10 +11,12 @@ use crate::config::Config;
 use crate::domain::account::Username;
 use crate::domain::client::Application;
 use crate::domain::date::Date;
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::domain::mpsv_id::MpsvClientId;
 use crate::domain::organisation::{Ico, Organisation, OrganisationKind, Seat};
 use crate::domain::person::{ConsentForm, Person};
-use crate::registry::{self, consents::Subject};
+use crate::registry::{self, consents::Consenter};
 
 #[derive(Subcommand, Debug)]
 pub enum OrganisationCommand {
@@ -213,7 +215,7 @@ fn bad(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("{e}")
 }
 
-async fn person_sub(state: &AppState, reference: &str) -> anyhow::Result<String> {
+async fn person_sub(state: &AppState, reference: &str) -> anyhow::Result<Subject> {
     if reference.trim().to_uppercase().starts_with("MP") {
         let id = MpsvClientId::parse(reference).map_err(bad)?;
         let p = state.storage.person_by_mpsv_id(&id).await?;
@@ -221,12 +223,15 @@ async fn person_sub(state: &AppState, reference: &str) -> anyhow::Result<String>
             .map(|p| p.sub)
             .ok_or_else(|| anyhow!("no person {id}", id = id.as_str()));
     }
-    let p = state.storage.person(reference.trim()).await?;
+    let p = state
+        .storage
+        .person(&Subject::lookup(reference.trim()))
+        .await?;
     p.map(|p| p.sub)
         .ok_or_else(|| anyhow!("no person {reference}"))
 }
 
-async fn organisation_id(state: &AppState, ico: &str) -> anyhow::Result<String> {
+async fn organisation_id(state: &AppState, ico: &str) -> anyhow::Result<OrganisationId> {
     let ico = Ico::parse(ico).map_err(bad)?;
     let o = state.storage.organisation_by_ico(&ico).await?;
     o.map(|o| o.id)
@@ -234,7 +239,7 @@ async fn organisation_id(state: &AppState, ico: &str) -> anyhow::Result<String> 
 }
 
 /// These commands manage MPSV's clients' accounts; staff accounts are the administrators'.
-async fn guard_client_account(state: &AppState, sub: &str) -> anyhow::Result<()> {
+async fn guard_client_account(state: &AppState, sub: &Subject) -> anyhow::Result<()> {
     match state.storage.account(sub).await? {
         Some(a) if a.role.privileged() => bail!("a staff account: use the administrators' tools"),
         Some(_) => Ok(()),
@@ -389,17 +394,25 @@ pub async fn run(config: Config, cmd: RegistryCommand) -> anyhow::Result<()> {
             let subject = match person {
                 Some(p) => {
                     existing = person_sub(&state, &p).await?;
-                    Subject::Existing(&existing)
+                    Consenter::Existing(&Subject::lookup(existing.as_str()))
                 }
                 None => {
                     let (Some(g), Some(f)) = (given_name, family_name) else {
                         bail!("give --person, or --given-name and --family-name for a new person");
                     };
                     new_person = Person::new(&g, &f, email.as_deref()).map_err(bad)?;
-                    Subject::New(&new_person)
+                    Consenter::New(&new_person)
                 }
             };
-            let r = registry::consents::record(&state, a, subject, &org, form, &paper).await?;
+            let r = registry::consents::record(
+                &state,
+                a,
+                subject,
+                &OrganisationId::lookup(org.as_str()),
+                form,
+                &paper,
+            )
+            .await?;
             println!(
                 "consent {} recorded; person {} has MPSV client identifier {}",
                 r.consent_id,
@@ -413,7 +426,11 @@ pub async fn run(config: Config, cmd: RegistryCommand) -> anyhow::Result<()> {
         }
         RegistryCommand::Consent(ConsentCommand::List(p)) => {
             let sub = person_sub(&state, &p.person).await?;
-            for c in state.storage.consents_of(&sub).await? {
+            for c in state
+                .storage
+                .consents_of(&Subject::lookup(sub.as_str()))
+                .await?
+            {
                 println!(
                     "{}  {}  organisation {}  signed {} received {}  ref {}  {}",
                     c.id,
@@ -451,15 +468,23 @@ pub async fn run(config: Config, cmd: RegistryCommand) -> anyhow::Result<()> {
             reason,
         }) => {
             let sub = person_sub(&state, &person.person).await?;
-            guard_client_account(&state, &sub).await?;
+            guard_client_account(&state, &Subject::lookup(sub.as_str())).await?;
             let action: registry::accounts::StatusAction = action.parse()?;
-            registry::accounts::set_status(&state, a, &sub, action, &reason).await?;
+            registry::accounts::set_status(
+                &state,
+                a,
+                &Subject::lookup(sub.as_str()),
+                action,
+                &reason,
+            )
+            .await?;
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             println!("account {}: {}", person.person, action.as_str());
         }
         RegistryCommand::Account(AccountCommand::EndSessions { person }) => {
             let sub = person_sub(&state, &person.person).await?;
-            let n = registry::accounts::end_sessions(&state, a, &sub).await?;
+            let n =
+                registry::accounts::end_sessions(&state, a, &Subject::lookup(sub.as_str())).await?;
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             println!("{n} sessions ended");
         }
@@ -518,7 +543,14 @@ pub async fn run(config: Config, cmd: RegistryCommand) -> anyhow::Result<()> {
             reason,
         }) => {
             let org = organisation_id(&state, &organisation).await?;
-            registry::delegations::revoke(&state, a, &org, &id, &reason).await?;
+            registry::delegations::revoke(
+                &state,
+                a,
+                &OrganisationId::lookup(org.as_str()),
+                &id,
+                &reason,
+            )
+            .await?;
             println!("delegation {id} revoked");
         }
     }

@@ -1,5 +1,6 @@
 //! Accounts as the protocol layer needs them: who signs in, and the profile claims.
 
+use super::id::Subject;
 use super::ParseError;
 
 /// A login name: 3–64 characters of letters, digits, `.`, `_`, `-`, `@`; case-insensitive
@@ -89,7 +90,7 @@ impl Role {
 #[derive(Debug, Clone)]
 pub struct Account {
     /// Stable subject identifier (a UUID), never reassigned.
-    pub sub: String,
+    pub sub: Subject,
     pub username: String,
     pub given_name: String,
     pub family_name: String,
@@ -125,7 +126,7 @@ impl Account {
         now: i64,
     ) -> Self {
         Self {
-            sub: uuid::Uuid::new_v4().to_string(),
+            sub: Subject::generate(),
             username: username.as_str().to_owned(),
             given_name: given_name.trim().to_owned(),
             family_name: family_name.trim().to_owned(),

@@ -25,6 +25,7 @@ pub mod amr;
 pub mod client;
 pub mod date;
 pub mod entitlement;
+pub mod id;
 pub mod lockout;
 pub mod mpsv_id;
 pub mod organisation;

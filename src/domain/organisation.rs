@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::ParseError;
+use crate::domain::id::OrganisationId;
 
 /// An IČO: eight digits, the last a mod-11 check digit over the first seven with weights
 /// 8, 7, …, 2 (the Czech business register's rule): `c = (11 − (Σ wᵢ·dᵢ mod 11)) mod 10`.
@@ -78,7 +79,7 @@ impl Seat {
 /// An organisation as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organisation {
-    pub id: String,
+    pub id: OrganisationId,
     pub ico: Ico,
     pub name: String,
     /// The legal form as the register writes it (spolek, obecně prospěšná společnost, …).
@@ -100,7 +101,7 @@ impl Organisation {
             return Err(ParseError::new("the name must have 1 to 255 characters"));
         }
         Ok(Self {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: OrganisationId::generate(),
             ico,
             name: name.to_owned(),
             legal_form: legal_form.trim().to_owned(),

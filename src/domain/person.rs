@@ -5,11 +5,12 @@ use super::account::Username;
 use super::date::Date;
 use super::mpsv_id::MpsvClientId;
 use super::ParseError;
+use crate::domain::id::Subject;
 
 #[derive(Debug, Clone)]
 pub struct Person {
     /// Stable subject identifier (a UUID), the same as the account's `sub`.
-    pub sub: String,
+    pub sub: Subject,
     pub given_name: String,
     pub family_name: String,
     pub email: Option<String>,
@@ -38,7 +39,7 @@ impl Person {
             None => None,
         };
         Ok(Person {
-            sub: uuid::Uuid::new_v4().to_string(),
+            sub: Subject::generate(),
             given_name: given_name.to_owned(),
             family_name: family_name.to_owned(),
             email,

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppState;
 use crate::domain::account::{Account, AccountStatus};
 use crate::domain::amr::Amr;
+use crate::domain::id::{OrganisationId, Subject};
 use crate::error::{Internal, PageError};
 use crate::http::cookies::{self, CsrfCookie};
 use crate::http::params::Params;
@@ -109,7 +110,7 @@ pub enum Outcome {
     /// The person signed in (the session cookie was set): decide the rest with the session.
     Authenticated,
     /// The person chose the organisation they act for.
-    ActsFor(String),
+    ActsFor(OrganisationId),
     /// The person may not use the application and has read why.
     Denied,
 }
@@ -122,11 +123,11 @@ pub struct Interaction {
     pub purpose: Purpose,
     pub stage: Stage,
     /// The person, once the password was right (or the session's, for the stages after it).
-    pub sub: Option<String>,
+    pub sub: Option<Subject>,
     /// Authentication methods passed so far.
     pub amr: Amr,
     pub expires_at: i64,
-    organisation_id: Option<String>,
+    organisation_id: Option<OrganisationId>,
     csrf_hash: String,
 }
 
@@ -368,7 +369,7 @@ pub async fn authenticated_account(
     if i.stage != stage {
         return Err(expired());
     }
-    let sub = i.sub.as_deref().ok_or_else(expired)?;
+    let sub = i.sub.as_ref().ok_or_else(expired)?;
     state
         .storage
         .account(sub)
@@ -397,7 +398,7 @@ pub fn next_stage(state: &AppState, a: &Account, amr: &Amr) -> Option<Stage> {
 pub async fn advance(
     state: &AppState,
     i: &Interaction,
-    sub: &str,
+    sub: &Subject,
     stage: Stage,
     amr: &Amr,
 ) -> Result<Interaction, Internal> {
@@ -428,11 +429,11 @@ pub async fn rebind(state: &AppState, i: &Interaction) -> Result<PlainToken, Int
 pub async fn finish(
     state: &AppState,
     i: &Interaction,
-    sub: &str,
+    sub: &Subject,
     outcome: &Outcome,
 ) -> Result<(), Internal> {
     let organisation = match outcome {
-        Outcome::ActsFor(org) => Some(org.as_str()),
+        Outcome::ActsFor(org) => Some(org),
         Outcome::Authenticated | Outcome::Denied => None,
     };
     state

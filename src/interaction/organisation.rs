@@ -15,6 +15,8 @@ use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::client::{Application, Client};
 use crate::domain::entitlement::Affiliation;
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::error::Internal;
 use crate::interaction::AuthorizationRequest;
 use crate::secrets::now;
@@ -24,7 +26,7 @@ use crate::storage::sessions::Session;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Acts for this organisation.
-    Act(String),
+    Act(OrganisationId),
     /// No organisation entitles them (audited).
     Deny,
     /// Several do and none is settled: the person must choose.
@@ -53,7 +55,7 @@ pub async fn decide(
         tracing::info!(client_id = %client.client_id.as_str(), "no entitlement for the application");
         return Ok(Decision::Deny);
     }
-    let is_entitled = |id: &String| entitled.iter().any(|a| a.organisation.id == *id);
+    let is_entitled = |id: &OrganisationId| entitled.iter().any(|a| a.organisation.id == *id);
     if let [only] = entitled.as_slice() {
         return Ok(Decision::Act(only.organisation.id.clone()));
     }
@@ -77,7 +79,7 @@ pub async fn decide(
 /// The person's affiliations that entitle them to `app`, as of now.
 pub async fn entitled(
     state: &AppState,
-    sub: &str,
+    sub: &Subject,
     app: Application,
 ) -> Result<Vec<Affiliation>, Internal> {
     Ok(state

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::client::{ClientId, RedirectUri};
+use crate::domain::id::Subject;
 use crate::domain::pkce::CodeChallenge;
 use crate::domain::scope::Scopes;
 use crate::pages::i18n::Lang;
@@ -37,7 +38,7 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     pub lang: Lang,
     /// `sub` of a verified `id_token_hint`: the person the client expects.
-    pub expected_sub: Option<String>,
+    pub expected_sub: Option<Subject>,
     /// `acr_values` asked for the MFA level first (of the values we know): the login must
     /// prove a second factor, or the request fails with `unmet_authentication_requirements`.
     #[serde(default)]

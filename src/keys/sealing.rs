@@ -17,6 +17,7 @@ use rand::Rng;
 use zeroize::Zeroizing;
 
 use super::KeyError;
+use crate::domain::id::Subject;
 
 const FILE: &str = "data.key";
 
@@ -60,10 +61,10 @@ impl DataKey {
     /// The stored form of a recovery code (already normalised) of account `sub`: base64url of
     /// HMAC-SHA256(recovery key, sub || 0x00 || code). Salted by the account, keyed by a secret
     /// that is not in the database.
-    pub fn recovery_code_hash(&self, sub: &str, code: &str) -> String {
+    pub fn recovery_code_hash(&self, sub: &Subject, code: &str) -> String {
         URL_SAFE_NO_PAD.encode(hmac_sha256(
             &self.recovery_mac_key,
-            &[sub.as_bytes(), &[0], code.as_bytes()],
+            &[sub.as_str().as_bytes(), &[0], code.as_bytes()],
         ))
     }
 
@@ -197,10 +198,18 @@ mod tests {
     fn recovery_code_hashes_are_keyed_and_salted_by_the_account() {
         let a = DataKey::from_bytes(&[7; 32]).unwrap();
         let b = DataKey::from_bytes(&[8; 32]).unwrap();
-        let h = a.recovery_code_hash("sub-1", "abcdef");
-        assert_eq!(h, a.recovery_code_hash("sub-1", "abcdef"));
-        assert_ne!(h, a.recovery_code_hash("sub-2", "abcdef"), "salted");
-        assert_ne!(h, b.recovery_code_hash("sub-1", "abcdef"), "keyed");
+        let h = a.recovery_code_hash(&Subject::lookup("sub-1"), "abcdef");
+        assert_eq!(h, a.recovery_code_hash(&Subject::lookup("sub-1"), "abcdef"));
+        assert_ne!(
+            h,
+            a.recovery_code_hash(&Subject::lookup("sub-2"), "abcdef"),
+            "salted"
+        );
+        assert_ne!(
+            h,
+            b.recovery_code_hash(&Subject::lookup("sub-1"), "abcdef"),
+            "keyed"
+        );
         // Not the plain SHA-256 that a dump could be checked against.
         assert_ne!(h, crate::secrets::HashedToken::of("abcdef").as_str());
         // RFC 4231 test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?").

@@ -16,6 +16,7 @@ use serde_json::json;
 use super::jwt::TYP_LOGOUT;
 use crate::app::AppState;
 use crate::domain::client::Client;
+use crate::domain::id::{SessionId, Subject};
 use crate::error::Internal;
 use crate::secrets::{now, PlainToken};
 
@@ -26,8 +27,8 @@ const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 pub fn logout_token(
     state: &AppState,
     client: &Client,
-    sub: &str,
-    sid: &str,
+    sub: &Subject,
+    sid: &SessionId,
 ) -> Result<String, Internal> {
     let iat = now();
     let claims = json!({

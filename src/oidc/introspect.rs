@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::client_auth::authenticate;
 use crate::app::AppState;
+use crate::domain::id::Subject;
 use crate::error::{no_store, OAuthError};
 use crate::http::params::{is_form, Params};
 use crate::secrets::PlainToken;
@@ -76,7 +77,7 @@ async fn introspect(
         if c.sid.is_some() {
             let Some(account) = state
                 .storage
-                .account(&c.sub)
+                .account(&Subject::lookup(&c.sub))
                 .await?
                 .filter(|a| a.status == crate::domain::account::AccountStatus::Active)
             else {
@@ -89,10 +90,10 @@ async fn introspect(
             let organisation = super::issue::grant_organisation(
                 state,
                 &token_client,
-                &c.sub,
+                &Subject::lookup(&c.sub),
                 live.family
                     .as_ref()
-                    .and_then(|f| f.organisation_id.as_deref()),
+                    .and_then(|f| f.organisation_id.as_ref()),
             )
             .await?;
             if let super::issue::GrantOrganisation::Lost = organisation {

@@ -12,6 +12,7 @@ use crate::domain::account::Account;
 use crate::domain::amr::Amr;
 use crate::domain::client::Client;
 use crate::domain::entitlement::Affiliation;
+use crate::domain::id::{OrganisationId, Subject};
 use crate::domain::scope::Scopes;
 use crate::error::{no_store, Internal};
 use crate::secrets::{now, PlainToken};
@@ -40,8 +41,8 @@ pub enum GrantOrganisation {
 pub async fn grant_organisation(
     state: &AppState,
     client: &Client,
-    sub: &str,
-    organisation_id: Option<&str>,
+    sub: &Subject,
+    organisation_id: Option<&OrganisationId>,
 ) -> Result<GrantOrganisation, Internal> {
     let Some(org) = organisation_id else {
         // A grant of an application client always has an organisation.
@@ -100,7 +101,7 @@ pub fn access_token(
         iss: state.config.issuer.clone(),
         sub: user.map_or_else(
             || client.client_id.as_str().to_owned(),
-            |u| u.account.sub.clone(),
+            |u| u.account.sub.clone().into(),
         ),
         aud: client.client_id.as_str().to_owned(),
         client_id: client.client_id.as_str().to_owned(),

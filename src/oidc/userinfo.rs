@@ -9,6 +9,7 @@ use axum::Json;
 
 use crate::app::AppState;
 use crate::domain::account::AccountStatus;
+use crate::domain::id::Subject;
 use crate::domain::scope::Scopes;
 use crate::error::{no_store, BearerError};
 use crate::http::params::{is_form, Params};
@@ -90,7 +91,7 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Response, BearerError
     }
     let account = state
         .storage
-        .account(&claims.sub)
+        .account(&Subject::lookup(&claims.sub))
         .await?
         .filter(|a| a.status == AccountStatus::Active)
         .ok_or(BearerError::InvalidToken("the account is not active"))?;
@@ -109,7 +110,7 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Response, BearerError
         &account.sub,
         live.family
             .as_ref()
-            .and_then(|f| f.organisation_id.as_deref()),
+            .and_then(|f| f.organisation_id.as_ref()),
     )
     .await?;
     if let super::issue::GrantOrganisation::Lost = organisation {

@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::account::{Account, Username};
 use crate::domain::date::Date;
+use crate::domain::id::{OrganisationId, Subject};
 use crate::domain::password_policy::Candidate;
 use crate::domain::person::Person;
 use crate::letter::{self, Letter};
@@ -59,8 +60,8 @@ fn initial_password() -> String {
 pub async fn create(
     state: &AppState,
     actor: Actor<'_>,
-    person_sub: &str,
-    organisation_id: &str,
+    person_sub: &Subject,
+    organisation_id: &OrganisationId,
     username: Option<Username>,
 ) -> Result<IssuedLetter> {
     let storage = &state.storage;
@@ -129,8 +130,8 @@ pub async fn create(
 pub async fn reissue_letter(
     state: &AppState,
     actor: Actor<'_>,
-    person_sub: &str,
-    organisation_id: &str,
+    person_sub: &Subject,
+    organisation_id: &OrganisationId,
 ) -> Result<IssuedLetter> {
     let storage = &state.storage;
     let person = storage
@@ -180,7 +181,7 @@ pub async fn reissue_letter(
 async fn end_all_sessions_in(
     state: &AppState,
     tx: &mut crate::storage::Tx,
-    sub: &str,
+    sub: &Subject,
 ) -> Result<Vec<crate::storage::sessions::EndedSession>> {
     let mut ended = Vec::new();
     for s in state.storage.sessions_of(sub).await? {
@@ -250,7 +251,7 @@ async fn render(
     state: &AppState,
     person: &Person,
     username: &str,
-    organisation_id: &str,
+    organisation_id: &OrganisationId,
     password: &str,
     expires_at: i64,
 ) -> Result<IssuedLetter> {
@@ -311,7 +312,7 @@ async fn record_letter(
     tx: &mut crate::storage::Tx,
     actor: Actor<'_>,
     person: &Person,
-    organisation_id: &str,
+    organisation_id: &OrganisationId,
     letter: &IssuedLetter,
     first: Option<Record>,
 ) -> Result<()> {
@@ -403,7 +404,7 @@ impl StatusAction {
 pub async fn set_status(
     state: &AppState,
     actor: Actor<'_>,
-    sub: &str,
+    sub: &Subject,
     action: StatusAction,
     reason: &str,
 ) -> Result<()> {
@@ -449,7 +450,7 @@ pub async fn set_status(
 
 /// Ends every session of the person ("sign out everywhere"), with back-channel logout;
 /// audited. Returns how many ended.
-pub async fn end_sessions(state: &AppState, actor: Actor<'_>, sub: &str) -> Result<usize> {
+pub async fn end_sessions(state: &AppState, actor: Actor<'_>, sub: &Subject) -> Result<usize> {
     let mut tx = state.storage.begin_write().await?;
     let ended = end_all_sessions_in(state, &mut tx, sub).await?;
     let n = ended.len();

@@ -6,12 +6,13 @@ use super::{Actor, RegistryError, Result};
 use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::client::Application;
+use crate::domain::id::{OrganisationId, Subject};
 use crate::domain::mpsv_id::MpsvClientId;
 use crate::domain::person::{ConsentForm, Person};
 
 /// Whose consent it is: a person already known, or a new one the operator just typed.
-pub enum Subject<'a> {
-    Existing(&'a str),
+pub enum Consenter<'a> {
+    Existing(&'a Subject),
     New(&'a Person),
 }
 
@@ -19,15 +20,15 @@ pub enum Subject<'a> {
 #[derive(Debug)]
 pub struct Recorded {
     pub consent_id: String,
-    pub person_sub: String,
+    pub person_sub: Subject,
     pub mpsv_client_id: MpsvClientId,
 }
 
 pub async fn record(
     state: &AppState,
     actor: Actor<'_>,
-    subject: Subject<'_>,
-    organisation_id: &str,
+    subject: Consenter<'_>,
+    organisation_id: &OrganisationId,
     form: Application,
     paper: &ConsentForm,
 ) -> Result<Recorded> {
@@ -41,7 +42,7 @@ pub async fn record(
     // chain's lock is then the last one taken, so it never joins a lock cycle.
     let mut records = Vec::new();
     let sub = match subject {
-        Subject::Existing(sub) => {
+        Consenter::Existing(sub) => {
             super::ensure_not_staff(state, sub).await?;
             storage
                 .person(sub)
@@ -49,7 +50,7 @@ pub async fn record(
                 .ok_or(RegistryError::NotFound("person"))?
                 .sub
         }
-        Subject::New(person) => {
+        Consenter::New(person) => {
             storage.insert_person_in(&mut tx, person, actor).await?;
             records.push(
                 Record::new(Event::PersonCreated)

@@ -6,6 +6,8 @@
 use super::{Actor, RegistryError, Result};
 use crate::app::AppState;
 use crate::audit::{Event, Record};
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::secrets::now;
 
 /// `delegator` delegates submit for the organisation to `delegate`. `actor` is the delegator
@@ -13,9 +15,9 @@ use crate::secrets::now;
 pub async fn grant(
     state: &AppState,
     actor: Actor<'_>,
-    organisation_id: &str,
-    delegator_sub: &str,
-    delegate_sub: &str,
+    organisation_id: &OrganisationId,
+    delegator_sub: &Subject,
+    delegate_sub: &Subject,
 ) -> Result<String> {
     let storage = &state.storage;
     super::ensure_not_staff(state, delegate_sub).await?;
@@ -75,7 +77,7 @@ pub async fn grant(
 pub async fn revoke(
     state: &AppState,
     actor: Actor<'_>,
-    organisation_id: &str,
+    organisation_id: &OrganisationId,
     delegation_id: &str,
     reason: &str,
 ) -> Result<()> {

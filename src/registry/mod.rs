@@ -11,6 +11,7 @@ pub mod import;
 pub mod organisations;
 pub mod statutory;
 
+use crate::domain::id::Subject;
 use crate::domain::ParseError;
 use crate::error::Internal;
 use crate::storage::StorageError;
@@ -63,7 +64,7 @@ pub(crate) async fn commit(tx: crate::storage::Tx) -> Result<()> {
 
 /// MPSV staff (operators, administrators) are not MPSV's clients: no consents, statutory
 /// roles or delegations for them (and operators must not act on staff accounts).
-pub(crate) async fn ensure_not_staff(state: &crate::app::AppState, sub: &str) -> Result<()> {
+pub(crate) async fn ensure_not_staff(state: &crate::app::AppState, sub: &Subject) -> Result<()> {
     match state.storage.account(sub).await? {
         Some(a) if a.role.privileged() => Err(RegistryError::Refused(
             "staff accounts do not take part in the register",

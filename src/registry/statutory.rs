@@ -7,6 +7,8 @@
 use super::{Actor, RegistryError, Result};
 use crate::app::AppState;
 use crate::audit::{Event, Record};
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::error::Internal;
 use crate::secrets::now;
 use crate::storage::StorageError;
@@ -14,8 +16,8 @@ use crate::storage::StorageError;
 pub async fn start(
     state: &AppState,
     actor: Actor<'_>,
-    person_sub: &str,
-    organisation_id: &str,
+    person_sub: &Subject,
+    organisation_id: &OrganisationId,
     from_at: i64,
 ) -> Result<String> {
     let storage = &state.storage;
@@ -59,8 +61,8 @@ pub async fn start(
 pub async fn end(
     state: &AppState,
     actor: Actor<'_>,
-    person_sub: &str,
-    organisation_id: &str,
+    person_sub: &Subject,
+    organisation_id: &OrganisationId,
     at: Option<i64>,
     reason: &str,
 ) -> Result<()> {

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue};
 
 use crate::app::AppState;
 use crate::domain::amr::Amr;
+use crate::domain::id::{SessionId, Subject};
 use crate::error::Internal;
 use crate::http::client::ClientMeta;
 use crate::http::cookies::{self, CsrfCookie};
@@ -112,13 +113,13 @@ pub async fn establish(
     state: &AppState,
     browser: &SessionCookie,
     meta: &ClientMeta,
-    sub: &str,
+    sub: &Subject,
     amr: &Amr,
 ) -> Result<Established, Internal> {
     let cookie = PlainToken::generate();
     let t = now();
     let session = match current(state, browser).await? {
-        Some(s) if s.sub == sub => {
+        Some(s) if s.sub == *sub => {
             state
                 .storage
                 .reauthenticate_session(&s.sid, &cookie.hashed(), t, amr)
@@ -135,8 +136,8 @@ pub async fn establish(
                 end(state, &old.sid).await?;
             }
             let s = Session {
-                sid: uuid::Uuid::new_v4().to_string(),
-                sub: sub.to_owned(),
+                sid: SessionId::generate(),
+                sub: sub.clone(),
                 auth_time: t,
                 amr: amr.clone(),
                 expires_at: t + state.config.session.absolute_timeout,
@@ -156,7 +157,7 @@ pub async fn establish(
 
 /// Ends a session everywhere: the session row, its token families, and a back-channel
 /// logout to each client that took part.
-pub async fn end(state: &AppState, sid: &str) -> Result<(), Internal> {
+pub async fn end(state: &AppState, sid: &SessionId) -> Result<(), Internal> {
     if state.storage.end_session(sid).await?.is_some() {
         tracing::info!(%sid, "session ended");
         wake_deliveries(state);
@@ -168,7 +169,7 @@ pub async fn end(state: &AppState, sid: &str) -> Result<(), Internal> {
 /// still live).
 pub async fn end_audited(
     state: &AppState,
-    sid: &str,
+    sid: &SessionId,
     record: crate::audit::Record,
 ) -> Result<(), Internal> {
     let mut tx = state.storage.begin_write().await?;

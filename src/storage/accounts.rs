@@ -4,12 +4,13 @@ use sqlx::FromRow;
 
 use super::{conflict_on_unique, Result, Storage, Tx};
 use crate::domain::account::{Account, AccountStatus, Role};
+use crate::domain::id::Subject;
 use crate::domain::text::search_key;
 use crate::secrets::now;
 
 #[derive(FromRow)]
 struct AccountRow {
-    sub: String,
+    sub: Subject,
     username: String,
     given_name: String,
     family_name: String,
@@ -136,7 +137,7 @@ impl Storage {
         Ok(row.map(Account::from))
     }
 
-    pub async fn account(&self, sub: &str) -> Result<Option<Account>> {
+    pub async fn account(&self, sub: &Subject) -> Result<Option<Account>> {
         let sql = concat!("SELECT ", columns!(), from!(), " WHERE a.sub = $1");
         let row: Option<AccountRow> = sqlx::query_as(sql)
             .bind(sub)
@@ -146,7 +147,7 @@ impl Storage {
     }
 
     /// Replaces the stored hash of the same password (parameters upgraded at login).
-    pub async fn upgrade_password_hash(&self, sub: &str, hash: &str) -> Result<()> {
+    pub async fn upgrade_password_hash(&self, sub: &Subject, hash: &str) -> Result<()> {
         sqlx::query("UPDATE accounts SET password_hash = $1 WHERE sub = $2")
             .bind(hash)
             .bind(sub)
@@ -160,7 +161,7 @@ impl Storage {
     pub async fn set_password_in(
         &self,
         tx: &mut Tx,
-        sub: &str,
+        sub: &Subject,
         hash: &str,
         at: i64,
         must_change: bool,
@@ -192,7 +193,7 @@ impl Storage {
     /// [`Storage::set_password_in`] in a transaction of its own.
     pub async fn set_password(
         &self,
-        sub: &str,
+        sub: &Subject,
         hash: &str,
         at: i64,
         must_change: bool,
@@ -206,7 +207,7 @@ impl Storage {
     }
 
     /// The hashes of the last `n` passwords, newest first (the current one included).
-    pub async fn password_history(&self, sub: &str, n: i64) -> Result<Vec<String>> {
+    pub async fn password_history(&self, sub: &Subject, n: i64) -> Result<Vec<String>> {
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT password_hash FROM password_history WHERE sub = $1 \
              ORDER BY created_at DESC LIMIT $2",
@@ -224,7 +225,7 @@ impl Storage {
     /// concurrent attempts are counted one by one and none slips past the lock.
     pub async fn reserve_login_attempt(
         &self,
-        sub: &str,
+        sub: &Subject,
         now: i64,
         threshold: i64,
         lock_until: i64,
@@ -245,7 +246,7 @@ impl Storage {
     }
 
     /// Locks until `until`, never shortening a longer lock.
-    pub async fn extend_lock(&self, sub: &str, until: i64) -> Result<()> {
+    pub async fn extend_lock(&self, sub: &Subject, until: i64) -> Result<()> {
         sqlx::query(
             "UPDATE accounts SET locked_until = $1 \
              WHERE sub = $2 AND (locked_until IS NULL OR locked_until < $1)",
@@ -258,7 +259,7 @@ impl Storage {
     }
 
     /// A successful login clears the failure count and any temporary lock.
-    pub async fn record_login_success_in(&self, tx: &mut Tx, sub: &str) -> Result<()> {
+    pub async fn record_login_success_in(&self, tx: &mut Tx, sub: &Subject) -> Result<()> {
         sqlx::query(
             "UPDATE accounts SET failed_logins = 0, locked_until = NULL \
              WHERE sub = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)",
@@ -270,7 +271,7 @@ impl Storage {
     }
 
     /// [`Storage::record_login_success_in`] in a transaction of its own.
-    pub async fn record_login_success(&self, sub: &str) -> Result<()> {
+    pub async fn record_login_success(&self, sub: &Subject) -> Result<()> {
         let mut tx = self.begin_write().await?;
         self.record_login_success_in(&mut tx, sub).await?;
         tx.commit().await?;
@@ -284,7 +285,7 @@ impl Storage {
     pub async fn enrol_totp(
         &self,
         tx: &mut Tx,
-        sub: &str,
+        sub: &Subject,
         sealed: &str,
         step: Option<i64>,
         recovery_hashes: &[String],
@@ -306,7 +307,7 @@ impl Storage {
     }
 
     /// Removes the TOTP secret and every recovery code, in the caller's transaction.
-    pub async fn remove_totp(&self, tx: &mut Tx, sub: &str) -> Result<()> {
+    pub async fn remove_totp(&self, tx: &mut Tx, sub: &Subject) -> Result<()> {
         sqlx::query("UPDATE accounts SET totp_secret = NULL, totp_last_step = NULL WHERE sub = $1")
             .bind(sub)
             .execute(&mut **tx)
@@ -316,7 +317,7 @@ impl Storage {
 
     /// Accepts a TOTP step only if it is later than the last accepted one, atomically across
     /// nodes (RFC 6238 §5.2: a code may be used once).
-    pub async fn use_totp_step(&self, sub: &str, step: i64) -> Result<bool> {
+    pub async fn use_totp_step(&self, sub: &Subject, step: i64) -> Result<bool> {
         let r = sqlx::query(
             "UPDATE accounts SET totp_last_step = $1 \
              WHERE sub = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
@@ -333,7 +334,7 @@ impl Storage {
     pub async fn replace_recovery_codes(
         &self,
         tx: &mut Tx,
-        sub: &str,
+        sub: &Subject,
         hashes: &[String],
     ) -> Result<bool> {
         let has: Option<(i64,)> =
@@ -348,7 +349,7 @@ impl Storage {
         Ok(true)
     }
 
-    async fn write_recovery_codes(tx: &mut Tx, sub: &str, hashes: &[String]) -> Result<()> {
+    async fn write_recovery_codes(tx: &mut Tx, sub: &Subject, hashes: &[String]) -> Result<()> {
         let t = now();
         sqlx::query("DELETE FROM recovery_codes WHERE sub = $1")
             .bind(sub)
@@ -368,7 +369,7 @@ impl Storage {
     }
 
     /// Spends a recovery code; false when unknown or already used.
-    pub async fn use_recovery_code(&self, sub: &str, hash: &str) -> Result<bool> {
+    pub async fn use_recovery_code(&self, sub: &Subject, hash: &str) -> Result<bool> {
         let r = sqlx::query(
             "UPDATE recovery_codes SET used_at = $1 \
              WHERE sub = $2 AND code_hash = $3 AND used_at IS NULL",
@@ -381,7 +382,7 @@ impl Storage {
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn unused_recovery_codes(&self, sub: &str) -> Result<i64> {
+    pub async fn unused_recovery_codes(&self, sub: &Subject) -> Result<i64> {
         let (n,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM recovery_codes WHERE sub = $1 AND used_at IS NULL",
         )
@@ -408,7 +409,7 @@ impl Storage {
     pub async fn set_account_status_in(
         &self,
         tx: &mut Tx,
-        sub: &str,
+        sub: &Subject,
         status: AccountStatus,
     ) -> Result<bool> {
         let r = sqlx::query("UPDATE accounts SET status = $1 WHERE sub = $2")
@@ -420,7 +421,7 @@ impl Storage {
     }
 
     /// [`Storage::set_account_status_in`] in a transaction of its own.
-    pub async fn set_account_status(&self, sub: &str, status: AccountStatus) -> Result<bool> {
+    pub async fn set_account_status(&self, sub: &Subject, status: AccountStatus) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let r = self.set_account_status_in(&mut tx, sub, status).await?;
         tx.commit().await?;
@@ -436,7 +437,7 @@ impl Storage {
         &self,
         tx: &mut Tx,
         token: &crate::secrets::HashedToken,
-        sub: &str,
+        sub: &Subject,
         expires_at: i64,
     ) -> Result<()> {
         sqlx::query(
@@ -455,8 +456,8 @@ impl Storage {
     pub async fn password_reset(
         &self,
         token: &crate::secrets::HashedToken,
-    ) -> Result<Option<String>> {
-        let row: Option<(String,)> = sqlx::query_as(
+    ) -> Result<Option<Subject>> {
+        let row: Option<(Subject,)> = sqlx::query_as(
             "SELECT sub FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )
         .bind(token.as_str())
@@ -471,7 +472,7 @@ impl Storage {
     pub async fn use_password_reset(
         &self,
         token: &crate::secrets::HashedToken,
-        sub: &str,
+        sub: &Subject,
     ) -> Result<bool> {
         let t = now();
         let r = sqlx::query(

@@ -3,6 +3,7 @@
 use sqlx::FromRow;
 
 use crate::domain::amr::Amr;
+use crate::domain::id::{OrganisationId, SessionId, Subject};
 
 use super::{Result, Storage};
 use crate::secrets::{now, HashedToken};
@@ -10,8 +11,8 @@ use crate::secrets::{now, HashedToken};
 #[derive(Debug, Clone, FromRow)]
 pub struct AuthorizationCode {
     pub client_id: String,
-    pub sub: String,
-    pub sid: String,
+    pub sub: Subject,
+    pub sid: SessionId,
     pub redirect_uri: String,
     pub scope: String,
     pub nonce: Option<String>,
@@ -21,7 +22,7 @@ pub struct AuthorizationCode {
     pub amr: Amr,
     pub expires_at: i64,
     /// The organisation the person acts for in this grant (application clients only).
-    pub organisation_id: Option<String>,
+    pub organisation_id: Option<OrganisationId>,
 }
 
 /// What redeeming a code found.

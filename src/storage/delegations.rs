@@ -4,16 +4,18 @@
 use sqlx::FromRow;
 
 use super::{conflict_on_unique, Result, Storage, Tx};
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::secrets::now;
 
 /// A delegation of submit, with the names of both people for display.
 #[derive(Debug, Clone, FromRow)]
 pub struct Delegation {
     pub id: String,
-    pub organisation_id: String,
-    pub delegate_sub: String,
+    pub organisation_id: OrganisationId,
+    pub delegate_sub: Subject,
     pub delegate_name: String,
-    pub delegator_sub: String,
+    pub delegator_sub: Subject,
     pub delegator_name: String,
     pub created_at: i64,
     pub created_by: String,
@@ -30,9 +32,9 @@ impl Storage {
         &self,
         tx: &mut Tx,
         id: &str,
-        organisation_id: &str,
-        delegate_sub: &str,
-        delegator_sub: &str,
+        organisation_id: &OrganisationId,
+        delegate_sub: &Subject,
+        delegator_sub: &Subject,
         created_by: &str,
         at: i64,
     ) -> Result<bool> {
@@ -60,7 +62,7 @@ impl Storage {
         &self,
         tx: &mut Tx,
         id: &str,
-        organisation_id: &str,
+        organisation_id: &OrganisationId,
         by: &str,
         reason: &str,
     ) -> Result<bool> {
@@ -79,7 +81,7 @@ impl Storage {
     }
 
     /// Active (not revoked) delegations of an organisation, the newest first.
-    pub async fn delegations(&self, organisation_id: &str) -> Result<Vec<Delegation>> {
+    pub async fn delegations(&self, organisation_id: &OrganisationId) -> Result<Vec<Delegation>> {
         Ok(sqlx::query_as(
             "SELECT d.id, d.organisation_id, d.delegate_sub, \
              e.given_name || ' ' || e.family_name AS delegate_name, d.delegator_sub, \
@@ -100,11 +102,11 @@ impl Storage {
     pub async fn lapse_delegations_of_in(
         &self,
         tx: &mut Tx,
-        delegator_sub: &str,
-        organisation_id: &str,
+        delegator_sub: &Subject,
+        organisation_id: &OrganisationId,
         reason: &str,
-    ) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
+    ) -> Result<Vec<Subject>> {
+        let rows: Vec<(Subject,)> = sqlx::query_as(
             "UPDATE delegations SET revoked_at = $1, revoked_by = 'system', revoke_reason = $2 \
              WHERE delegator_sub = $3 AND organisation_id = $4 AND revoked_at IS NULL \
              RETURNING delegate_sub",

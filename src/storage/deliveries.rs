@@ -5,14 +5,15 @@
 use sqlx::FromRow;
 
 use super::{Backend, Result, Storage};
+use crate::domain::id::{SessionId, Subject};
 
 /// One logout token to deliver (or delivered).
 #[derive(Debug, Clone, FromRow)]
 pub struct Delivery {
     pub id: String,
     pub client_id: String,
-    pub sub: String,
-    pub sid: String,
+    pub sub: Subject,
+    pub sid: SessionId,
     pub created_at: i64,
     pub next_attempt_at: i64,
     pub attempts: i64,

@@ -4,6 +4,7 @@
 use sqlx::FromRow;
 
 use crate::domain::amr::Amr;
+use crate::domain::id::{OrganisationId, Subject};
 
 use super::{Result, Storage, Tx};
 use crate::secrets::{now, HashedToken};
@@ -17,14 +18,14 @@ pub struct LoginRequest {
     pub params: String,
     pub expires_at: i64,
     /// Set once the password was verified: the login waits for a further step.
-    pub sub: Option<String>,
+    pub sub: Option<Subject>,
     /// `password`, `otp`, `change` (password must be changed) or `enrol` (TOTP required).
     pub stage: String,
     /// Methods passed so far (stored space-separated).
     #[sqlx(try_from = "String")]
     pub amr: Amr,
     /// The organisation a finished interaction chose (`src/interaction`).
-    pub organisation_id: Option<String>,
+    pub organisation_id: Option<OrganisationId>,
 }
 
 impl Storage {
@@ -86,7 +87,7 @@ impl Storage {
     pub async fn advance_login_request(
         &self,
         id: &str,
-        sub: &str,
+        sub: &Subject,
         stage: &str,
         amr: &Amr,
     ) -> Result<()> {
@@ -105,9 +106,9 @@ impl Storage {
     pub async fn finish_login_request(
         &self,
         id: &str,
-        sub: &str,
+        sub: &Subject,
         stage: &str,
-        organisation_id: Option<&str>,
+        organisation_id: Option<&OrganisationId>,
     ) -> Result<()> {
         sqlx::query(
             "UPDATE login_requests SET sub = $1, stage = $2, organisation_id = $3 WHERE id = $4",
@@ -136,7 +137,7 @@ impl Storage {
     pub async fn delete_login_requests_of_in(
         &self,
         tx: &mut Tx,
-        sub: &str,
+        sub: &Subject,
         keep: Option<&str>,
     ) -> Result<()> {
         sqlx::query("DELETE FROM login_requests WHERE sub = $1 AND id <> $2")
@@ -147,7 +148,7 @@ impl Storage {
         Ok(())
     }
 
-    pub async fn delete_login_requests_of(&self, sub: &str) -> Result<()> {
+    pub async fn delete_login_requests_of(&self, sub: &Subject) -> Result<()> {
         sqlx::query("DELETE FROM login_requests WHERE sub = $1")
             .bind(sub)
             .execute(self.pool())

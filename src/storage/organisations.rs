@@ -3,13 +3,14 @@
 use sqlx::FromRow;
 
 use super::{conflict_on_unique, Result, Storage, StorageError, Tx};
+use crate::domain::id::OrganisationId;
 use crate::domain::organisation::{Ico, Organisation, OrganisationKind, Seat};
 use crate::domain::text::search_key;
 use crate::secrets::now;
 
 #[derive(FromRow)]
 pub(super) struct OrganisationRow {
-    id: String,
+    id: OrganisationId,
     ico: String,
     name: String,
     legal_form: String,
@@ -106,7 +107,7 @@ impl Storage {
         Ok(conflict_on_unique(r, "organisation with this IČO")?.rows_affected() == 1)
     }
 
-    pub async fn organisation(&self, id: &str) -> Result<Option<Organisation>> {
+    pub async fn organisation(&self, id: &OrganisationId) -> Result<Option<Organisation>> {
         let row: Option<OrganisationRow> = sqlx::query_as(concat!(
             "SELECT ",
             columns!(),

@@ -9,6 +9,7 @@ use super::organisations::OrganisationRow;
 use super::{conflict_on_unique, Result, Storage, StorageError, Tx};
 use crate::domain::client::Application;
 use crate::domain::entitlement::{Affiliation, Consents, DelegationFacts};
+use crate::domain::id::{OrganisationId, Subject};
 use crate::domain::mpsv_id::MpsvClientId;
 use crate::domain::person::{ConsentForm, Person};
 use crate::domain::text::search_key;
@@ -16,7 +17,7 @@ use crate::secrets::now;
 
 #[derive(FromRow)]
 struct PersonRow {
-    sub: String,
+    sub: Subject,
     given_name: String,
     family_name: String,
     email: Option<String>,
@@ -45,8 +46,8 @@ impl PersonRow {
 #[derive(Debug, Clone, FromRow)]
 pub struct ConsentRecord {
     pub id: String,
-    pub person_sub: String,
-    pub organisation_id: String,
+    pub person_sub: Subject,
+    pub organisation_id: OrganisationId,
     pub form: String,
     pub signed_on: String,
     pub received_on: String,
@@ -60,7 +61,7 @@ pub struct ConsentRecord {
 /// A member of an organisation as an organisation page lists them.
 #[derive(Debug, Clone, FromRow)]
 pub struct Member {
-    pub sub: String,
+    pub sub: Subject,
     pub given_name: String,
     pub family_name: String,
     pub username: Option<String>,
@@ -69,7 +70,7 @@ pub struct Member {
 /// A person as a search lists them, with their account if any.
 #[derive(Debug, Clone, FromRow)]
 pub struct PersonSummary {
-    pub sub: String,
+    pub sub: Subject,
     pub given_name: String,
     pub family_name: String,
     pub email: Option<String>,
@@ -82,8 +83,8 @@ pub struct PersonSummary {
 /// A credentials letter issued (the PDF itself is not kept).
 pub struct LetterRecord<'a> {
     pub reference: &'a str,
-    pub person_sub: &'a str,
-    pub organisation_id: &'a str,
+    pub person_sub: &'a Subject,
+    pub organisation_id: &'a OrganisationId,
     pub issued_by: &'a str,
     pub password_expires_at: i64,
 }
@@ -97,8 +98,8 @@ macro_rules! person_columns {
 /// Makes the person a current member of the organisation (again, if they had left).
 pub(super) async fn join_organisation(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    person_sub: &str,
-    organisation_id: &str,
+    person_sub: &Subject,
+    organisation_id: &OrganisationId,
     from_at: i64,
 ) -> Result<()> {
     sqlx::query(
@@ -142,7 +143,7 @@ impl Storage {
         Ok(())
     }
 
-    pub async fn person(&self, sub: &str) -> Result<Option<Person>> {
+    pub async fn person(&self, sub: &Subject) -> Result<Option<Person>> {
         let row: Option<PersonRow> = sqlx::query_as(concat!(
             "SELECT ",
             person_columns!(),
@@ -175,8 +176,8 @@ impl Storage {
         &self,
         tx: &mut Tx,
         id: &str,
-        person_sub: &str,
-        organisation_id: &str,
+        person_sub: &Subject,
+        organisation_id: &OrganisationId,
         form: Application,
         c: &ConsentForm,
         recorded_by: &str,
@@ -259,7 +260,7 @@ impl Storage {
     }
 
     /// Every consent of a person, the newest first.
-    pub async fn consents_of(&self, person_sub: &str) -> Result<Vec<ConsentRecord>> {
+    pub async fn consents_of(&self, person_sub: &Subject) -> Result<Vec<ConsentRecord>> {
         Ok(sqlx::query_as(
             "SELECT id, person_sub, organisation_id, form, signed_on, received_on, reference, \
              recorded_by, recorded_at, withdrawn_at, withdrawn_by FROM consents \
@@ -273,7 +274,7 @@ impl Storage {
     /// Every consent given for an organisation, with the person's name, the newest first.
     pub async fn consents_for_organisation(
         &self,
-        organisation_id: &str,
+        organisation_id: &OrganisationId,
     ) -> Result<Vec<(ConsentRecord, String)>> {
         #[derive(FromRow)]
         struct Row {
@@ -295,7 +296,7 @@ impl Storage {
     }
 
     /// Does the person hold any active consent (the condition for having an account)?
-    pub async fn has_active_consent(&self, person_sub: &str) -> Result<bool> {
+    pub async fn has_active_consent(&self, person_sub: &Subject) -> Result<bool> {
         let n: (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM consents WHERE person_sub = $1 AND withdrawn_at IS NULL",
         )
@@ -306,15 +307,15 @@ impl Storage {
     }
 
     /// The facts of every organisation the person holds an active consent for, as of `at`.
-    pub async fn affiliations(&self, person_sub: &str, at: i64) -> Result<Vec<Affiliation>> {
+    pub async fn affiliations(&self, person_sub: &Subject, at: i64) -> Result<Vec<Affiliation>> {
         self.affiliations_where(person_sub, None, at).await
     }
 
     /// The facts for one organisation; `None` when the person holds no active consent there.
     pub async fn affiliation(
         &self,
-        person_sub: &str,
-        organisation_id: &str,
+        person_sub: &Subject,
+        organisation_id: &OrganisationId,
         at: i64,
     ) -> Result<Option<Affiliation>> {
         Ok(self
@@ -326,8 +327,8 @@ impl Storage {
 
     async fn affiliations_where(
         &self,
-        person_sub: &str,
-        organisation_id: Option<&str>,
+        person_sub: &Subject,
+        organisation_id: Option<&OrganisationId>,
         at: i64,
     ) -> Result<Vec<Affiliation>> {
         #[derive(FromRow)]
@@ -336,7 +337,7 @@ impl Storage {
             org: OrganisationRow,
             form: String,
         }
-        let org_filter = organisation_id.unwrap_or("");
+        let org_filter = organisation_id.map_or("", OrganisationId::as_str);
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT o.id, o.ico, o.name, o.legal_form, o.seat_street, o.seat_city, \
              o.seat_postcode, o.social_service_provider, o.nno_family_support, c.form \
@@ -375,7 +376,7 @@ impl Storage {
         if out.is_empty() {
             return Ok(out);
         }
-        let statutory: Vec<(String,)> = sqlx::query_as(concat!(
+        let statutory: Vec<(OrganisationId,)> = sqlx::query_as(concat!(
             "SELECT organisation_id FROM statutory_roles WHERE person_sub = $1 AND ",
             statutory_now!()
         ))
@@ -384,7 +385,7 @@ impl Storage {
         .fetch_all(self.pool())
         .await?;
         // Each delegation the person holds, with whether its delegator is statutory now.
-        let delegations: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        let delegations: Vec<(OrganisationId, String, Option<String>)> = sqlx::query_as(
             "SELECT d.organisation_id, d.id, s.id FROM delegations d \
              LEFT JOIN statutory_roles s ON s.person_sub = d.delegator_sub \
              AND s.organisation_id = d.organisation_id \
@@ -410,7 +411,7 @@ impl Storage {
     }
 
     /// Current members of an organisation (membership not ended), by name.
-    pub async fn members(&self, organisation_id: &str) -> Result<Vec<Member>> {
+    pub async fn members(&self, organisation_id: &OrganisationId) -> Result<Vec<Member>> {
         Ok(sqlx::query_as(
             "SELECT p.sub, p.given_name, p.family_name, a.username FROM memberships m \
              JOIN persons p ON p.sub = m.person_sub LEFT JOIN accounts a ON a.sub = p.sub \
@@ -423,7 +424,11 @@ impl Storage {
     }
 
     /// Is the person a current member of the organisation?
-    pub async fn is_member(&self, person_sub: &str, organisation_id: &str) -> Result<bool> {
+    pub async fn is_member(
+        &self,
+        person_sub: &Subject,
+        organisation_id: &OrganisationId,
+    ) -> Result<bool> {
         let n: (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM memberships WHERE person_sub = $1 AND organisation_id = $2 \
              AND until_at IS NULL",

@@ -4,18 +4,19 @@
 use sqlx::FromRow;
 
 use crate::domain::amr::Amr;
+use crate::domain::id::{OrganisationId, SessionId, Subject};
 
 use super::{Result, Storage, Tx};
 use crate::secrets::{now, HashedToken};
 
 /// A session that an `end_session_in` call was asked to end: its `sid`, and, if it was still
 /// live, its `sub` and the clients to notify by back-channel logout.
-pub type EndedSession = (String, Option<(String, Vec<String>)>);
+pub type EndedSession = (SessionId, Option<(Subject, Vec<String>)>);
 
 #[derive(Clone, FromRow)]
 pub struct Session {
-    pub sid: String,
-    pub sub: String,
+    pub sid: SessionId,
+    pub sub: Subject,
     pub auth_time: i64,
     /// How the person authenticated (stored space-separated).
     #[sqlx(try_from = "String")]
@@ -28,7 +29,7 @@ pub struct Session {
     /// Synchronizer token of the account pages' forms.
     pub csrf: String,
     /// The organisation chosen last in this session (the next app offers it first).
-    pub organisation_id: Option<String>,
+    pub organisation_id: Option<OrganisationId>,
 }
 
 /// Everything but the CSRF token, which must not end up in a log line (issue 11.20).
@@ -101,7 +102,7 @@ impl Storage {
     }
 
     /// Marks the session used now (idle timeout); cheap enough to call on every use.
-    pub async fn touch_session(&self, sid: &str, at: i64) -> Result<()> {
+    pub async fn touch_session(&self, sid: &SessionId, at: i64) -> Result<()> {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE sid = $2")
             .bind(at)
             .bind(sid)
@@ -111,7 +112,7 @@ impl Storage {
     }
 
     /// The live sessions of a person, newest first.
-    pub async fn sessions_of(&self, sub: &str) -> Result<Vec<Session>> {
+    pub async fn sessions_of(&self, sub: &Subject) -> Result<Vec<Session>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
@@ -125,7 +126,7 @@ impl Storage {
     }
 
     /// A live session by its public id.
-    pub async fn session_by_sid(&self, sid: &str) -> Result<Option<Session>> {
+    pub async fn session_by_sid(&self, sid: &SessionId) -> Result<Option<Session>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
@@ -142,9 +143,9 @@ impl Storage {
     /// current organisation, offered first to the next application.
     pub async fn add_session_client(
         &self,
-        sid: &str,
+        sid: &SessionId,
         client_id: &str,
-        organisation_id: Option<&str>,
+        organisation_id: Option<&OrganisationId>,
     ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
@@ -172,10 +173,10 @@ impl Storage {
     /// The organisation chosen for `client_id` earlier in this session, if any.
     pub async fn session_client_organisation(
         &self,
-        sid: &str,
+        sid: &SessionId,
         client_id: &str,
-    ) -> Result<Option<String>> {
-        let row: Option<(Option<String>,)> = sqlx::query_as(
+    ) -> Result<Option<OrganisationId>> {
+        let row: Option<(Option<OrganisationId>,)> = sqlx::query_as(
             "SELECT organisation_id FROM session_clients WHERE sid = $1 AND client_id = $2",
         )
         .bind(sid)
@@ -188,10 +189,10 @@ impl Storage {
     /// Live sessions of a person in which the organisation was chosen (for any client).
     pub async fn sessions_with_organisation(
         &self,
-        sub: &str,
-        organisation_id: &str,
-    ) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
+        sub: &Subject,
+        organisation_id: &OrganisationId,
+    ) -> Result<Vec<SessionId>> {
+        let rows: Vec<(SessionId,)> = sqlx::query_as(
             "SELECT s.sid FROM sessions s WHERE s.sub = $1 AND s.ended_at IS NULL \
              AND (s.organisation_id = $2 OR EXISTS (SELECT 1 FROM session_clients c \
              WHERE c.sid = s.sid AND c.organisation_id = $2))",
@@ -205,7 +206,7 @@ impl Storage {
 
     /// Ends a session and revokes every token family bound to it. Returns the clients that
     /// took part in it, or `None` when it had already ended (so logout is sent only once).
-    pub async fn end_session(&self, sid: &str) -> Result<Option<(String, Vec<String>)>> {
+    pub async fn end_session(&self, sid: &SessionId) -> Result<Option<(Subject, Vec<String>)>> {
         let mut tx = self.begin_write().await?;
         let ended = self.end_session_in(&mut tx, sid).await?;
         tx.commit().await?;
@@ -216,10 +217,10 @@ impl Storage {
     pub async fn end_session_in(
         &self,
         tx: &mut Tx,
-        sid: &str,
-    ) -> Result<Option<(String, Vec<String>)>> {
+        sid: &SessionId,
+    ) -> Result<Option<(Subject, Vec<String>)>> {
         let t = now();
-        let sub: Option<(String,)> = sqlx::query_as(
+        let sub: Option<(Subject,)> = sqlx::query_as(
             "UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL RETURNING sub",
         )
         .bind(t)
@@ -265,7 +266,7 @@ impl Storage {
     /// session id is rotated at every login) and a new `auth_time`, same `sid`.
     pub async fn reauthenticate_session(
         &self,
-        sid: &str,
+        sid: &SessionId,
         new_id: &HashedToken,
         auth_time: i64,
         amr: &Amr,
@@ -289,8 +290,8 @@ mod tests {
     #[test]
     fn debug_output_hides_the_csrf_token() {
         let s = super::Session {
-            sid: "sid-1".into(),
-            sub: "sub-1".into(),
+            sid: crate::domain::id::SessionId::lookup("sid-1"),
+            sub: crate::domain::id::Subject::lookup("sub-1"),
             auth_time: 1,
             amr: crate::domain::amr::Amr::of(crate::domain::amr::Method::Password),
             expires_at: 2,

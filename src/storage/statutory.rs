@@ -5,14 +5,16 @@ use sqlx::FromRow;
 
 use super::people::join_organisation;
 use super::{Result, Storage, Tx};
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::secrets::now;
 
 /// A statutory role as stored: from (inclusive) until (exclusive), Unix seconds.
 #[derive(Debug, Clone, FromRow)]
 pub struct StatutoryRole {
     pub id: String,
-    pub person_sub: String,
-    pub organisation_id: String,
+    pub person_sub: Subject,
+    pub organisation_id: OrganisationId,
     pub from_at: i64,
     pub until_at: Option<i64>,
 }
@@ -23,8 +25,8 @@ impl Storage {
         &self,
         tx: &mut Tx,
         id: &str,
-        person_sub: &str,
-        organisation_id: &str,
+        person_sub: &Subject,
+        organisation_id: &OrganisationId,
         from_at: i64,
         recorded_by: &str,
     ) -> Result<()> {
@@ -49,8 +51,8 @@ impl Storage {
     pub async fn end_statutory_role_in(
         &self,
         tx: &mut Tx,
-        person_sub: &str,
-        organisation_id: &str,
+        person_sub: &Subject,
+        organisation_id: &OrganisationId,
         at: i64,
         by: &str,
         reason: &str,
@@ -74,8 +76,8 @@ impl Storage {
     /// `at`), or of one person when `person_sub` is given.
     pub async fn statutory_roles(
         &self,
-        organisation_id: Option<&str>,
-        person_sub: Option<&str>,
+        organisation_id: Option<&OrganisationId>,
+        person_sub: Option<&Subject>,
         at: i64,
     ) -> Result<Vec<StatutoryRole>> {
         Ok(sqlx::query_as(
@@ -83,8 +85,8 @@ impl Storage {
              WHERE ($1 = '' OR organisation_id = $1) AND ($2 = '' OR person_sub = $2) \
              AND (until_at IS NULL OR until_at > $3) ORDER BY from_at, id",
         )
-        .bind(organisation_id.unwrap_or(""))
-        .bind(person_sub.unwrap_or(""))
+        .bind(organisation_id.map_or("", OrganisationId::as_str))
+        .bind(person_sub.map_or("", Subject::as_str))
         .bind(at)
         .fetch_all(self.pool())
         .await?)
@@ -93,8 +95,8 @@ impl Storage {
     /// Is the person a statutory representative of the organisation at `at`?
     pub async fn is_statutory(
         &self,
-        person_sub: &str,
-        organisation_id: &str,
+        person_sub: &Subject,
+        organisation_id: &OrganisationId,
         at: i64,
     ) -> Result<bool> {
         let n: (i64,) = sqlx::query_as(concat!(

@@ -4,6 +4,7 @@
 use sqlx::FromRow;
 
 use crate::domain::amr::Amr;
+use crate::domain::id::{OrganisationId, SessionId, Subject};
 
 use super::{Result, Storage, Tx};
 use crate::secrets::{now, HashedToken};
@@ -13,8 +14,8 @@ use crate::secrets::{now, HashedToken};
 pub struct TokenFamily {
     pub id: String,
     pub client_id: String,
-    pub sub: String,
-    pub sid: String,
+    pub sub: Subject,
+    pub sid: SessionId,
     pub scope: String,
     pub auth_time: i64,
     #[sqlx(try_from = "String")]
@@ -22,7 +23,7 @@ pub struct TokenFamily {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     /// The organisation the person acts for in this grant (application clients only).
-    pub organisation_id: Option<String>,
+    pub organisation_id: Option<OrganisationId>,
 }
 
 impl TokenFamily {
@@ -241,8 +242,8 @@ impl Storage {
     pub async fn revoke_families_for_organisation_in(
         &self,
         tx: &mut Tx,
-        sub: &str,
-        organisation_id: &str,
+        sub: &Subject,
+        organisation_id: &OrganisationId,
     ) -> Result<u64> {
         let r = sqlx::query(
             "UPDATE token_families SET revoked_at = $1 \

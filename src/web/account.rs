@@ -17,6 +17,7 @@ use super::totp_setup;
 use crate::app::AppState;
 use crate::audit::{Event, Record};
 use crate::domain::account::{Account, Role};
+use crate::domain::id::SessionId;
 use crate::error::PageError;
 use crate::http::client::ClientMeta;
 use crate::http::params::Params;
@@ -109,7 +110,7 @@ pub async fn show(
                     .unwrap_or_else(|| "?".into()),
                 s.ip.as_deref().unwrap_or("?")
             ),
-            sid: s.sid,
+            sid: s.sid.into(),
         })
         .collect();
     let recovery_left = state.storage.unused_recovery_codes(&account.sub).await?;
@@ -185,13 +186,13 @@ pub async fn end_session(
     let sid = form.get("sid").unwrap_or("");
     let theirs = state
         .storage
-        .session_by_sid(sid)
+        .session_by_sid(&SessionId::lookup(sid))
         .await?
         .is_some_and(|s| s.sub == account.sub);
     if theirs {
         crate::session::end_audited(
             &state,
-            sid,
+            &SessionId::lookup(sid),
             Record::new(Event::SessionEnded)
                 .actor(account.sub.clone())
                 .subject(account.sub.clone())
@@ -265,7 +266,7 @@ pub async fn password_submit(
         Why::Voluntary,
         &meta,
         Keep {
-            sid: Some(&session.sid),
+            sid: Some(session.sid.as_str()),
             login: None,
         },
         lang,

@@ -10,6 +10,8 @@ use axum::response::Response;
 use super::extract::{CsrfForm, SsoSession};
 use super::format::datetime;
 use crate::app::AppState;
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::error::PageError;
 use crate::http::see_other;
 use crate::pages::i18n::{Lang, Texts};
@@ -81,7 +83,7 @@ pub async fn show(
 async fn render(
     state: &AppState,
     session: &Session,
-    sub: &str,
+    sub: &Subject,
     lang: Lang,
     notice: &str,
     error: &str,
@@ -122,7 +124,7 @@ async fn render(
                     m.family_name,
                     m.username.as_deref().unwrap_or("")
                 ),
-                sub: m.sub,
+                sub: m.sub.into(),
             })
             .collect();
         organisations.push(OrganisationBlock {
@@ -136,7 +138,7 @@ async fn render(
                 })
                 .collect(),
             candidates,
-            id: org.id,
+            id: org.id.into(),
             name: org.name,
             ico: org.ico.as_str().to_owned(),
         });
@@ -169,7 +171,7 @@ pub async fn submit(
         lang,
     }: CsrfForm<SsoSession>,
 ) -> Result<Response, PageError> {
-    let org = form.get("organisation").unwrap_or("");
+    let org = &OrganisationId::lookup(form.get("organisation").unwrap_or(""));
     let back = |what: &str| see_other(&format!("/account/delegations?lang={}&{what}", lang.code()));
     // Only a current representative acts for the organisation here (the delegator of a
     // grant is always the person themself; revoking covers any of the organisation's).
@@ -184,16 +186,16 @@ pub async fn submit(
     let result = match form.get("action") {
         Some("grant") => registry::delegations::grant(
             &state,
-            &account.sub,
+            account.sub.as_str(),
             org,
             &account.sub,
-            form.get("delegate").unwrap_or(""),
+            &Subject::lookup(form.get("delegate").unwrap_or("")),
         )
         .await
         .map(|_| "notice=granted"),
         Some("revoke") => registry::delegations::revoke(
             &state,
-            &account.sub,
+            account.sub.as_str(),
             org,
             form.get("delegation").unwrap_or(""),
             "revoked by a statutory representative",

@@ -102,7 +102,7 @@ pub async fn check_new_password(
         .await?;
     let by_account = state
         .password_change_account_limiter
-        .allow(&state.storage, &account.sub, at)
+        .allow(&state.storage, account.sub.as_str(), at)
         .await?;
     if !by_address || !by_account {
         tracing::warn!(sub = %account.sub, "new-password checks over the rate limit");

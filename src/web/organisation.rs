@@ -187,7 +187,7 @@ fn render(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let t = lang.texts();
-    let current = ctx.session.organisation_id.as_deref();
+    let current = ctx.session.organisation_id.as_ref();
     let page = ChoicePage {
         c: Chrome::new(
             lang,
@@ -207,11 +207,11 @@ fn render(
         choices: entitled
             .iter()
             .map(|a| Choice {
-                id: &a.organisation.id,
+                id: a.organisation.id.as_str(),
                 name: &a.organisation.name,
                 ico: a.organisation.ico.as_str(),
                 city: &a.organisation.seat.city,
-                checked: Some(a.organisation.id.as_str()) == current,
+                checked: Some(&a.organisation.id) == current,
             })
             .collect(),
         error,

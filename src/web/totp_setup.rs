@@ -73,7 +73,7 @@ pub fn open(state: &AppState, account: &Account, sealed: &str) -> Option<(String
     .ok()?;
     let mut parts = text.splitn(3, '|');
     let (sub, exp, b32) = (parts.next()?, parts.next()?, parts.next()?);
-    if sub != account.sub || exp.parse::<i64>().ok()? < now() {
+    if account.sub != sub || exp.parse::<i64>().ok()? < now() {
         return None;
     }
     Some((b32.to_owned(), TotpSecret::from_base32(b32).ok()?))

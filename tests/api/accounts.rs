@@ -241,13 +241,14 @@ async fn password_rules_are_enforced_with_clear_messages(db: Db) {
         .state
         .audit
         .for_subject(
-            &app.state
+            (app.state
                 .storage
                 .account_by_username("jana.novakova")
                 .await
                 .unwrap()
                 .unwrap()
-                .sub,
+                .sub)
+                .as_str(),
             50,
         )
         .await
@@ -286,7 +287,12 @@ async fn repeated_failures_lock_the_account_for_a_while_without_revealing_it(db:
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.text().await.unwrap(), bodies[4]);
-    let events = app.state.audit.for_subject(&a.sub, 50).await.unwrap();
+    let events = app
+        .state
+        .audit
+        .for_subject(a.sub.as_str(), 50)
+        .await
+        .unwrap();
     assert_eq!(
         events.iter().filter(|e| e.event == "login.failed").count(),
         6
@@ -1002,7 +1008,7 @@ async fn parallel_guesses_cannot_outrun_the_lockout(db: Db) {
     let checked = app
         .state
         .audit
-        .for_subject(&sub, 100)
+        .for_subject(sub.as_str(), 100)
         .await
         .unwrap()
         .into_iter()

@@ -2,6 +2,7 @@
 //! operations of operators and administrators, problem+json errors, pagination, and the
 //! OpenAPI document — through HTTP, on SQLite and PostgreSQL.
 
+use mpsv_idp::domain::id::Subject;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -686,7 +687,7 @@ async fn an_administrator_manages_clients_keys_staff_and_reads_the_audit_log(db:
     let a = app
         .state
         .storage
-        .account(staff["sub"].as_str().unwrap())
+        .account(&Subject::lookup(staff["sub"].as_str().unwrap()))
         .await
         .unwrap()
         .unwrap();

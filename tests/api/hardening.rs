@@ -250,7 +250,7 @@ async fn an_action_whose_audit_record_cannot_be_written_does_not_happen(db: Db) 
     use mpsv_idp::domain::date::Date;
     use mpsv_idp::domain::organisation::{Ico, Organisation, OrganisationKind, Seat};
     use mpsv_idp::domain::person::{ConsentForm, Person};
-    use mpsv_idp::registry::{self, consents::Subject};
+    use mpsv_idp::registry::{self, consents::Consenter};
     let app = spawn_app(db).await;
     let org = |ico: &str| {
         Organisation::new(
@@ -283,7 +283,7 @@ async fn an_action_whose_audit_record_cannot_be_written_does_not_happen(db: Db) 
     assert!(registry::consents::record(
         &app.state,
         "op",
-        Subject::New(&person),
+        Consenter::New(&person),
         &first.id,
         Application::Poskytovatel,
         &paper,

@@ -361,7 +361,7 @@ impl TestApp {
             .insert_account(&account)
             .await
             .expect("insert account");
-        sub
+        sub.into()
     }
 
     /// An `openidconnect` RP configured from our discovery document.

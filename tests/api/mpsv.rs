@@ -4,9 +4,11 @@
 
 use mpsv_idp::domain::client::Application;
 use mpsv_idp::domain::date::Date;
+use mpsv_idp::domain::id::OrganisationId;
+use mpsv_idp::domain::id::Subject;
 use mpsv_idp::domain::organisation::{Ico, Organisation, OrganisationKind, Seat};
 use mpsv_idp::domain::person::{ConsentForm, Person};
-use mpsv_idp::registry::{self, consents::Subject, RegistryError};
+use mpsv_idp::registry::{self, consents::Consenter, RegistryError};
 use openidconnect::{OAuth2TokenResponse, RefreshToken, Scope, TokenResponse};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -80,7 +82,7 @@ async fn organisation(app: &TestApp, ico: &str, name: &str, provider: bool, nno:
     registry::organisations::create(&app.state, OPERATOR, &o)
         .await
         .unwrap();
-    o.id
+    o.id.into()
 }
 
 fn paper() -> ConsentForm {
@@ -94,27 +96,40 @@ async fn person(app: &TestApp, username: &str, consents: &[(&str, Application)])
     let mut sub: Option<String> = None;
     for (org, form) in consents {
         let subject = match &sub {
-            Some(s) => Subject::Existing(s.as_str()),
-            None => Subject::New(&p),
+            Some(s) => Consenter::Existing(&Subject::lookup(s.as_str())),
+            None => Consenter::New(&p),
         };
-        let r = registry::consents::record(&app.state, OPERATOR, subject, org, *form, &paper())
-            .await
-            .unwrap();
-        sub = Some(r.person_sub);
+        let r = registry::consents::record(
+            &app.state,
+            OPERATOR,
+            subject,
+            &OrganisationId::lookup(org),
+            *form,
+            &paper(),
+        )
+        .await
+        .unwrap();
+        sub = Some(r.person_sub.into());
     }
     let sub = sub.unwrap();
     registry::accounts::create(
         &app.state,
         OPERATOR,
-        &sub,
-        consents[0].0,
+        &Subject::lookup(&sub),
+        &OrganisationId::lookup(consents[0].0),
         Some(mpsv_idp::domain::account::Username::parse(username).unwrap()),
     )
     .await
     .unwrap();
     app.state
         .storage
-        .set_password(&sub, &hash(PASSWORD), mpsv_idp::secrets::now(), false, None)
+        .set_password(
+            &Subject::lookup(&sub),
+            &hash(PASSWORD),
+            mpsv_idp::secrets::now(),
+            false,
+            None,
+        )
         .await
         .unwrap();
     sub
@@ -124,8 +139,8 @@ async fn statutory(app: &TestApp, sub: &str, org: &str) {
     registry::statutory::start(
         &app.state,
         OPERATOR,
-        sub,
-        org,
+        &Subject::lookup(sub),
+        &OrganisationId::lookup(org),
         mpsv_idp::secrets::now() - 60,
     )
     .await
@@ -309,11 +324,24 @@ async fn submit_permission_is_statutory_delegated_or_absent(db: Db) {
     let clerk = person(&w.app, "eva.cerna", &p).await;
     let delegate = person(&w.app, "tomas.kral", &p).await;
     statutory(&w.app, &boss, &org).await;
-    registry::delegations::grant(&w.app.state, &boss, &org, &boss, &delegate)
-        .await
-        .unwrap();
+    registry::delegations::grant(
+        &w.app.state,
+        &boss,
+        &OrganisationId::lookup(&org),
+        &Subject::lookup(&boss),
+        &Subject::lookup(&delegate),
+    )
+    .await
+    .unwrap();
     // Only a statutory representative delegates, and only to a member.
-    let e = registry::delegations::grant(&w.app.state, &clerk, &org, &clerk, &boss).await;
+    let e = registry::delegations::grant(
+        &w.app.state,
+        &clerk,
+        &OrganisationId::lookup(&org),
+        &Subject::lookup(&clerk),
+        &Subject::lookup(&boss),
+    )
+    .await;
     assert!(matches!(e, Err(RegistryError::Refused(_))), "{e:?}");
 
     let expect = [
@@ -341,9 +369,15 @@ async fn ending_the_delegators_statutory_role_ends_submit_and_signs_them_out_of_
     let boss = person(&w.app, "marie.svobodova", &p).await;
     let delegate = person(&w.app, "lukas.prochazka", &p).await;
     statutory(&w.app, &boss, &nno).await;
-    registry::delegations::grant(&w.app.state, OPERATOR, &nno, &boss, &delegate)
-        .await
-        .unwrap();
+    registry::delegations::grant(
+        &w.app.state,
+        OPERATOR,
+        &OrganisationId::lookup(&nno),
+        &Subject::lookup(&boss),
+        &Subject::lookup(&delegate),
+    )
+    .await
+    .unwrap();
 
     // The representative in both apps (one SSO session); the delegate in poskytovatel.
     let (boss_p, boss_tokens) = sign_in(&w.app, &w.poskytovatel, "marie.svobodova").await;
@@ -356,8 +390,8 @@ async fn ending_the_delegators_statutory_role_ends_submit_and_signs_them_out_of_
     registry::statutory::end(
         &w.app.state,
         OPERATOR,
-        &boss,
-        &nno,
+        &Subject::lookup(&boss),
+        &OrganisationId::lookup(&nno),
         None,
         "odvolána valnou hromadou",
     )
@@ -399,7 +433,7 @@ async fn ending_the_delegators_statutory_role_ends_submit_and_signs_them_out_of_
         .app
         .state
         .storage
-        .delegations(&nno)
+        .delegations(&OrganisationId::lookup(&nno))
         .await
         .unwrap()
         .is_empty());
@@ -414,8 +448,8 @@ async fn a_statutory_role_ended_on_a_later_date_keeps_submit_until_then(db: Db) 
     registry::statutory::end(
         &w.app.state,
         OPERATOR,
-        &boss,
-        &org,
+        &Subject::lookup(&boss),
+        &OrganisationId::lookup(&org),
         Some(later),
         "konec funkce",
     )
@@ -439,7 +473,13 @@ async fn withdrawing_a_consent_removes_the_application(db: Db) {
     let nno = organisation(&w.app, "26543214", "Šťastná rodina, z. ú.", true, true).await;
     let sub = person(&w.app, "jiri.stastny", &[(&nno, Application::Poskytovatel)]).await;
     let (_, tokens) = sign_in(&w.app, &w.rodina, "jiri.stastny").await;
-    let consent = w.app.state.storage.consents_of(&sub).await.unwrap()[0]
+    let consent = w
+        .app
+        .state
+        .storage
+        .consents_of(&Subject::lookup(&sub))
+        .await
+        .unwrap()[0]
         .id
         .clone();
     registry::consents::withdraw(&w.app.state, OPERATOR, &consent, "odvolán souhlas")
@@ -452,7 +492,14 @@ async fn withdrawing_a_consent_removes_the_application(db: Db) {
     let r = w.app.browser.get(&flow.url).send().await.unwrap();
     expect_denied(&w.app, r, &flow, "OKslužby – rodina").await;
     // The identifier stays the person's and is never reused.
-    let p = w.app.state.storage.person(&sub).await.unwrap().unwrap();
+    let p = w
+        .app
+        .state
+        .storage
+        .person(&Subject::lookup(&sub))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(p.mpsv_client_id.is_some());
 }
 
@@ -467,7 +514,14 @@ async fn an_account_cannot_be_created_without_a_consent(db: Db) {
         .insert_person(&p, OPERATOR)
         .await
         .unwrap();
-    let e = registry::accounts::create(&w.app.state, OPERATOR, &p.sub, &org, None).await;
+    let e = registry::accounts::create(
+        &w.app.state,
+        OPERATOR,
+        &p.sub,
+        &OrganisationId::lookup(&org),
+        None,
+    )
+    .await;
     assert!(matches!(e, Err(RegistryError::Refused(_))), "{e:?}");
     assert!(w.app.state.storage.account(&p.sub).await.unwrap().is_none());
     assert!(p.mpsv_client_id.is_none());
@@ -480,7 +534,7 @@ async fn an_account_cannot_be_created_without_a_consent(db: Db) {
     let id = |sub: String| {
         let s = w.app.state.storage.clone();
         async move {
-            s.person(&sub)
+            s.person(&Subject::lookup(&sub))
                 .await
                 .unwrap()
                 .unwrap()
@@ -640,9 +694,16 @@ async fn mpsv_claims_are_in_userinfo_introspection_and_discovery(db: Db) {
         assert!(other.get(member).is_none(), "{member} released: {other}");
     }
     // Evaluated at introspection time: the role ends, the next answer says so.
-    registry::statutory::end(&w.app.state, OPERATOR, &boss, &org, None, "konec")
-        .await
-        .unwrap();
+    registry::statutory::end(
+        &w.app.state,
+        OPERATOR,
+        &Subject::lookup(&boss),
+        &OrganisationId::lookup(&org),
+        None,
+        "konec",
+    )
+    .await
+    .unwrap();
 
     let d: Value = reqwest::get(w.app.url("/.well-known/openid-configuration"))
         .await
@@ -677,16 +738,22 @@ async fn the_credentials_letter_carries_a_working_initial_password(db: Db) {
     let r = registry::consents::record(
         &w.app.state,
         OPERATOR,
-        Subject::New(&p),
-        &org,
+        Consenter::New(&p),
+        &OrganisationId::lookup(&org),
         Application::Rodina,
         &paper(),
     )
     .await
     .unwrap();
-    let letter = registry::accounts::create(&w.app.state, OPERATOR, &r.person_sub, &org, None)
-        .await
-        .unwrap();
+    let letter = registry::accounts::create(
+        &w.app.state,
+        OPERATOR,
+        &r.person_sub,
+        &OrganisationId::lookup(&org),
+        None,
+    )
+    .await
+    .unwrap();
     let text = pdf_text(&letter.pdf);
     assert!(text.contains("Přístupové údaje"), "{text}");
     assert!(text.contains("Šťastná rodina, z. ú."));
@@ -706,8 +773,13 @@ async fn the_credentials_letter_carries_a_working_initial_password(db: Db) {
 
     // A new letter to an organisation without the person's consent changes nothing.
     let elsewhere = organisation(&w.app, "27712346", "Domov Slunce, o. p. s.", true, false).await;
-    let e =
-        registry::accounts::reissue_letter(&w.app.state, OPERATOR, &r.person_sub, &elsewhere).await;
+    let e = registry::accounts::reissue_letter(
+        &w.app.state,
+        OPERATOR,
+        &r.person_sub,
+        &OrganisationId::lookup(&elsewhere),
+    )
+    .await;
     assert!(matches!(e, Err(RegistryError::Refused(_))), "{e:?}");
     let a = w
         .app
@@ -723,9 +795,14 @@ async fn the_credentials_letter_carries_a_working_initial_password(db: Db) {
     ));
 
     // A new letter: the previous password stops working.
-    let second = registry::accounts::reissue_letter(&w.app.state, OPERATOR, &r.person_sub, &org)
-        .await
-        .unwrap();
+    let second = registry::accounts::reissue_letter(
+        &w.app.state,
+        OPERATOR,
+        &r.person_sub,
+        &OrganisationId::lookup(&org),
+    )
+    .await
+    .unwrap();
     let new_password = initial_password(&pdf_text(&second.pdf));
     assert_ne!(new_password, password);
     let other = TestApp::with_browser(&w.app);
@@ -744,7 +821,7 @@ async fn the_credentials_letter_carries_a_working_initial_password(db: Db) {
         .app
         .state
         .audit
-        .for_subject(&r.person_sub, 50)
+        .for_subject(r.person_sub.as_str(), 50)
         .await
         .unwrap();
     let letters = log.iter().filter(|e| e.event == "letter.issued").count();
@@ -819,7 +896,7 @@ async fn a_representative_delegates_and_revokes_on_the_self_service_page(db: Db)
         .app
         .state
         .storage
-        .delegations(&org)
+        .delegations(&OrganisationId::lookup(&org))
         .await
         .unwrap()
         .is_empty());
@@ -836,7 +913,13 @@ async fn a_representative_delegates_and_revokes_on_the_self_service_page(db: Db)
     )
     .await;
     assert!(back.contains("notice=granted"), "{back}");
-    let d = w.app.state.storage.delegations(&org).await.unwrap();
+    let d = w
+        .app
+        .state
+        .storage
+        .delegations(&OrganisationId::lookup(&org))
+        .await
+        .unwrap();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].delegate_sub, clerk);
     assert_eq!(d[0].created_by, boss);
@@ -875,7 +958,13 @@ async fn a_representative_delegates_and_revokes_on_the_self_service_page(db: Db)
     .await;
     assert!(back.contains("error=refused"), "{back}");
     assert_eq!(
-        w.app.state.storage.delegations(&org).await.unwrap().len(),
+        w.app
+            .state
+            .storage
+            .delegations(&OrganisationId::lookup(&org))
+            .await
+            .unwrap()
+            .len(),
         1
     );
 
@@ -896,7 +985,7 @@ async fn a_representative_delegates_and_revokes_on_the_self_service_page(db: Db)
         .app
         .state
         .storage
-        .delegations(&org)
+        .delegations(&OrganisationId::lookup(&org))
         .await
         .unwrap()
         .is_empty());
@@ -918,9 +1007,15 @@ async fn a_statutory_role_ended_through_another_nodes_api_takes_submit_from_this
     let boss = person(&w.app, "marie.svobodova", &p).await;
     let delegate = person(&w.app, "lukas.prochazka", &p).await;
     statutory(&w.app, &boss, &nno).await;
-    registry::delegations::grant(&w.app.state, OPERATOR, &nno, &boss, &delegate)
-        .await
-        .unwrap();
+    registry::delegations::grant(
+        &w.app.state,
+        OPERATOR,
+        &OrganisationId::lookup(&nno),
+        &Subject::lookup(&boss),
+        &Subject::lookup(&delegate),
+    )
+    .await
+    .unwrap();
     let (boss_p, boss_tokens) = sign_in(&w.app, &w.poskytovatel, "marie.svobodova").await;
     assert_eq!(boss_p["submit_permission"], true);
     let other = TestApp::with_browser(&w.app);

@@ -1,6 +1,7 @@
 //! Issue 12.2: back-channel logout through a durable outbox — written with the session's end,
 //! retried with back-off, claimed by one node at a time, visible to administrators.
 
+use mpsv_idp::domain::id::SessionId;
 use mpsv_idp::secrets::now;
 use mpsv_idp::storage::deliveries::DeliveryState;
 use reqwest::StatusCode;
@@ -89,7 +90,9 @@ async fn live_sids(app: &TestApp) -> Vec<String> {
 
 async fn end_all_sessions(app: &TestApp) {
     for s in live_sids(app).await {
-        mpsv_idp::session::end(&app.state, &s).await.unwrap();
+        mpsv_idp::session::end(&app.state, &SessionId::lookup(&s))
+            .await
+            .unwrap();
     }
 }
 
@@ -189,7 +192,13 @@ async fn deliveries_written_by_a_node_that_never_sends_them_are_sent_by_another(
     signed_in(&app, &receiver.url).await;
     for sid in live_sids(&app).await {
         // Storage only: the outbox row is written, no task is woken.
-        assert!(app.state.storage.end_session(&sid).await.unwrap().is_some());
+        assert!(app
+            .state
+            .storage
+            .end_session(&SessionId::lookup(&sid))
+            .await
+            .unwrap()
+            .is_some());
     }
     assert_eq!(receiver.wait_for(1).await.len(), 1);
 }
@@ -203,7 +212,7 @@ async fn a_claimed_delivery_is_not_sent_twice_and_a_dead_claim_expires(db: Db) {
     let mut tx = app.state.storage.begin_write().await.unwrap();
     app.state
         .storage
-        .end_session_in(&mut tx, &sid)
+        .end_session_in(&mut tx, &SessionId::lookup(&sid))
         .await
         .unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!(

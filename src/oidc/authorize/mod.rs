@@ -17,6 +17,8 @@ mod parse;
 use self::parse::{validate, Failure};
 use crate::app::AppState;
 use crate::domain::client::Client;
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::error::{ErrorCode, PageError};
 use crate::http::params::is_form;
 use crate::http::see_other;
@@ -260,7 +262,7 @@ pub async fn resume(
     };
     let session = crate::session::current(&state, &browser)
         .await?
-        .filter(|s| i.sub.as_deref() == Some(s.sub.as_str()))
+        .filter(|s| i.sub.as_ref() == Some(&s.sub))
         .ok_or_else(expired)?;
     let client = state
         .storage
@@ -336,7 +338,7 @@ async fn issue_code(
     client: &Client,
     req: &AuthorizationRequest,
     session: &Session,
-    organisation_id: Option<String>,
+    organisation_id: Option<OrganisationId>,
 ) -> Result<Response, PageError> {
     let code = PlainToken::generate();
     state
@@ -363,7 +365,7 @@ async fn issue_code(
         .add_session_client(
             &session.sid,
             client.client_id.as_str(),
-            organisation_id.as_deref(),
+            organisation_id.as_ref(),
         )
         .await?;
     Ok(respond(state, &req.target(), vec![("code", code.expose())]))

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::app::AppState;
 use crate::domain::client::{Client, GrantType};
+use crate::domain::id::Subject;
 use crate::domain::pkce::CodeChallenge;
 use crate::domain::prompt::Prompt;
 use crate::domain::scope::Scopes;
@@ -193,7 +194,8 @@ pub(super) async fn validate(
             claims
                 .get("sub")
                 .and_then(|s| s.as_str())
-                .map(str::to_owned)
+                // Our own signature: the `sub` is one we issued.
+                .map(|s| Subject::from_stored(s.to_owned()))
         }
     };
     let req = AuthorizationRequest {

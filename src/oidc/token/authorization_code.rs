@@ -76,7 +76,7 @@ pub async fn grant(
     let account = active_account(state, &code.sub).await?;
     let scope = Scopes::from_list(code.scope.split(' ').filter(|s| !s.is_empty()));
     let organisation =
-        issue::grant_organisation(state, client, &account.sub, code.organisation_id.as_deref())
+        issue::grant_organisation(state, client, &account.sub, code.organisation_id.as_ref())
             .await?;
     if let GrantOrganisation::Lost = organisation {
         return Err(OAuthError::invalid_grant(
@@ -121,7 +121,7 @@ pub async fn grant(
 
     let user = UserContext {
         account: &account,
-        sid: &family.sid,
+        sid: family.sid.as_str(),
         auth_time: family.auth_time,
         amr: session.amr.clone(),
         family_id: &family.id,

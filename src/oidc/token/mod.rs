@@ -15,6 +15,7 @@ use self::request::TokenRequest;
 use super::client_auth::authenticate;
 use crate::app::AppState;
 use crate::domain::client::Client;
+use crate::domain::id::Subject;
 use crate::domain::scope::Scopes;
 use crate::error::OAuthError;
 use crate::http::params::{is_form, Params};
@@ -86,7 +87,7 @@ fn requested_scope(requested: Option<&Scopes>, granted: &Scopes) -> Result<Scope
 /// The account behind a user grant, which must still be active.
 async fn active_account(
     state: &AppState,
-    sub: &str,
+    sub: &Subject,
 ) -> Result<crate::domain::account::Account, OAuthError> {
     state
         .storage

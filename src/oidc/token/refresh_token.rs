@@ -59,13 +59,9 @@ pub async fn grant(
         }
     };
     // Claims are evaluated now: a withdrawn consent ends the grant here.
-    let organisation = issue::grant_organisation(
-        state,
-        client,
-        &family.sub,
-        family.organisation_id.as_deref(),
-    )
-    .await?;
+    let organisation =
+        issue::grant_organisation(state, client, &family.sub, family.organisation_id.as_ref())
+            .await?;
     if let GrantOrganisation::Lost = organisation {
         state.storage.revoke_family(&family.id).await?;
         tracing::info!(client_id = %client.client_id, "grant ended: no longer entitled");
@@ -75,7 +71,7 @@ pub async fn grant(
     }
     let user = UserContext {
         account: &account,
-        sid: &family.sid,
+        sid: family.sid.as_str(),
         auth_time: family.auth_time,
         amr: family.amr.clone(),
         family_id: &family.id,

@@ -9,6 +9,8 @@ use super::people::back;
 use super::{confirmation, refusal, Staff, StaffForm};
 use crate::app::AppState;
 use crate::domain::account::{Role, Username};
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::domain::permission::Permission;
 use crate::error::PageError;
 use crate::registry::{self};
@@ -46,8 +48,8 @@ pub async fn create_account(
         registry::accounts::create(
             &state,
             staff.actor(),
-            &sub,
-            form.get("organisation").unwrap_or(""),
+            &Subject::lookup(&sub),
+            &OrganisationId::lookup(form.get("organisation").unwrap_or("")),
             username,
         )
         .await
@@ -69,7 +71,7 @@ pub async fn reissue_letter(
 ) -> Result<Response, PageError> {
     staff.require(Permission::ManageConsentsAndAccounts)?;
     let here = format!("/admin/persons/{sub}");
-    if let Some(r) = guard_user_account(&state, &staff, &sub).await? {
+    if let Some(r) = guard_user_account(&state, &staff, &Subject::lookup(&sub)).await? {
         return Ok(r);
     }
     if let Some(r) = confirmation(
@@ -84,8 +86,8 @@ pub async fn reissue_letter(
     match registry::accounts::reissue_letter(
         &state,
         staff.actor(),
-        &sub,
-        form.get("organisation").unwrap_or(""),
+        &Subject::lookup(&sub),
+        &OrganisationId::lookup(form.get("organisation").unwrap_or("")),
     )
     .await
     {
@@ -98,7 +100,7 @@ pub async fn reissue_letter(
 async fn guard_user_account(
     state: &AppState,
     staff: &Staff,
-    sub: &str,
+    sub: &Subject,
 ) -> Result<Option<Response>, PageError> {
     Ok(match state.storage.account(sub).await? {
         Some(a) if a.role != Role::User => Some(crate::pages::error_page(
@@ -121,7 +123,7 @@ pub async fn change_status(
 ) -> Result<Response, PageError> {
     staff.require(Permission::ManageAccountStatus)?;
     let here = format!("/admin/persons/{sub}");
-    if let Some(r) = guard_user_account(&state, &staff, &sub).await? {
+    if let Some(r) = guard_user_account(&state, &staff, &Subject::lookup(&sub)).await? {
         return Ok(r);
     }
     let action: registry::accounts::StatusAction = match form.get("action").unwrap_or("").parse() {
@@ -142,7 +144,10 @@ pub async fn change_status(
             return Ok(r);
         }
     }
-    if let Err(e) = registry::accounts::set_status(&state, staff.actor(), &sub, action, "").await {
+    if let Err(e) =
+        registry::accounts::set_status(&state, staff.actor(), &Subject::lookup(&sub), action, "")
+            .await
+    {
         return Ok(back(&here, staff.lang, Err(refusal(e)?)));
     }
     Ok(back(&here, staff.lang, Ok("status")))
@@ -158,7 +163,7 @@ pub async fn end_sessions(
 ) -> Result<Response, PageError> {
     staff.require(Permission::ManageAccountStatus)?;
     let here = format!("/admin/persons/{sub}");
-    if let Some(r) = guard_user_account(&state, &staff, &sub).await? {
+    if let Some(r) = guard_user_account(&state, &staff, &Subject::lookup(&sub)).await? {
         return Ok(r);
     }
     if let Some(r) = confirmation(
@@ -170,7 +175,9 @@ pub async fn end_sessions(
     ) {
         return Ok(r);
     }
-    if let Err(e) = registry::accounts::end_sessions(&state, staff.actor(), &sub).await {
+    if let Err(e) =
+        registry::accounts::end_sessions(&state, staff.actor(), &Subject::lookup(&sub)).await
+    {
         return Ok(back(&here, staff.lang, Err(refusal(e)?)));
     }
     Ok(back(&here, staff.lang, Ok("sessions")))

@@ -9,10 +9,12 @@ use super::{confirmation, refusal, StaffForm};
 use crate::app::AppState;
 use crate::domain::client::Application;
 use crate::domain::date::Date;
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::domain::permission::Permission;
 use crate::domain::person::{ConsentForm, Person};
 use crate::error::PageError;
-use crate::registry::{self, consents::Subject};
+use crate::registry::{self, consents::Consenter};
 use crate::web::extract::CsrfForm;
 
 /// `POST /admin/consents`: for an existing person (`person`) or a new one (names).
@@ -40,13 +42,21 @@ pub async fn record_consent(
         )?;
         let new_person;
         let subject = match form.get("person") {
-            Some(sub) => Subject::Existing(sub),
+            Some(sub) => Consenter::Existing(&Subject::lookup(sub)),
             None => {
                 new_person = Person::new(&g("given_name"), &g("family_name"), form.get("email"))?;
-                Subject::New(&new_person)
+                Consenter::New(&new_person)
             }
         };
-        registry::consents::record(&state, staff.actor(), subject, &org, app, &paper).await
+        registry::consents::record(
+            &state,
+            staff.actor(),
+            subject,
+            &OrganisationId::lookup(&org),
+            app,
+            &paper,
+        )
+        .await
     }
     .await;
     match result {

@@ -83,7 +83,7 @@ pub async fn deliveries(
                     ),
                     Cell::Link(
                         format!("/admin/persons/{}?lang={}", d.sub, lang.code()),
-                        d.sub,
+                        d.sub.into(),
                     ),
                     Cell::Text(datetime(d.created_at, lang)),
                     Cell::Text(d.attempts.to_string()),

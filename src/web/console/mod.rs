@@ -242,7 +242,7 @@ impl Staff {
     }
 
     pub fn actor(&self) -> &str {
-        &self.account.sub
+        self.account.sub.as_str()
     }
 }
 

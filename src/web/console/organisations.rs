@@ -9,6 +9,8 @@ use super::people::{back, consent_fields, Q};
 use super::{confirmation, messages, refusal, Block, Cell, Field, Form, Staff, StaffForm, Table};
 use crate::app::AppState;
 use crate::domain::account::Role;
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::domain::organisation::{Ico, Organisation, OrganisationKind, Seat};
 use crate::domain::permission::Permission;
 use crate::error::PageError;
@@ -144,7 +146,11 @@ pub async fn organisation(
     staff.require(Permission::ReadRegister)?;
     let lang = staff.lang;
     let t = staff.t();
-    let Some(o) = state.storage.organisation(&id).await? else {
+    let Some(o) = state
+        .storage
+        .organisation(&OrganisationId::lookup(&id))
+        .await?
+    else {
         return Err(PageError::not_found(lang));
     };
     let here = format!("/admin/organisations/{id}");
@@ -172,10 +178,10 @@ pub async fn organisation(
     let t_now = now();
     let statutory = state
         .storage
-        .statutory_roles(Some(&id), None, t_now)
+        .statutory_roles(Some(&OrganisationId::lookup(&id)), None, t_now)
         .await?;
-    let members = state.storage.members(&id).await?;
-    let is_statutory = |sub: &str| {
+    let members = state.storage.members(&OrganisationId::lookup(&id)).await?;
+    let is_statutory = |sub: &Subject| {
         statutory
             .iter()
             .any(|r| r.person_sub == sub && r.from_at <= t_now)
@@ -213,7 +219,10 @@ pub async fn organisation(
             .collect(),
         empty: t.get("console.no_members").into(),
     }));
-    let delegations = state.storage.delegations(&id).await?;
+    let delegations = state
+        .storage
+        .delegations(&OrganisationId::lookup(&id))
+        .await?;
     blocks.push(Block::Heading(t.get("delegations.title").into()));
     blocks.push(Block::Table(Table {
         caption: t.get("delegations.title").into(),
@@ -249,7 +258,7 @@ pub async fn organisation(
         .filter(|m| is_statutory(&m.sub))
         .map(|m| {
             (
-                m.sub.clone(),
+                m.sub.to_string(),
                 format!("{} {}", m.given_name, m.family_name),
                 false,
             )
@@ -260,7 +269,7 @@ pub async fn organisation(
         .filter(|m| !is_statutory(&m.sub))
         .map(|m| {
             (
-                m.sub.clone(),
+                m.sub.to_string(),
                 format!("{} {}", m.given_name, m.family_name),
                 false,
             )
@@ -279,7 +288,10 @@ pub async fn organisation(
             ),
         ));
     }
-    let consents = state.storage.consents_for_organisation(&id).await?;
+    let consents = state
+        .storage
+        .consents_for_organisation(&OrganisationId::lookup(&id))
+        .await?;
     blocks.push(Block::Heading(t.get("console.consents").into()));
     blocks.push(Block::Table(Table {
         caption: t.get("console.consents").into(),
@@ -338,9 +350,9 @@ pub async fn grant_delegation(
     let r = registry::delegations::grant(
         &state,
         staff.actor(),
-        &id,
-        form.get("delegator").unwrap_or(""),
-        form.get("delegate").unwrap_or(""),
+        &OrganisationId::lookup(&id),
+        &Subject::lookup(form.get("delegator").unwrap_or("")),
+        &Subject::lookup(form.get("delegate").unwrap_or("")),
     )
     .await;
     match r {
@@ -371,7 +383,7 @@ pub async fn revoke_delegation(
     match registry::delegations::revoke(
         &state,
         staff.actor(),
-        &id,
+        &OrganisationId::lookup(&id),
         &delegation,
         "revoked by an operator",
     )

@@ -9,6 +9,7 @@ use super::{enc, messages, Block, Cell, Field, Form, Staff, Table};
 use crate::app::AppState;
 use crate::domain::account::{AccountStatus, Role};
 use crate::domain::client::Application;
+use crate::domain::id::Subject;
 use crate::domain::organisation::Organisation;
 use crate::domain::permission::Permission;
 use crate::error::PageError;
@@ -109,10 +110,10 @@ pub async fn person(
     staff.require(Permission::ReadRegister)?;
     let lang = staff.lang;
     let t = staff.t();
-    let Some(p) = state.storage.person(&sub).await? else {
+    let Some(p) = state.storage.person(&Subject::lookup(&sub)).await? else {
         return Err(PageError::not_found(lang));
     };
-    let account = state.storage.account(&sub).await?;
+    let account = state.storage.account(&Subject::lookup(&sub)).await?;
     let here = format!("/admin/persons/{sub}");
     let mut blocks = messages(&staff, q.notice.as_deref(), q.error.as_deref());
     blocks.push(Block::Facts(vec![
@@ -155,7 +156,7 @@ pub async fn person(
             .map(|o| o.name.clone())
             .unwrap_or_default()
     };
-    let consents = state.storage.consents_of(&sub).await?;
+    let consents = state.storage.consents_of(&Subject::lookup(&sub)).await?;
     blocks.push(Block::Heading(t.get("console.consents").into()));
     blocks.push(Block::Table(Table {
         caption: t.get("console.consents").into(),
@@ -175,7 +176,7 @@ pub async fn person(
             .iter()
             .map(|c| {
                 vec![
-                    Cell::Text(org_name(&c.organisation_id)),
+                    Cell::Text(org_name(c.organisation_id.as_str())),
                     Cell::Text(t.get(&format!("app.{}", c.form)).to_owned()),
                     Cell::Text(c.signed_on.clone()),
                     Cell::Text(c.received_on.clone()),
@@ -192,7 +193,7 @@ pub async fn person(
                             format!(
                                 "{}: {}",
                                 t.get("console.withdraw"),
-                                org_name(&c.organisation_id)
+                                org_name(c.organisation_id.as_str())
                             ),
                             vec![
                                 Field::hidden("person", sub.clone()),
@@ -210,10 +211,10 @@ pub async fn person(
     let active_orgs: Vec<(String, String, bool)> = {
         let mut v: Vec<(String, String, bool)> = Vec::new();
         for c in consents.iter().filter(|c| c.withdrawn_at.is_none()) {
-            if !v.iter().any(|(id, _, _)| *id == c.organisation_id) {
+            if !v.iter().any(|(id, _, _)| c.organisation_id == *id) {
                 v.push((
-                    c.organisation_id.clone(),
-                    org_name(&c.organisation_id),
+                    c.organisation_id.clone().into(),
+                    org_name(c.organisation_id.as_str()),
                     v.is_empty(),
                 ));
             }
@@ -297,7 +298,7 @@ pub async fn person(
 
     // Sessions (of clients' accounts only: staff are not the operators' business).
     if account.as_ref().is_some_and(|a| a.role == Role::User) {
-        let sessions = state.storage.sessions_of(&sub).await?;
+        let sessions = state.storage.sessions_of(&Subject::lookup(&sub)).await?;
         blocks.push(Block::Heading(t.get("account.sessions").into()));
         blocks.push(Block::Table(Table {
             caption: t.get("account.sessions").into(),
@@ -333,7 +334,7 @@ pub async fn person(
     // Statutory roles.
     let roles = state
         .storage
-        .statutory_roles(None, Some(&sub), now())
+        .statutory_roles(None, Some(&Subject::lookup(&sub)), now())
         .await?;
     blocks.push(Block::Heading(t.get("console.statutory_roles").into()));
     blocks.push(Block::Table(Table {
@@ -351,7 +352,7 @@ pub async fn person(
             .iter()
             .map(|r| {
                 vec![
-                    Cell::Text(org_name(&r.organisation_id)),
+                    Cell::Text(org_name(r.organisation_id.as_str())),
                     Cell::Text(datetime(r.from_at, lang)),
                     Cell::Text(
                         r.until_at
@@ -364,7 +365,7 @@ pub async fn person(
                         format!(
                             "{}: {}",
                             t.get("console.end_role"),
-                            org_name(&r.organisation_id)
+                            org_name(r.organisation_id.as_str())
                         ),
                         vec![Field::hidden("organisation", r.organisation_id.clone())],
                     )),
@@ -435,7 +436,7 @@ pub(super) fn consent_fields(
             orgs.iter()
                 .map(|o| {
                     (
-                        o.id.clone(),
+                        o.id.to_string(),
                         format!("{} (IČO {})", o.name, o.ico.as_str()),
                         false,
                     )

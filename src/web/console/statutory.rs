@@ -9,6 +9,8 @@ use super::people::back;
 use super::{refusal, Block, Field, Form, StaffForm};
 use crate::app::AppState;
 use crate::domain::date::Date;
+use crate::domain::id::OrganisationId;
+use crate::domain::id::Subject;
 use crate::domain::permission::Permission;
 use crate::error::PageError;
 use crate::registry::{self};
@@ -28,8 +30,8 @@ pub async fn start_role(
     match registry::statutory::start(
         &state,
         staff.actor(),
-        &sub,
-        form.get("organisation").unwrap_or(""),
+        &Subject::lookup(&sub),
+        &OrganisationId::lookup(form.get("organisation").unwrap_or("")),
         now(),
     )
     .await
@@ -54,8 +56,16 @@ pub async fn end_role(
         // The confirmation page asks for the reason and, optionally, a later date.
         let org = form.get("organisation").unwrap_or("").to_owned();
         // Say whose role, in which organisation, before asking.
-        let person_name = state.storage.person(&sub).await?.map(|p| p.name());
-        let org_name = state.storage.organisation(&org).await?.map(|o| o.name);
+        let person_name = state
+            .storage
+            .person(&Subject::lookup(&sub))
+            .await?
+            .map(|p| p.name());
+        let org_name = state
+            .storage
+            .organisation(&OrganisationId::lookup(&org))
+            .await?
+            .map(|o| o.name);
         let (Some(person_name), Some(org_name)) = (person_name, org_name) else {
             return Err(PageError::not_found(staff.lang));
         };
@@ -95,8 +105,8 @@ pub async fn end_role(
         registry::statutory::end(
             &state,
             staff.actor(),
-            &sub,
-            form.get("organisation").unwrap_or(""),
+            &Subject::lookup(&sub),
+            &OrganisationId::lookup(form.get("organisation").unwrap_or("")),
             at,
             form.get("reason").unwrap_or(""),
         )
