@@ -18,7 +18,6 @@ use self::parse::{validate, Failure};
 use crate::app::AppState;
 use crate::domain::client::Client;
 use crate::domain::id::OrganisationId;
-use crate::domain::id::Subject;
 use crate::error::{ErrorCode, PageError};
 use crate::http::params::is_form;
 use crate::http::see_other;
