@@ -67,7 +67,13 @@ async fn world(db: Db) -> World {
 }
 
 /// Registers an organisation; returns its id.
-async fn organisation(app: &TestApp, ico: &str, name: &str, provider: bool, nno: bool) -> String {
+async fn organisation(
+    app: &TestApp,
+    ico: &str,
+    name: &str,
+    provider: bool,
+    nno: bool,
+) -> OrganisationId {
     let o = Organisation::new(
         Ico::parse(ico).unwrap(),
         name,
@@ -82,7 +88,7 @@ async fn organisation(app: &TestApp, ico: &str, name: &str, provider: bool, nno:
     registry::organisations::create(&app.state, OPERATOR, &o)
         .await
         .unwrap();
-    o.id.into()
+    o.id
 }
 
 fn paper() -> ConsentForm {
@@ -91,56 +97,47 @@ fn paper() -> ConsentForm {
 }
 
 /// A person with these consents and an account (test password, already changed).
-async fn person(app: &TestApp, username: &str, consents: &[(&str, Application)]) -> String {
+async fn person(
+    app: &TestApp,
+    username: &str,
+    consents: &[(&OrganisationId, Application)],
+) -> Subject {
     let p = Person::new("Jiří", "Šťastný", Some(&format!("{username}@example.cz"))).unwrap();
-    let mut sub: Option<String> = None;
+    let mut sub: Option<Subject> = None;
     for (org, form) in consents {
         let subject = match &sub {
-            Some(s) => Consenter::Existing(&Subject::lookup(s.as_str())),
+            Some(s) => Consenter::Existing(s),
             None => Consenter::New(&p),
         };
-        let r = registry::consents::record(
-            &app.state,
-            OPERATOR,
-            subject,
-            &OrganisationId::lookup(org),
-            *form,
-            &paper(),
-        )
-        .await
-        .unwrap();
-        sub = Some(r.person_sub.into());
+        let r = registry::consents::record(&app.state, OPERATOR, subject, org, *form, &paper())
+            .await
+            .unwrap();
+        sub = Some(r.person_sub);
     }
     let sub = sub.unwrap();
     registry::accounts::create(
         &app.state,
         OPERATOR,
-        &Subject::lookup(&sub),
-        &OrganisationId::lookup(consents[0].0),
+        &sub,
+        consents[0].0,
         Some(mpsv_idp::domain::account::Username::parse(username).unwrap()),
     )
     .await
     .unwrap();
     app.state
         .storage
-        .set_password(
-            &Subject::lookup(&sub),
-            &hash(PASSWORD),
-            mpsv_idp::secrets::now(),
-            false,
-            None,
-        )
+        .set_password(&sub, &hash(PASSWORD), mpsv_idp::secrets::now(), false, None)
         .await
         .unwrap();
     sub
 }
 
-async fn statutory(app: &TestApp, sub: &str, org: &str) {
+async fn statutory(app: &TestApp, sub: &Subject, org: &OrganisationId) {
     registry::statutory::start(
         &app.state,
         OPERATOR,
-        &Subject::lookup(sub),
-        &OrganisationId::lookup(org),
+        sub,
+        org,
         mpsv_idp::secrets::now() - 60,
     )
     .await
@@ -319,29 +316,16 @@ async fn a_rodina_only_user_is_refused_at_poskytovatel(db: Db) {
 async fn submit_permission_is_statutory_delegated_or_absent(db: Db) {
     let w = world(db).await;
     let org = organisation(&w.app, "27712346", "Domov Slunce, o. p. s.", true, false).await;
-    let p = [(org.as_str(), Application::Poskytovatel)];
+    let p = [(&org, Application::Poskytovatel)];
     let boss = person(&w.app, "petr.dvorak", &p).await;
     let clerk = person(&w.app, "eva.cerna", &p).await;
     let delegate = person(&w.app, "tomas.kral", &p).await;
     statutory(&w.app, &boss, &org).await;
-    registry::delegations::grant(
-        &w.app.state,
-        &boss,
-        &OrganisationId::lookup(&org),
-        &Subject::lookup(&boss),
-        &Subject::lookup(&delegate),
-    )
-    .await
-    .unwrap();
+    registry::delegations::grant(&w.app.state, boss.as_str(), &org, &boss, &delegate)
+        .await
+        .unwrap();
     // Only a statutory representative delegates, and only to a member.
-    let e = registry::delegations::grant(
-        &w.app.state,
-        &clerk,
-        &OrganisationId::lookup(&org),
-        &Subject::lookup(&clerk),
-        &Subject::lookup(&boss),
-    )
-    .await;
+    let e = registry::delegations::grant(&w.app.state, clerk.as_str(), &org, &clerk, &boss).await;
     assert!(matches!(e, Err(RegistryError::Refused(_))), "{e:?}");
 
     let expect = [
@@ -365,19 +349,13 @@ async fn submit_permission_is_statutory_delegated_or_absent(db: Db) {
 async fn ending_the_delegators_statutory_role_ends_submit_and_signs_them_out_of_both_apps(db: Db) {
     let w = world(db).await;
     let nno = organisation(&w.app, "26543214", "Šťastná rodina, z. ú.", true, true).await;
-    let p = [(nno.as_str(), Application::Poskytovatel)];
+    let p = [(&nno, Application::Poskytovatel)];
     let boss = person(&w.app, "marie.svobodova", &p).await;
     let delegate = person(&w.app, "lukas.prochazka", &p).await;
     statutory(&w.app, &boss, &nno).await;
-    registry::delegations::grant(
-        &w.app.state,
-        OPERATOR,
-        &OrganisationId::lookup(&nno),
-        &Subject::lookup(&boss),
-        &Subject::lookup(&delegate),
-    )
-    .await
-    .unwrap();
+    registry::delegations::grant(&w.app.state, OPERATOR, &nno, &boss, &delegate)
+        .await
+        .unwrap();
 
     // The representative in both apps (one SSO session); the delegate in poskytovatel.
     let (boss_p, boss_tokens) = sign_in(&w.app, &w.poskytovatel, "marie.svobodova").await;
@@ -390,8 +368,8 @@ async fn ending_the_delegators_statutory_role_ends_submit_and_signs_them_out_of_
     registry::statutory::end(
         &w.app.state,
         OPERATOR,
-        &Subject::lookup(&boss),
-        &OrganisationId::lookup(&nno),
+        &boss,
+        &nno,
         None,
         "odvolána valnou hromadou",
     )
@@ -433,7 +411,7 @@ async fn ending_the_delegators_statutory_role_ends_submit_and_signs_them_out_of_
         .app
         .state
         .storage
-        .delegations(&OrganisationId::lookup(&nno))
+        .delegations(&nno)
         .await
         .unwrap()
         .is_empty());
@@ -448,8 +426,8 @@ async fn a_statutory_role_ended_on_a_later_date_keeps_submit_until_then(db: Db) 
     registry::statutory::end(
         &w.app.state,
         OPERATOR,
-        &Subject::lookup(&boss),
-        &OrganisationId::lookup(&org),
+        &boss,
+        &org,
         Some(later),
         "konec funkce",
     )
@@ -473,13 +451,7 @@ async fn withdrawing_a_consent_removes_the_application(db: Db) {
     let nno = organisation(&w.app, "26543214", "Šťastná rodina, z. ú.", true, true).await;
     let sub = person(&w.app, "jiri.stastny", &[(&nno, Application::Poskytovatel)]).await;
     let (_, tokens) = sign_in(&w.app, &w.rodina, "jiri.stastny").await;
-    let consent = w
-        .app
-        .state
-        .storage
-        .consents_of(&Subject::lookup(&sub))
-        .await
-        .unwrap()[0]
+    let consent = w.app.state.storage.consents_of(&sub).await.unwrap()[0]
         .id
         .clone();
     registry::consents::withdraw(&w.app.state, OPERATOR, &consent, "odvolán souhlas")
@@ -492,14 +464,7 @@ async fn withdrawing_a_consent_removes_the_application(db: Db) {
     let r = w.app.browser.get(&flow.url).send().await.unwrap();
     expect_denied(&w.app, r, &flow, "OKslužby – rodina").await;
     // The identifier stays the person's and is never reused.
-    let p = w
-        .app
-        .state
-        .storage
-        .person(&Subject::lookup(&sub))
-        .await
-        .unwrap()
-        .unwrap();
+    let p = w.app.state.storage.person(&sub).await.unwrap().unwrap();
     assert!(p.mpsv_client_id.is_some());
 }
 
@@ -514,14 +479,7 @@ async fn an_account_cannot_be_created_without_a_consent(db: Db) {
         .insert_person(&p, OPERATOR)
         .await
         .unwrap();
-    let e = registry::accounts::create(
-        &w.app.state,
-        OPERATOR,
-        &p.sub,
-        &OrganisationId::lookup(&org),
-        None,
-    )
-    .await;
+    let e = registry::accounts::create(&w.app.state, OPERATOR, &p.sub, &org, None).await;
     assert!(matches!(e, Err(RegistryError::Refused(_))), "{e:?}");
     assert!(w.app.state.storage.account(&p.sub).await.unwrap().is_none());
     assert!(p.mpsv_client_id.is_none());
@@ -531,10 +489,10 @@ async fn an_account_cannot_be_created_without_a_consent(db: Db) {
     // Identifiers: assigned in order, unique, with a valid check character.
     let a = person(&w.app, "prvni.osoba", &[(&org, Application::Poskytovatel)]).await;
     let b = person(&w.app, "druha.osoba", &[(&org, Application::Poskytovatel)]).await;
-    let id = |sub: String| {
+    let id = |sub: Subject| {
         let s = w.app.state.storage.clone();
         async move {
-            s.person(&Subject::lookup(&sub))
+            s.person(&sub)
                 .await
                 .unwrap()
                 .unwrap()
@@ -589,7 +547,7 @@ async fn a_person_in_several_organisations_chooses_one_per_application(db: Db) {
             location(r.headers())
         }
     };
-    let back = choose(choice, b.clone()).await;
+    let back = choose(choice, b.clone().into()).await;
     let tokens = w.app.redeem(&w.poskytovatel, &flow, &back).await;
     let c = decode_payload(&tokens.id_token().unwrap().to_string());
     assert_eq!(c["organisation"]["id"], b.as_str());
@@ -605,7 +563,7 @@ async fn a_person_in_several_organisations_chooses_one_per_application(db: Db) {
     let r = w.app.browser.get(&flow.url).send().await.unwrap();
     let choice = location(r.headers());
     assert!(choice.starts_with("/login/organisation?"), "{choice}");
-    let back = choose(choice, a.clone()).await;
+    let back = choose(choice, a.clone().into()).await;
     let tokens = w.app.redeem(&w.poskytovatel, &flow, &back).await;
     let c = decode_payload(&tokens.id_token().unwrap().to_string());
     assert_eq!(c["organisation"]["id"], a.as_str());
@@ -694,16 +652,9 @@ async fn mpsv_claims_are_in_userinfo_introspection_and_discovery(db: Db) {
         assert!(other.get(member).is_none(), "{member} released: {other}");
     }
     // Evaluated at introspection time: the role ends, the next answer says so.
-    registry::statutory::end(
-        &w.app.state,
-        OPERATOR,
-        &Subject::lookup(&boss),
-        &OrganisationId::lookup(&org),
-        None,
-        "konec",
-    )
-    .await
-    .unwrap();
+    registry::statutory::end(&w.app.state, OPERATOR, &boss, &org, None, "konec")
+        .await
+        .unwrap();
 
     let d: Value = reqwest::get(w.app.url("/.well-known/openid-configuration"))
         .await
@@ -739,21 +690,15 @@ async fn the_credentials_letter_carries_a_working_initial_password(db: Db) {
         &w.app.state,
         OPERATOR,
         Consenter::New(&p),
-        &OrganisationId::lookup(&org),
+        &org,
         Application::Rodina,
         &paper(),
     )
     .await
     .unwrap();
-    let letter = registry::accounts::create(
-        &w.app.state,
-        OPERATOR,
-        &r.person_sub,
-        &OrganisationId::lookup(&org),
-        None,
-    )
-    .await
-    .unwrap();
+    let letter = registry::accounts::create(&w.app.state, OPERATOR, &r.person_sub, &org, None)
+        .await
+        .unwrap();
     let text = pdf_text(&letter.pdf);
     assert!(text.contains("Přístupové údaje"), "{text}");
     assert!(text.contains("Šťastná rodina, z. ú."));
@@ -773,13 +718,8 @@ async fn the_credentials_letter_carries_a_working_initial_password(db: Db) {
 
     // A new letter to an organisation without the person's consent changes nothing.
     let elsewhere = organisation(&w.app, "27712346", "Domov Slunce, o. p. s.", true, false).await;
-    let e = registry::accounts::reissue_letter(
-        &w.app.state,
-        OPERATOR,
-        &r.person_sub,
-        &OrganisationId::lookup(&elsewhere),
-    )
-    .await;
+    let e =
+        registry::accounts::reissue_letter(&w.app.state, OPERATOR, &r.person_sub, &elsewhere).await;
     assert!(matches!(e, Err(RegistryError::Refused(_))), "{e:?}");
     let a = w
         .app
@@ -795,14 +735,9 @@ async fn the_credentials_letter_carries_a_working_initial_password(db: Db) {
     ));
 
     // A new letter: the previous password stops working.
-    let second = registry::accounts::reissue_letter(
-        &w.app.state,
-        OPERATOR,
-        &r.person_sub,
-        &OrganisationId::lookup(&org),
-    )
-    .await
-    .unwrap();
+    let second = registry::accounts::reissue_letter(&w.app.state, OPERATOR, &r.person_sub, &org)
+        .await
+        .unwrap();
     let new_password = initial_password(&pdf_text(&second.pdf));
     assert_ne!(new_password, password);
     let other = TestApp::with_browser(&w.app);
@@ -851,7 +786,7 @@ fn initial_password(text: &str) -> String {
 async fn a_representative_delegates_and_revokes_on_the_self_service_page(db: Db) {
     let w = world(db).await;
     let org = organisation(&w.app, "27712346", "Domov Slunce, o. p. s.", true, false).await;
-    let p = [(org.as_str(), Application::Poskytovatel)];
+    let p = [(&org, Application::Poskytovatel)];
     let boss = person(&w.app, "petr.dvorak", &p).await;
     let clerk = person(&w.app, "eva.cerna", &p).await;
     statutory(&w.app, &boss, &org).await;
@@ -896,7 +831,7 @@ async fn a_representative_delegates_and_revokes_on_the_self_service_page(db: Db)
         .app
         .state
         .storage
-        .delegations(&OrganisationId::lookup(&org))
+        .delegations(&org)
         .await
         .unwrap()
         .is_empty());
@@ -907,22 +842,16 @@ async fn a_representative_delegates_and_revokes_on_the_self_service_page(db: Db)
             ("csrf", csrf.clone()),
             ("lang", "cs".into()),
             ("action", "grant".into()),
-            ("organisation", org.clone()),
-            ("delegate", clerk.clone()),
+            ("organisation", org.clone().into()),
+            ("delegate", clerk.clone().into()),
         ],
     )
     .await;
     assert!(back.contains("notice=granted"), "{back}");
-    let d = w
-        .app
-        .state
-        .storage
-        .delegations(&OrganisationId::lookup(&org))
-        .await
-        .unwrap();
+    let d = w.app.state.storage.delegations(&org).await.unwrap();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].delegate_sub, clerk);
-    assert_eq!(d[0].created_by, boss);
+    assert_eq!(boss, d[0].created_by);
     let html = get(&w.app).await;
     assert!(html.contains("Zrušit pověření"));
 
@@ -951,20 +880,14 @@ async fn a_representative_delegates_and_revokes_on_the_self_service_page(db: Db)
             ("csrf", hidden(&account, "csrf")),
             ("lang", "cs".into()),
             ("action", "revoke".into()),
-            ("organisation", org.clone()),
+            ("organisation", org.clone().into()),
             ("delegation", d[0].id.clone()),
         ],
     )
     .await;
     assert!(back.contains("error=refused"), "{back}");
     assert_eq!(
-        w.app
-            .state
-            .storage
-            .delegations(&OrganisationId::lookup(&org))
-            .await
-            .unwrap()
-            .len(),
+        w.app.state.storage.delegations(&org).await.unwrap().len(),
         1
     );
 
@@ -975,7 +898,7 @@ async fn a_representative_delegates_and_revokes_on_the_self_service_page(db: Db)
             ("csrf", csrf),
             ("lang", "cs".into()),
             ("action", "revoke".into()),
-            ("organisation", org.clone()),
+            ("organisation", org.clone().into()),
             ("delegation", d[0].id.clone()),
         ],
     )
@@ -985,11 +908,17 @@ async fn a_representative_delegates_and_revokes_on_the_self_service_page(db: Db)
         .app
         .state
         .storage
-        .delegations(&OrganisationId::lookup(&org))
+        .delegations(&org)
         .await
         .unwrap()
         .is_empty());
-    let log = w.app.state.audit.for_subject(&clerk, 50).await.unwrap();
+    let log = w
+        .app
+        .state
+        .audit
+        .for_subject(clerk.as_str(), 50)
+        .await
+        .unwrap();
     assert!(log.iter().any(|e| e.event == "delegation.granted"));
     assert!(log.iter().any(|e| e.event == "delegation.revoked"));
 }
@@ -1003,19 +932,13 @@ async fn a_statutory_role_ended_through_another_nodes_api_takes_submit_from_this
     let w = world(db).await;
     let b = spawn_node(&w.app).await;
     let nno = organisation(&w.app, "26543214", "Šťastná rodina, z. ú.", true, true).await;
-    let p = [(nno.as_str(), Application::Poskytovatel)];
+    let p = [(&nno, Application::Poskytovatel)];
     let boss = person(&w.app, "marie.svobodova", &p).await;
     let delegate = person(&w.app, "lukas.prochazka", &p).await;
     statutory(&w.app, &boss, &nno).await;
-    registry::delegations::grant(
-        &w.app.state,
-        OPERATOR,
-        &OrganisationId::lookup(&nno),
-        &Subject::lookup(&boss),
-        &Subject::lookup(&delegate),
-    )
-    .await
-    .unwrap();
+    registry::delegations::grant(&w.app.state, OPERATOR, &nno, &boss, &delegate)
+        .await
+        .unwrap();
     let (boss_p, boss_tokens) = sign_in(&w.app, &w.poskytovatel, "marie.svobodova").await;
     assert_eq!(boss_p["submit_permission"], true);
     let other = TestApp::with_browser(&w.app);
