@@ -12,7 +12,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 pub use router::{build_router, metrics_router};
-pub use state::{open_keys, AppState, Endpoints, Inner};
+pub use state::{open_keys, AppState, Inner};
 
 /// Serves until `shutdown` resolves (SIGTERM in `main`), then drains in-flight requests and
 /// stops the background work ([`jobs::Jobs::stop`]).

@@ -12,36 +12,11 @@ use crate::http::cookies::CookiePolicy;
 use crate::keys::sealing::DataKey;
 use crate::keys::KeyStore;
 use crate::oidc;
+use crate::oidc::endpoints::Endpoints;
 use crate::password::Passwords;
 use crate::storage::Storage;
 use crate::telemetry::Metrics;
 use crate::web::rate_limit::Limiter;
-
-/// Absolute URLs of our endpoints, derived from the issuer once.
-pub struct Endpoints {
-    pub authorization: String,
-    pub token: String,
-    pub userinfo: String,
-    pub jwks: String,
-    pub revocation: String,
-    pub introspection: String,
-    pub end_session: String,
-}
-
-impl Endpoints {
-    fn new(issuer: &str) -> Self {
-        let u = |p: &str| format!("{issuer}{p}");
-        Self {
-            authorization: u("/authorize"),
-            token: u("/token"),
-            userinfo: u("/userinfo"),
-            jwks: u("/jwks"),
-            revocation: u("/revoke"),
-            introspection: u("/introspect"),
-            end_session: u("/logout"),
-        }
-    }
-}
 
 pub struct Inner {
     pub config: Config,

@@ -5,7 +5,8 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::app::{AppState, Endpoints};
+use super::endpoints::Endpoints;
+use crate::app::AppState;
 use crate::domain::client::{AuthMethod, GrantType, SigningAlg};
 use crate::domain::scope::SUPPORTED;
 

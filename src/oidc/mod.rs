@@ -4,6 +4,7 @@ pub mod authorize;
 pub mod backchannel;
 pub mod client_auth;
 pub mod discovery;
+pub mod endpoints;
 pub mod introspect;
 pub mod issue;
 pub mod jwks;
