@@ -178,6 +178,9 @@ pub struct ClientArgs {
     /// Do not require PKCE from this confidential client (public clients always need it).
     #[arg(long)]
     pub no_pkce: bool,
+    /// Accept this client's authorization requests only through the PAR endpoint (RFC 9126).
+    #[arg(long)]
+    pub require_par: bool,
     #[arg(long)]
     pub access_token_ttl: Option<i64>,
     #[arg(long)]
@@ -481,6 +484,7 @@ pub fn client_from_args(a: ClientArgs) -> anyhow::Result<(Client, Option<PlainTo
             access_token_alg: a.access_token_alg,
             jwks,
             require_pkce: !a.no_pkce,
+            require_pushed_requests: a.require_par,
             access_token_ttl: a.access_token_ttl,
             refresh_token_ttl: a.refresh_token_ttl,
             secret: a.secret,

@@ -221,6 +221,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             access_token_alg: "RS256".into(),
             jwks_file: None,
             no_pkce: false,
+            require_par: false,
             access_token_ttl: None,
             refresh_token_ttl: None,
             secret: Some(secret.expose().to_owned()),

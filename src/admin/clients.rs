@@ -35,6 +35,8 @@ pub struct Client {
     pub id_token_alg: String,
     pub access_token_alg: String,
     pub require_pkce: bool,
+    /// Authorization requests only through the PAR endpoint (RFC 9126).
+    pub require_pushed_authorization_requests: bool,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub enabled: bool,
@@ -69,6 +71,7 @@ impl From<&DomainClient> for Client {
             id_token_alg: c.id_token_alg.as_str().to_owned(),
             access_token_alg: c.access_token_alg.as_str().to_owned(),
             require_pkce: c.require_pkce,
+            require_pushed_authorization_requests: c.require_pushed_requests,
             access_token_ttl: c.access_token_ttl,
             refresh_token_ttl: c.refresh_token_ttl,
             enabled: c.enabled,
@@ -111,6 +114,8 @@ pub struct NewClient {
     /// The client's JWK Set (for `private_key_jwt`), as JSON text.
     pub jwks: Option<String>,
     pub require_pkce: Option<bool>,
+    /// Authorization requests only through the PAR endpoint (RFC 9126 §6); default false.
+    pub require_pushed_authorization_requests: Option<bool>,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
 }
@@ -148,6 +153,7 @@ pub async fn create_client(
         access_token_alg: n.access_token_alg.unwrap_or_else(|| "RS256".into()),
         jwks: n.jwks,
         require_pkce: n.require_pkce.unwrap_or(true),
+        require_pushed_requests: n.require_pushed_authorization_requests.unwrap_or(false),
         access_token_ttl: n.access_token_ttl,
         refresh_token_ttl: n.refresh_token_ttl,
         secret: None,

@@ -52,6 +52,16 @@ pub struct Config {
     pub limits: Limits,
     pub mail: MailConfig,
     pub metrics: MetricsConfig,
+    pub protocol: ProtocolConfig,
+}
+
+/// Protocol choices that apply to every client (a client may be stricter).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProtocolConfig {
+    /// Every authorization request must come through the PAR endpoint (RFC 9126 §5,
+    /// `require_pushed_authorization_requests` in discovery).
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// An address or a range of addresses (CIDR) of trusted reverse proxies.
@@ -223,6 +233,9 @@ pub struct TokenLifetimes {
     pub refresh_token: i64,
     /// How long a pending login (an authorization request waiting for the form) stays valid.
     pub login_request: i64,
+    /// How long a pushed authorization request's `request_uri` may be used (RFC 9126 §2.2;
+    /// FAPI 2.0 asks for less than 600 seconds).
+    pub pushed_request: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -315,6 +328,7 @@ impl Default for Config {
             limits: Limits::default(),
             mail: MailConfig::default(),
             metrics: MetricsConfig::default(),
+            protocol: ProtocolConfig::default(),
         }
     }
 }
@@ -327,6 +341,7 @@ impl Default for TokenLifetimes {
             id_token: 300,
             refresh_token: 8 * 3600,
             login_request: 1800,
+            pushed_request: 60,
         }
     }
 }
@@ -517,6 +532,7 @@ impl Config {
                 *crate::domain::client::REFRESH_TOKEN_TTL.end(),
             ),
             ("tokens.login_request", self.tokens.login_request, DAY),
+            ("tokens.pushed_request", self.tokens.pushed_request, 599),
             (
                 "session.absolute_timeout",
                 self.session.absolute_timeout,

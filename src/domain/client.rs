@@ -177,6 +177,9 @@ pub struct Client {
     pub jwks: Option<String>,
     pub application: Option<Application>,
     pub require_pkce: bool,
+    /// Authorization requests must be pushed first (RFC 9126 §6,
+    /// `require_pushed_authorization_requests`).
+    pub require_pushed_requests: bool,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub enabled: bool,

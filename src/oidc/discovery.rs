@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::domain::client::{AuthMethod, GrantType, SigningAlg};
 use crate::domain::scope::SUPPORTED;
 
-pub fn document(issuer: &str, e: &Endpoints) -> Value {
+pub fn document(issuer: &str, e: &Endpoints, require_par: bool) -> Value {
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
     let confidential: Vec<&str> = [
         AuthMethod::ClientSecretBasic,
@@ -29,6 +29,8 @@ pub fn document(issuer: &str, e: &Endpoints) -> Value {
         "revocation_endpoint": e.revocation,
         "introspection_endpoint": e.introspection,
         "end_session_endpoint": e.end_session,
+        "pushed_authorization_request_endpoint": e.pushed_authorization_request,
+        "require_pushed_authorization_requests": require_par,
         "scopes_supported": SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],

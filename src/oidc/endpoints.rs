@@ -10,6 +10,7 @@ pub struct Endpoints {
     pub revocation: String,
     pub introspection: String,
     pub end_session: String,
+    pub pushed_authorization_request: String,
 }
 
 impl Endpoints {
@@ -23,6 +24,7 @@ impl Endpoints {
             revocation: u("/revoke"),
             introspection: u("/introspect"),
             end_session: u("/logout"),
+            pushed_authorization_request: u("/par"),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod issue;
 pub mod jwks;
 pub mod jwt;
 pub mod logout;
+pub mod par;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -27,6 +28,7 @@ pub fn routes() -> axum::Router<crate::app::AppState> {
         .route("/jwks", get(jwks::handler))
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/authorize/resume", get(authorize::resume))
+        .route("/par", post(par::handler))
         .route("/token", post(token::handler))
         .route("/userinfo", get(userinfo::get).post(userinfo::post))
         .route("/revoke", post(revoke::handler))

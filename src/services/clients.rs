@@ -33,6 +33,8 @@ pub struct Registration {
     /// The client's public keys as a JWK Set (`private_key_jwt`).
     pub jwks: Option<String>,
     pub require_pkce: bool,
+    /// Authorization requests only through the PAR endpoint (RFC 9126 §6).
+    pub require_pushed_requests: bool,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     /// A given secret (tests, migrations); otherwise one is generated for secret methods.
@@ -114,6 +116,7 @@ pub fn build(r: Registration) -> Result<(Client, Option<PlainToken>)> {
             .transpose()
             .map_err(err)?,
         require_pkce: r.require_pkce,
+        require_pushed_requests: r.require_pushed_requests,
         access_token_ttl: r.access_token_ttl,
         refresh_token_ttl: r.refresh_token_ttl,
         enabled: true,
@@ -291,6 +294,10 @@ pub fn describe(c: &Client) -> Map<String, Value> {
         json!(c.access_token_alg.as_str()),
     );
     m.insert("require_pkce".into(), json!(c.require_pkce));
+    m.insert(
+        "require_pushed_requests".into(),
+        json!(c.require_pushed_requests),
+    );
     m.insert("access_token_ttl".into(), json!(c.access_token_ttl));
     m.insert("refresh_token_ttl".into(), json!(c.refresh_token_ttl));
     m.insert("enabled".into(), json!(c.enabled));

@@ -83,6 +83,7 @@ mod tests {
             jwks: None,
             application: None,
             require_pkce: true,
+            require_pushed_requests: false,
             access_token_ttl: None,
             refresh_token_ttl: None,
             enabled: true,

@@ -21,6 +21,7 @@ pub mod limits;
 pub mod login_requests;
 pub mod organisations;
 pub mod people;
+pub mod pushed_requests;
 pub mod sessions;
 pub mod statutory;
 pub mod tokens;
@@ -247,6 +248,7 @@ impl Storage {
             // (and revokes its tokens) rather than looking unknown.
             "DELETE FROM authorization_codes WHERE expires_at < $1 - 86400",
             "DELETE FROM login_requests WHERE expires_at < $1",
+            "DELETE FROM pushed_requests WHERE expires_at < $1",
             "DELETE FROM revoked_tokens WHERE expires_at < $1",
             "DELETE FROM used_assertions WHERE expires_at < $1",
             "DELETE FROM password_resets WHERE expires_at < $1",

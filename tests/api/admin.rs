@@ -34,6 +34,7 @@ pub(crate) async fn token(app: &TestApp, id: &str, scopes: &[&str]) -> String {
         access_token_alg: "ES256".into(),
         jwks_file: None,
         no_pkce: false,
+        require_par: false,
         access_token_ttl: None,
         refresh_token_ttl: None,
         secret: Some(secret.into()),

@@ -306,6 +306,7 @@ async fn an_action_whose_audit_record_cannot_be_written_does_not_happen(db: Db) 
         access_token_alg: "RS256".into(),
         jwks_file: None,
         no_pkce: false,
+        require_par: false,
         access_token_ttl: None,
         refresh_token_ttl: None,
         secret: None,

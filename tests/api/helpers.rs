@@ -267,6 +267,8 @@ pub struct ClientSpec<'a> {
     pub backchannel: Option<String>,
     pub jwks: Option<String>,
     pub no_pkce: bool,
+    /// Authorization requests only through PAR (RFC 9126).
+    pub require_par: bool,
     /// `poskytovatel` or `rodina`: an MPSV application client (scopes incl. mpsv, organisation).
     pub application: Option<&'a str>,
 }
@@ -282,6 +284,7 @@ impl<'a> ClientSpec<'a> {
             backchannel: None,
             jwks: None,
             no_pkce: false,
+            require_par: false,
             application: None,
         }
     }
@@ -331,6 +334,7 @@ impl TestApp {
             access_token_alg: spec.access_token_alg.into(),
             jwks_file,
             no_pkce: spec.no_pkce,
+            require_par: spec.require_par,
             access_token_ttl: None,
             refresh_token_ttl: None,
             secret: None,

@@ -20,5 +20,6 @@ mod operations;
 mod organisations;
 mod outage;
 mod outbox;
+mod par;
 mod tls;
 mod tokens;

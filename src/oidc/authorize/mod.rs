@@ -12,7 +12,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-mod parse;
+pub(in crate::oidc) mod parse;
 
 use self::parse::{validate, Failure};
 use crate::app::AppState;

@@ -25,8 +25,11 @@ fn requires_mfa(acr_values: Option<&str>) -> bool {
         == Some(crate::oidc::ACR_MFA)
 }
 
+/// The prefix of the `request_uri` values the PAR endpoint hands out (RFC 9126 §2.2).
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
 /// Why validation stopped.
-pub(super) enum Failure {
+pub enum Failure {
     Page(PageError),
     Redirect {
         redirect_uri: String,
@@ -38,20 +41,72 @@ pub(super) enum Failure {
     },
 }
 
-pub(super) async fn validate(
+fn page(key: &'static str, detail: String, lang: Lang) -> Failure {
+    Failure::Page(PageError::bad_request(key, detail, lang))
+}
+
+fn duplicate(d: crate::http::params::Duplicate) -> Failure {
+    page(
+        "error.bad_request",
+        format!("parameter {} appears more than once", d.0),
+        Lang::Cs,
+    )
+}
+
+/// An authorization request as the browser brings it: its parameters, or with `request_uri`
+/// those the client pushed before (RFC 9126 §4: only `client_id` and `request_uri` are read
+/// from the browser then).
+pub async fn validate(
     state: &AppState,
     raw: &[u8],
 ) -> Result<(Arc<Client>, AuthorizationRequest), Failure> {
-    let page = |key: &'static str, detail: String, lang| {
-        Failure::Page(PageError::bad_request(key, detail, lang))
-    };
-    let p = Params::parse(raw).map_err(|d| {
+    let p = Params::parse(raw).map_err(duplicate)?;
+    match p
+        .get("request_uri")
+        .and_then(|u| u.strip_prefix(REQUEST_URI_PREFIX))
+    {
+        Some(reference) => {
+            let pushed = take_pushed(state, &p, reference).await?;
+            validate_params(state, &pushed, true).await
+        }
+        // Any other `request_uri` (a request object on another host) is not supported: the
+        // request is validated as it stands and answered `request_uri_not_supported`.
+        None => validate_params(state, &p, false).await,
+    }
+}
+
+/// The parameters pushed under `reference` (the `request_uri` past our prefix) for the
+/// request's `client_id`, taken (single use).
+async fn take_pushed(state: &AppState, p: &Params, reference: &str) -> Result<Params, Failure> {
+    let lang = Lang::parse(p.get("ui_locales"));
+    let client_id = p
+        .get("client_id")
+        .ok_or_else(|| page("error.bad_request", "client_id is missing".into(), lang))?;
+    let hash = crate::secrets::PlainToken::from_received(reference).hashed();
+    let gone = || {
         page(
             "error.bad_request",
-            format!("parameter {} appears more than once", d.0),
-            Lang::Cs,
+            "request_uri is unknown, already used or expired".into(),
+            lang,
         )
-    })?;
+    };
+    let pushed = state
+        .storage
+        .take_pushed_request(&hash, client_id)
+        .await
+        .map_err(|e| Failure::Page(PageError::Internal(Internal::from(e))))?
+        .filter(|r| r.expires_at > crate::secrets::now())
+        .ok_or_else(gone)?;
+    Params::parse(pushed.params.as_bytes()).map_err(duplicate)
+}
+
+/// Validates the parameters of an authorization request; `pushed` when they came through the
+/// PAR endpoint (its client authenticated there).
+pub async fn validate_params(
+    state: &AppState,
+    p: &Params,
+    pushed: bool,
+) -> Result<(Arc<Client>, AuthorizationRequest), Failure> {
     let lang = Lang::parse(p.get("ui_locales"));
     let client_id = p
         .get("client_id")
@@ -113,10 +168,20 @@ pub(super) async fn validate(
             "request objects are not supported",
         ));
     }
+    // RFC 9126 §5/§6: the server or the client may insist on pushed requests.
+    if !pushed
+        && (state.config.protocol.require_pushed_authorization_requests
+            || client.require_pushed_requests)
+    {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "authorization requests of this client must be pushed first (PAR, RFC 9126)",
+        ));
+    }
     if p.get("request_uri").is_some() {
         return Err(fail(
             ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported",
+            "only request_uri values from the pushed authorization request endpoint are supported",
         ));
     }
     match p.get("response_type") {
