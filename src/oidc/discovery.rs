@@ -45,6 +45,8 @@ pub fn document(issuer: &str, e: &Endpoints, require_par: bool) -> Value {
         "revocation_endpoint_auth_methods_supported":
             AuthMethod::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
         "introspection_endpoint_auth_methods_supported": confidential,
+        // RFC 9701 §7: signed introspection responses on request.
+        "introspection_signing_alg_values_supported": ["RS256"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",

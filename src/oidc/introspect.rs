@@ -2,25 +2,32 @@
 //! tokens are answered for any such client (resource servers check tokens of others), but the
 //! person's identity and claims only to the token's own client; refresh tokens only for the
 //! client they were issued to. Anything else is `{"active": false}`.
+//!
+//! A resource server that asks with `Accept: application/token-introspection+jwt` gets the
+//! same answer signed by us (RFC 9701), so that it can keep or pass on a verifiable record.
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::client_auth::authenticate;
 use crate::app::AppState;
+use crate::domain::client::{Client, SigningAlg};
 use crate::domain::id::Subject;
-use crate::error::{no_store, OAuthError};
+use crate::error::{no_store, Internal, OAuthError};
 use crate::http::params::{is_form, Params};
 use crate::secrets::PlainToken;
+
+/// The media type of a signed introspection response (RFC 9701 §4).
+const JWT_RESPONSE: &str = "application/token-introspection+jwt";
 
 /// `POST /introspect`
 pub async fn handler(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match introspect(&state, &headers, &body).await {
-        Ok(v) => no_store(Json(v).into_response()),
+        Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
@@ -29,7 +36,7 @@ async fn introspect(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<serde_json::Value, OAuthError> {
+) -> Result<Response, OAuthError> {
     if !is_form(headers) {
         return Err(OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
@@ -48,6 +55,48 @@ async fn introspect(
     let token = p
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+    let v = answer(state, &client, token).await?;
+    if accepts_jwt(headers) {
+        return signed(state, &client, v);
+    }
+    Ok(no_store(Json(v).into_response()))
+}
+
+/// Does the resource server ask for the signed response (RFC 9701 §4)?
+fn accepts_jwt(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|v| v.split(';').next())
+        .any(|v| v.trim().eq_ignore_ascii_case(JWT_RESPONSE))
+}
+
+/// RFC 9701 §5: the answer as the `token_introspection` claim of a JWT for the asking
+/// resource server (`aud`), signed RS256 (the default of §6), typed so that it cannot be
+/// mistaken for an access token.
+fn signed(state: &AppState, client: &Client, v: Value) -> Result<Response, OAuthError> {
+    let claims = json!({
+        "iss": state.config.issuer,
+        "aud": client.client_id.as_str(),
+        "iat": crate::secrets::now(),
+        "jti": uuid::Uuid::new_v4().simple().to_string(),
+        "token_introspection": v,
+    });
+    let payload = serde_json::to_vec(&claims).map_err(Internal::from)?;
+    let jwt = state
+        .keys
+        .sign(SigningAlg::RS256, "token-introspection+jwt", &payload)
+        .map_err(Internal::from)?;
+    let mut r = jwt.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JWT_RESPONSE));
+    Ok(no_store(r))
+}
+
+/// The introspection answer for `client` (RFC 7662 §2.2).
+async fn answer(state: &AppState, client: &Client, token: &str) -> Result<Value, OAuthError> {
     let inactive = json!({ "active": false });
 
     if token.matches('.').count() == 2 {

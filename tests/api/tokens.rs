@@ -14,6 +14,7 @@ db_test!(
     a_refresh_token_of_another_client_is_refused_and_kept,
     revoked_tokens_introspect_as_inactive,
     introspection_describes_live_tokens,
+    introspection_answers_with_a_signed_jwt_on_request,
     client_credentials_issues_rs256_and_es256_access_tokens,
     a_reused_code_fails_and_revokes_its_tokens,
 );
@@ -353,4 +354,114 @@ async fn a_reused_code_fails_and_revokes_its_tokens(db: Db) {
         .await
         .expect_err("refresh token of a reused code is revoked");
     assert!(format!("{err:?}").contains("invalid_grant"));
+}
+
+/// Verifies a JWT of ours against the published JWKS with josekit (not our key store).
+async fn verify_with_jwks(app: &TestApp, jwt: &str) -> (serde_json::Value, String) {
+    let header = josekit::jwt::decode_header(jwt).unwrap();
+    let kid = header
+        .claim("kid")
+        .and_then(|v| v.as_str())
+        .unwrap()
+        .to_owned();
+    let typ = header
+        .claim("typ")
+        .and_then(|v| v.as_str())
+        .unwrap()
+        .to_owned();
+    let jwks: serde_json::Value = reqwest::get(app.url("/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .expect("the signing key is published");
+    let jwk = josekit::jwk::Jwk::from_bytes(jwk.to_string().as_bytes()).unwrap();
+    let verifier = josekit::jws::RS256.verifier_from_jwk(&jwk).unwrap();
+    let (payload, _) = josekit::jws::deserialize_compact(jwt, &verifier).expect("valid signature");
+    (serde_json::from_slice(&payload).unwrap(), typ)
+}
+
+async fn introspection_answers_with_a_signed_jwt_on_request(db: Db) {
+    let app = spawn_app(db).await;
+    let s = app
+        .register(ClientSpec::confidential("poskytovatel"))
+        .await
+        .unwrap();
+    app.add_user("jana.novakova").await;
+    let rp = app.rp("poskytovatel", Some(s.clone())).await;
+    let (_, tokens) = app.code_flow(&rp, "jana.novakova").await;
+    let doc: serde_json::Value = reqwest::get(app.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["introspection_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
+
+    let ask = |token: String| {
+        let app = &app;
+        let s = s.clone();
+        async move {
+            reqwest::Client::new()
+                .post(app.url("/introspect"))
+                .basic_auth("poskytovatel", Some(s))
+                .header("accept", "application/token-introspection+jwt")
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = ask(tokens.access_token().secret().clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers().get("content-type").unwrap(),
+        "application/token-introspection+jwt"
+    );
+    assert_eq!(r.headers().get("cache-control").unwrap(), "no-store");
+    let (claims, typ) = verify_with_jwks(&app, &r.text().await.unwrap()).await;
+    assert_eq!(typ, "token-introspection+jwt");
+    assert_eq!(claims["iss"], app.base);
+    assert_eq!(claims["aud"], "poskytovatel");
+    assert!(claims["iat"].is_i64());
+    // RFC 9701 §5: the answer lives in token_introspection, not as the JWT's own claims.
+    assert!(claims.get("sub").is_none() && claims.get("exp").is_none());
+    let info = &claims["token_introspection"];
+    assert_eq!(info["active"], true);
+    assert_eq!(info["client_id"], "poskytovatel");
+    assert_eq!(info["username"], "jana.novakova");
+
+    // An unknown token is inactive, signed all the same.
+    let r = ask("not-a-token".into()).await;
+    let (claims, _) = verify_with_jwks(&app, &r.text().await.unwrap()).await;
+    assert_eq!(
+        claims["token_introspection"],
+        serde_json::json!({"active": false})
+    );
+
+    // Without the Accept header: the plain JSON of RFC 7662.
+    let r = app
+        .post_basic(
+            "/introspect",
+            "poskytovatel",
+            &s,
+            &[("token", tokens.access_token().secret().as_str())],
+        )
+        .await;
+    assert!(r
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
 }
