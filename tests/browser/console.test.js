@@ -114,6 +114,18 @@ describe('staff console', { timeout: 240_000 }, () => {
     await page.getByRole('alert').waitFor();
     assert.match(await page.getByRole('alert').innerText(), /https/);
     await checkA11y(page, 'console client with an error');
+    // Per client: authorization requests only through PAR (RFC 9126).
+    const par = page.getByLabel('Žádosti o přihlášení jen předem odeslané serveru (PAR, RFC 9126)');
+    assert.equal(await par.isChecked(), false);
+    await par.check();
+    await page.getByRole('button', { name: 'Uložit' }).click();
+    await page.waitForURL((u) => u.searchParams.get('notice') === 'saved');
+    assert.equal(await par.isChecked(), true);
+    await screenshot(page, 'console-client');
+    await par.uncheck();
+    await page.getByRole('button', { name: 'Uložit' }).click();
+    await page.waitForURL((u) => u.searchParams.get('notice') === 'saved');
+    assert.equal(await par.isChecked(), false);
     await page.goto(new URL('/admin/keys', server.base).toString());
     await checkA11y(page, 'console keys');
     await page.goto(new URL('/admin/settings', server.base).toString());

@@ -104,6 +104,11 @@ fn client_fields(staff: &Staff, c: Option<&Client>) -> Vec<Field> {
                 .unwrap_or_else(|| "openid profile email mpsv organisation".into()),
         ),
     );
+    f.push(Field::check(
+        "require_pushed_requests",
+        t.get("console.require_par"),
+        c.is_some_and(|c| c.require_pushed_requests),
+    ));
     if let Some(c) = c {
         f.push(Field::check("enabled", t.get("console.enabled"), c.enabled));
     }
@@ -208,6 +213,7 @@ fn apply(c: &mut Client, form: &Params) -> Result<(), crate::domain::ParseError>
         .map(str::parse::<Application>)
         .transpose()?;
     c.scopes = crate::domain::scope::Scopes::parse(form.get("scopes").unwrap_or(""))?;
+    c.require_pushed_requests = form.get("require_pushed_requests").is_some();
     c.validate()
 }
 
