@@ -18,7 +18,6 @@ use crate::app::AppState;
 use crate::domain::client::{Client, SigningAlg};
 use crate::domain::id::Subject;
 use crate::error::{no_store, Internal, OAuthError};
-use crate::http::params::{is_form, Params};
 use crate::secrets::PlainToken;
 
 /// The media type of a signed introspection response (RFC 9701 §4).
@@ -37,14 +36,7 @@ async fn introspect(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, OAuthError> {
-    if !is_form(headers) {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let p = Params::parse(body).map_err(|d| {
-        OAuthError::invalid_request(format!("parameter {} appears more than once", d.0))
-    })?;
+    let p = super::client_form(headers, body)?;
     let client = authenticate(state, headers, &p).await?;
     if client.is_public() {
         return Err(OAuthError::invalid_client(

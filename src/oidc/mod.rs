@@ -19,6 +19,24 @@ pub mod userinfo;
 pub const ACR_PASSWORD: &str = "urn:mpsv:idp:acr:pwd";
 pub const ACR_MFA: &str = "urn:mpsv:idp:acr:mfa";
 
+/// The form a client posts to a back-channel endpoint (token, PAR, introspection,
+/// revocation): `application/x-www-form-urlencoded` (RFC 6749 §3.2) with no parameter twice
+/// (§3.1); anything else is `invalid_request`.
+pub fn client_form(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<crate::http::params::Params, crate::error::OAuthError> {
+    use crate::error::OAuthError;
+    if !crate::http::params::is_form(headers) {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    crate::http::params::Params::parse(body).map_err(|d| {
+        OAuthError::invalid_request(format!("parameter {} appears more than once", d.0))
+    })
+}
+
 /// The protocol's endpoints (merged into `app::build_router`).
 pub fn routes() -> axum::Router<crate::app::AppState> {
     use axum::routing::{get, post};

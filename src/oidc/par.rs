@@ -15,7 +15,7 @@ use super::authorize::parse::{validate_params, Failure, REQUEST_URI_PREFIX};
 use super::client_auth::authenticate;
 use crate::app::AppState;
 use crate::error::{no_store, ErrorCode, OAuthError, PageError};
-use crate::http::params::{is_form, Params};
+use crate::http::params::Params;
 use crate::secrets::{now, PlainToken};
 
 /// What the client authenticated with: kept out of the stored request.
@@ -30,14 +30,7 @@ pub async fn handler(State(state): State<AppState>, headers: HeaderMap, body: By
 }
 
 async fn push(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
-    if !is_form(headers) {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let p = Params::parse(body).map_err(|d| {
-        OAuthError::invalid_request(format!("parameter {} appears more than once", d.0))
-    })?;
+    let p = super::client_form(headers, body)?;
     let client = authenticate(state, headers, &p).await?;
     // §2.1: a pushed request cannot itself refer to another one.
     if p.get("request_uri").is_some() {

@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use super::client_auth::authenticate;
 use crate::app::AppState;
 use crate::error::{no_store, OAuthError};
-use crate::http::params::{is_form, Params};
 use crate::secrets::PlainToken;
 
 /// `POST /revoke`
@@ -22,14 +21,7 @@ pub async fn handler(State(state): State<AppState>, headers: HeaderMap, body: By
 }
 
 async fn revoke(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
-    if !is_form(headers) {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let p = Params::parse(body).map_err(|d| {
-        OAuthError::invalid_request(format!("parameter {} appears more than once", d.0))
-    })?;
+    let p = super::client_form(headers, body)?;
     let client = authenticate(state, headers, &p).await?;
     let token = p
         .get("token")

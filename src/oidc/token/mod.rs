@@ -18,7 +18,7 @@ use crate::domain::client::Client;
 use crate::domain::id::Subject;
 use crate::domain::scope::Scopes;
 use crate::error::OAuthError;
-use crate::http::params::{is_form, Params};
+use crate::http::params::Params;
 
 /// `POST /token`
 pub async fn handler(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -29,14 +29,7 @@ pub async fn handler(State(state): State<AppState>, headers: HeaderMap, body: By
 }
 
 async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
-    if !is_form(headers) {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let p = Params::parse(body).map_err(|d| {
-        OAuthError::invalid_request(format!("parameter {} appears more than once", d.0))
-    })?;
+    let p = crate::oidc::client_form(headers, body)?;
     let grant = TokenRequest::grant_type(&p)?;
     let client = authenticate(state, headers, &p).await?;
     if !client.allows_grant(grant) {
