@@ -22,12 +22,7 @@ db_test!(
 async fn discovery_is_accepted_by_the_rp_library(db: Db) {
     let app = spawn_app(db).await;
     let _rp = app.rp("any", None).await;
-    let doc: serde_json::Value = reqwest::get(app.url("/.well-known/openid-configuration"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(doc["issuer"], app.base);
     assert_eq!(
         doc["code_challenge_methods_supported"],
@@ -35,12 +30,7 @@ async fn discovery_is_accepted_by_the_rp_library(db: Db) {
     );
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(doc["backchannel_logout_supported"], true);
-    let jwks: serde_json::Value = reqwest::get(app.url("/jwks"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = app.get_json("/jwks").await;
     let algs: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()

@@ -468,12 +468,7 @@ async fn private_key_jwt_assertions_name_only_us_and_are_not_from_the_future(db:
     use josekit::jws::{JwsHeader, ES384};
     use serde_json::json;
     let app = spawn_app(db).await;
-    let d: serde_json::Value = reqwest::get(app.url("/.well-known/openid-configuration"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(
         d["token_endpoint_auth_signing_alg_values_supported"],
         json!(["RS256", "PS256", "ES256", "ES384", "EdDSA"])
@@ -547,12 +542,7 @@ async fn private_key_jwt_assertions_name_only_us_and_are_not_from_the_future(db:
 /// an empty `userinfo_signing_alg_values_supported` nor `prompt=consent`.
 async fn acr_values_for_mfa_are_honoured_and_discovery_promises_only_what_is_done(db: Db) {
     let app = spawn_app(db).await;
-    let d: serde_json::Value = reqwest::get(app.url("/.well-known/openid-configuration"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d = app.get_json("/.well-known/openid-configuration").await;
     assert!(d.get("userinfo_signing_alg_values_supported").is_none());
     assert!(!d["prompt_values_supported"]
         .as_array()

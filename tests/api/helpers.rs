@@ -307,6 +307,16 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// A public JSON document of the server (discovery, JWKS).
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        reqwest::get(self.url(path))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Registers a client; returns its secret (if it has one).
     pub async fn register(&self, spec: ClientSpec<'_>) -> Option<String> {
         let jwks_file = spec.jwks.as_ref().map(|j| {

@@ -656,12 +656,7 @@ async fn mpsv_claims_are_in_userinfo_introspection_and_discovery(db: Db) {
         .await
         .unwrap();
 
-    let d: Value = reqwest::get(w.app.url("/.well-known/openid-configuration"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d = w.app.get_json("/.well-known/openid-configuration").await;
     for s in ["mpsv", "organisation"] {
         assert!(d["scopes_supported"]
             .as_array()

@@ -68,12 +68,7 @@ async fn a_pushed_request_signs_in_once(db: Db) {
     app.add_user("jana.novakova").await;
     let rp = app.rp("par-app", Some(secret.clone())).await;
 
-    let doc: Value = reqwest::get(app.url("/.well-known/openid-configuration"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(
         doc["pushed_authorization_request_endpoint"],
         app.url("/par")
@@ -265,12 +260,7 @@ async fn a_client_or_the_server_can_require_pushed_requests(db: Db) {
         c.protocol.require_pushed_authorization_requests = true
     })
     .await;
-    let doc: Value = reqwest::get(strict.url("/.well-known/openid-configuration"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = strict.get_json("/.well-known/openid-configuration").await;
     assert_eq!(doc["require_pushed_authorization_requests"], true);
     let secret = strict
         .register(ClientSpec::confidential("plain-app"))

@@ -369,12 +369,7 @@ async fn verify_with_jwks(app: &TestApp, jwt: &str) -> (serde_json::Value, Strin
         .and_then(|v| v.as_str())
         .unwrap()
         .to_owned();
-    let jwks: serde_json::Value = reqwest::get(app.url("/jwks"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = app.get_json("/jwks").await;
     let jwk = jwks["keys"]
         .as_array()
         .unwrap()
@@ -396,12 +391,7 @@ async fn introspection_answers_with_a_signed_jwt_on_request(db: Db) {
     app.add_user("jana.novakova").await;
     let rp = app.rp("poskytovatel", Some(s.clone())).await;
     let (_, tokens) = app.code_flow(&rp, "jana.novakova").await;
-    let doc: serde_json::Value = reqwest::get(app.url("/.well-known/openid-configuration"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(
         doc["introspection_signing_alg_values_supported"],
         serde_json::json!(["RS256"])

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 
 import {
   CALLBACK,
+  authorizationResponse,
   DEMO_PASSWORD,
   DEMO_USER,
   STEP_TIMEOUT,
@@ -58,27 +59,9 @@ describe('account pages', { timeout: 180_000 }, () => {
     await page.keyboard.press('Enter');
   }
 
-  /**
-   * Runs `submit` and checks the authorization response it sends the browser to. The IdP
-   * answers with a 303 to the relying party; Playwright does not route redirect hops (by
-   * design, microsoft/playwright#3994), so the response is read off the navigation request
-   * itself and nothing needs to listen on the callback port. With nothing there, Chromium
-   * shows its network-error page: wait until that (or the callback page) has loaded, so the
-   * next navigation is not interrupted by it.
-   */
+  /** Runs `submit` and checks the authorization response it sends the browser to. */
   async function expectCallback(submit) {
-    const request = page.waitForRequest(
-      (r) => r.isNavigationRequest() && r.url().startsWith(`${CALLBACK}?`),
-      { timeout: STEP_TIMEOUT },
-    );
-    const left = page.waitForEvent('framenavigated', {
-      predicate: (f) => f === page.mainFrame() && !f.url().startsWith(server.base),
-      timeout: STEP_TIMEOUT,
-    });
-    await submit();
-    const url = new URL((await request).url());
-    await left;
-    await page.waitForLoadState('load');
+    const url = await authorizationResponse(page, server.base, submit);
     assert.equal(`${url.origin}${url.pathname}`, CALLBACK);
     assert.equal(url.searchParams.get('error'), null, url.searchParams.get('error_description') ?? '');
     assert.match(url.searchParams.get('code') ?? '', /^[\w-]{16,}$/, 'an authorization code');

@@ -13,7 +13,7 @@ import {
   CALLBACK,
   DEMO_PASSWORD,
   DEMO_USER,
-  STEP_TIMEOUT,
+  authorizationResponse,
   demoSecret,
   launchBrowser,
   newContext,
@@ -49,23 +49,6 @@ describe('openid-client as the relying party', { timeout: 120_000 }, () => {
     await server?.stop();
   });
 
-  /** Runs `submit` and returns the authorization response URL the browser is sent to. */
-  async function callback(submit) {
-    const request = page.waitForRequest(
-      (r) => r.isNavigationRequest() && r.url().startsWith(`${CALLBACK}?`),
-      { timeout: STEP_TIMEOUT },
-    );
-    const left = page.waitForEvent('framenavigated', {
-      predicate: (f) => f === page.mainFrame() && !f.url().startsWith(server.base),
-      timeout: STEP_TIMEOUT,
-    });
-    await submit();
-    const url = new URL((await request).url());
-    await left;
-    await page.waitForLoadState('load');
-    return url;
-  }
-
   it('pushes the authorization request (PAR), signs in and redeems the code', async () => {
     assert.equal(config.serverMetadata().pushed_authorization_request_endpoint, `${server.base}/par`);
 
@@ -86,7 +69,7 @@ describe('openid-client as the relying party', { timeout: 120_000 }, () => {
 
     await page.goto(url.href);
     assert.equal(new URL(page.url()).pathname, '/login');
-    const back = await callback(async () => {
+    const back = await authorizationResponse(page, server.base, async () => {
       await page.getByLabel('Uživatelské jméno').fill(DEMO_USER);
       await page.getByLabel('Heslo', { exact: true }).fill(DEMO_PASSWORD);
       await page.getByRole('button', { name: 'Přihlásit se' }).click();

@@ -322,3 +322,27 @@ export function demoSecret(output, clientId) {
   if (!m) throw new Error(`no secret for ${clientId} in:\n${output}`);
   return m[1];
 }
+
+/**
+ * Runs `submit` on `page` and returns the authorization response URL the IdP sends the
+ * browser to (a navigation to CALLBACK). Playwright does not route redirect hops (by design,
+ * microsoft/playwright#3994), so the response is read off the navigation request itself and
+ * nothing needs to listen on the callback port. With nothing there, Chromium shows its
+ * network-error page: this waits until that (or the callback page) has loaded, so the next
+ * navigation is not interrupted by it.
+ */
+export async function authorizationResponse(page, base, submit) {
+  const request = page.waitForRequest(
+    (r) => r.isNavigationRequest() && r.url().startsWith(`${CALLBACK}?`),
+    { timeout: STEP_TIMEOUT },
+  );
+  const left = page.waitForEvent('framenavigated', {
+    predicate: (f) => f === page.mainFrame() && !f.url().startsWith(base),
+    timeout: STEP_TIMEOUT,
+  });
+  await submit();
+  const url = new URL((await request).url());
+  await left;
+  await page.waitForLoadState('load');
+  return url;
+}
