@@ -181,6 +181,10 @@ pub struct ClientArgs {
     /// Accept this client's authorization requests only through the PAR endpoint (RFC 9126).
     #[arg(long)]
     pub require_par: bool,
+    /// Accept this client's authorization requests only as request objects signed with its
+    /// keys (RFC 9101; needs --jwks-file).
+    #[arg(long)]
+    pub require_signed_request: bool,
     #[arg(long)]
     pub access_token_ttl: Option<i64>,
     #[arg(long)]
@@ -485,6 +489,7 @@ pub fn client_from_args(a: ClientArgs) -> anyhow::Result<(Client, Option<PlainTo
             jwks,
             require_pkce: !a.no_pkce,
             require_pushed_requests: a.require_par,
+            require_signed_request_object: a.require_signed_request,
             access_token_ttl: a.access_token_ttl,
             refresh_token_ttl: a.refresh_token_ttl,
             secret: a.secret,

@@ -222,6 +222,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             jwks_file: None,
             no_pkce: false,
             require_par: false,
+            require_signed_request: false,
             access_token_ttl: None,
             refresh_token_ttl: None,
             secret: Some(secret.expose().to_owned()),

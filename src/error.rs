@@ -125,7 +125,7 @@ pub enum ErrorCode {
     LoginRequired,
     InteractionRequired,
     AccountSelectionRequired,
-    RequestNotSupported,
+    InvalidRequestObject,
     RequestUriNotSupported,
     UnmetAuthenticationRequirements,
 }
@@ -143,7 +143,7 @@ impl ErrorCode {
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::InteractionRequired => "interaction_required",
             ErrorCode::AccountSelectionRequired => "account_selection_required",
-            ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::InvalidRequestObject => "invalid_request_object",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }

@@ -37,6 +37,8 @@ pub struct Client {
     pub require_pkce: bool,
     /// Authorization requests only through the PAR endpoint (RFC 9126).
     pub require_pushed_authorization_requests: bool,
+    /// Authorization requests only as signed request objects (RFC 9101).
+    pub require_signed_request_object: bool,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub enabled: bool,
@@ -72,6 +74,7 @@ impl From<&DomainClient> for Client {
             access_token_alg: c.access_token_alg.as_str().to_owned(),
             require_pkce: c.require_pkce,
             require_pushed_authorization_requests: c.require_pushed_requests,
+            require_signed_request_object: c.require_signed_request_object,
             access_token_ttl: c.access_token_ttl,
             refresh_token_ttl: c.refresh_token_ttl,
             enabled: c.enabled,
@@ -116,6 +119,9 @@ pub struct NewClient {
     pub require_pkce: Option<bool>,
     /// Authorization requests only through the PAR endpoint (RFC 9126 §6); default false.
     pub require_pushed_authorization_requests: Option<bool>,
+    /// Authorization requests only as request objects signed with `jwks` (RFC 9101 §10.5);
+    /// default false.
+    pub require_signed_request_object: Option<bool>,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
 }
@@ -154,6 +160,7 @@ pub async fn create_client(
         jwks: n.jwks,
         require_pkce: n.require_pkce.unwrap_or(true),
         require_pushed_requests: n.require_pushed_authorization_requests.unwrap_or(false),
+        require_signed_request_object: n.require_signed_request_object.unwrap_or(false),
         access_token_ttl: n.access_token_ttl,
         refresh_token_ttl: n.refresh_token_ttl,
         secret: None,
@@ -188,6 +195,10 @@ pub struct ClientChange {
     /// `poskytovatel`, `rodina`, or an empty string for none.
     pub application: Option<String>,
     pub enabled: Option<bool>,
+    pub require_pushed_authorization_requests: Option<bool>,
+    pub require_signed_request_object: Option<bool>,
+    /// Replaces the client's JWK Set (JSON text); an empty string removes it.
+    pub jwks: Option<String>,
 }
 
 #[utoipa::path(patch, path = "/clients/{id}", tag = "system", request_body = ClientChange,
@@ -237,6 +248,19 @@ pub async fn update_client(
     }
     if let Some(e) = ch.enabled {
         c.enabled = e;
+    }
+    if let Some(r) = ch.require_pushed_authorization_requests {
+        c.require_pushed_requests = r;
+    }
+    if let Some(r) = ch.require_signed_request_object {
+        c.require_signed_request_object = r;
+    }
+    if let Some(j) = ch.jwks {
+        c.jwks = if j.is_empty() {
+            None
+        } else {
+            Some(services::clients::parse_jwks(&j)?)
+        };
     }
     services::clients::update(state.services(), &admin.actor, &c, Via::Staff).await?;
     Ok(Json(Client::from(&c)))

@@ -95,13 +95,9 @@ impl AppState {
             .build()
             .context("HTTP client")?;
         let endpoints = Endpoints::new(&config.issuer);
-        let discovery = oidc::discovery::document(
-            &config.issuer,
-            &endpoints,
-            config.protocol.require_pushed_authorization_requests,
-        )
-        .to_string()
-        .into();
+        let discovery = oidc::discovery::document(&config.issuer, &endpoints, &config.protocol)
+            .to_string()
+            .into();
         Ok(Self(Arc::new(Inner {
             cookies: CookiePolicy {
                 secure: config.secure_cookies(),

@@ -62,6 +62,9 @@ pub struct ProtocolConfig {
     /// Every authorization request must come through the PAR endpoint (RFC 9126 §5,
     /// `require_pushed_authorization_requests` in discovery).
     pub require_pushed_authorization_requests: bool,
+    /// Every authorization request must be a signed request object (RFC 9101 §10.5,
+    /// `require_signed_request_object` in discovery).
+    pub require_signed_request_object: bool,
 }
 
 /// An address or a range of addresses (CIDR) of trusted reverse proxies.

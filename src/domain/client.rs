@@ -180,6 +180,9 @@ pub struct Client {
     /// Authorization requests must be pushed first (RFC 9126 §6,
     /// `require_pushed_authorization_requests`).
     pub require_pushed_requests: bool,
+    /// Authorization requests must be request objects signed with the client's keys (RFC 9101
+    /// §10.5, `require_signed_request_object`).
+    pub require_signed_request_object: bool,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub enabled: bool,
@@ -247,6 +250,11 @@ impl Client {
         if self.auth_method == AuthMethod::PrivateKeyJwt && self.jwks.is_none() {
             return Err(ParseError::new(
                 "private_key_jwt needs the client's JWK Set",
+            ));
+        }
+        if self.require_signed_request_object && self.jwks.is_none() {
+            return Err(ParseError::new(
+                "signed request objects need the client's JWK Set",
             ));
         }
         let needs_secret = matches!(

@@ -26,6 +26,11 @@ impl Params {
         Ok(Self(map))
     }
 
+    /// Parameters that cannot repeat (the members of a request object, RFC 9101 §4).
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self(pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect())
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }

@@ -8,8 +8,6 @@
 use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use josekit::jwk::JwkSet;
-use josekit::jws::{EdDSA, JwsVerifier, ES256, ES384, PS256, RS256};
 
 use crate::app::AppState;
 use crate::domain::client::{AuthMethod, Client};
@@ -18,10 +16,6 @@ use crate::http::params::Params;
 use crate::secrets::now;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// The algorithms a `private_key_jwt` assertion may be signed with: exactly these are accepted
-/// and advertised (`token_endpoint_auth_signing_alg_values_supported`).
-pub const ASSERTION_ALGS: [&str; 5] = ["RS256", "PS256", "ES256", "ES384", "EdDSA"];
 
 /// Clock skew allowed on `exp`, `iat` and `nbf`, in seconds.
 const SKEW: i64 = 30;
@@ -167,50 +161,7 @@ async fn verify_assertion(
     client: &Client,
     jwt: &str,
 ) -> Result<bool, OAuthError> {
-    let Some(jwks) = client
-        .jwks
-        .as_deref()
-        .and_then(|j| JwkSet::from_bytes(j.as_bytes()).ok())
-    else {
-        return Ok(false);
-    };
-    let verifiers: Vec<(Option<String>, Box<dyn JwsVerifier>)> = jwks
-        .keys()
-        .iter()
-        .filter_map(|jwk| {
-            // Without `alg`, the key's type (and an EC key's curve) says which one it is for.
-            let curve = jwk.parameter("crv").and_then(|c| c.as_str());
-            let alg = jwk.algorithm().unwrap_or(match (jwk.key_type(), curve) {
-                ("EC", Some("P-384")) => "ES384",
-                ("EC", _) => "ES256",
-                ("OKP", _) => "EdDSA",
-                _ => "RS256",
-            });
-            if !ASSERTION_ALGS.contains(&alg) {
-                return None;
-            }
-            let v: Box<dyn JwsVerifier> = match alg {
-                "RS256" => Box::new(RS256.verifier_from_jwk(jwk).ok()?),
-                "PS256" => Box::new(PS256.verifier_from_jwk(jwk).ok()?),
-                "ES256" => Box::new(ES256.verifier_from_jwk(jwk).ok()?),
-                "ES384" => Box::new(ES384.verifier_from_jwk(jwk).ok()?),
-                "EdDSA" => Box::new(EdDSA.verifier_from_jwk(jwk).ok()?),
-                _ => return None,
-            };
-            Some((jwk.key_id().map(str::to_owned), v))
-        })
-        .collect();
-    let verified = josekit::jws::deserialize_compact_with_selector(jwt, |header| {
-        let alg = header.algorithm();
-        Ok(verifiers
-            .iter()
-            .find(|(kid, v)| {
-                Some(v.algorithm().name()) == alg
-                    && (header.key_id().is_none() || kid.as_deref() == header.key_id())
-            })
-            .map(|(_, v)| &**v))
-    });
-    let Ok((payload, _)) = verified else {
+    let Some((payload, _)) = super::client_keys::verify(client, jwt) else {
         return Ok(false);
     };
     let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&payload) else {
@@ -249,7 +200,7 @@ async fn verify_assertion(
     // Replay protection: each jti once (RFC 7523 §3, item 7).
     let fresh = state
         .storage
-        .use_assertion(&format!("{id}:{jti}"), exp.unwrap_or(t) + 60)
+        .use_once(&format!("{id}:{jti}"), exp.unwrap_or(t) + 60)
         .await?;
     Ok(fresh)
 }

@@ -5,12 +5,14 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+use super::client_keys::SIGNING_ALGS;
 use super::endpoints::Endpoints;
 use crate::app::AppState;
+use crate::config::ProtocolConfig;
 use crate::domain::client::{AuthMethod, GrantType, SigningAlg};
 use crate::domain::scope::SUPPORTED;
 
-pub fn document(issuer: &str, e: &Endpoints, require_par: bool) -> Value {
+pub fn document(issuer: &str, e: &Endpoints, protocol: &ProtocolConfig) -> Value {
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
     let confidential: Vec<&str> = [
         AuthMethod::ClientSecretBasic,
@@ -30,7 +32,7 @@ pub fn document(issuer: &str, e: &Endpoints, require_par: bool) -> Value {
         "introspection_endpoint": e.introspection,
         "end_session_endpoint": e.end_session,
         "pushed_authorization_request_endpoint": e.pushed_authorization_request,
-        "require_pushed_authorization_requests": require_par,
+        "require_pushed_authorization_requests": protocol.require_pushed_authorization_requests,
         "scopes_supported": SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
@@ -39,9 +41,9 @@ pub fn document(issuer: &str, e: &Endpoints, require_par: bool) -> Value {
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported":
             AuthMethod::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-        "token_endpoint_auth_signing_alg_values_supported": super::client_auth::ASSERTION_ALGS,
-        "revocation_endpoint_auth_signing_alg_values_supported": super::client_auth::ASSERTION_ALGS,
-        "introspection_endpoint_auth_signing_alg_values_supported": super::client_auth::ASSERTION_ALGS,
+        "token_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
+        "revocation_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
+        "introspection_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
         "revocation_endpoint_auth_methods_supported":
             AuthMethod::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
         "introspection_endpoint_auth_methods_supported": confidential,
@@ -55,8 +57,12 @@ pub fn document(issuer: &str, e: &Endpoints, require_par: bool) -> Value {
             "statutory_representative", "submit_permission", "submit_permission_source", "apps"
         ],
         "claims_parameter_supported": false,
-        "request_parameter_supported": false,
+        // RFC 9101: request objects by value (and through PAR), signed with the client's
+        // keys; `request_uri` values are only ours (the PAR endpoint's), never fetched.
+        "request_parameter_supported": true,
         "request_uri_parameter_supported": false,
+        "request_object_signing_alg_values_supported": SIGNING_ALGS,
+        "require_signed_request_object": protocol.require_signed_request_object,
         // `consent` is accepted but shows no page (the person's consent is the signed paper
         // form an operator records): not advertised (docs/decisions.md).
         "prompt_values_supported": ["none", "login", "select_account"],

@@ -3,6 +3,7 @@
 pub mod authorize;
 pub mod backchannel;
 pub mod client_auth;
+pub mod client_keys;
 pub mod discovery;
 pub mod endpoints;
 pub mod introspect;
@@ -11,6 +12,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod logout;
 pub mod par;
+pub mod request_object;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

@@ -11,9 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::authorize::parse::{validate_params, Failure, REQUEST_URI_PREFIX};
+use super::authorize::parse::{validate_params, Failure, Origin, REQUEST_URI_PREFIX};
 use super::client_auth::authenticate;
+use super::request_object::{self, ObjectError};
 use crate::app::AppState;
+use crate::domain::client::Client;
 use crate::error::{no_store, ErrorCode, OAuthError, PageError};
 use crate::http::params::Params;
 use crate::secrets::{now, PlainToken};
@@ -38,26 +40,31 @@ async fn push(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Resp
             "request_uri must not be pushed",
         ));
     }
-    let mut pushed: Vec<(&str, &str)> =
-        p.iter().filter(|(k, _)| !CREDENTIALS.contains(k)).collect();
-    match p.get("client_id") {
-        Some(id) if id != client.client_id.as_str() => {
+    let params = match p.get("request") {
+        // RFC 9126 §3: with a request object, only its parameters are the request.
+        Some(jwt) => request_object::parameters(state, &client, jwt)
+            .await
+            .map_err(|e| match e {
+                ObjectError::Invalid(why) => {
+                    OAuthError::protocol(ErrorCode::InvalidRequestObject, why)
+                }
+                ObjectError::Internal(e) => OAuthError::Internal(e),
+            })?,
+        None if state.config.protocol.require_signed_request_object
+            || client.require_signed_request_object =>
+        {
             return Err(OAuthError::invalid_request(
-                "client_id is not the authenticated client",
+                "authorization requests of this client must be signed request objects (RFC 9101)",
             ))
         }
-        Some(_) => {}
-        // Authenticated with HTTP Basic: the request names its client all the same.
-        None => pushed.push(("client_id", client.client_id.as_str())),
-    }
-    pushed.sort_unstable();
+        None => plain_parameters(&p, &client)?,
+    };
+    let mut pairs: Vec<(&str, &str)> = params.iter().collect();
+    pairs.sort_unstable();
     let encoded = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&pushed)
+        .extend_pairs(&pairs)
         .finish();
-    let params = Params::parse(encoded.as_bytes()).map_err(|d| {
-        OAuthError::invalid_request(format!("parameter {} appears more than once", d.0))
-    })?;
-    validate_params(state, &params, true)
+    validate_params(state, &params, Origin::Pushed)
         .await
         .map_err(to_oauth_error)?;
 
@@ -79,6 +86,25 @@ async fn push(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Resp
         "expires_in": lifetime,
     });
     Ok(no_store((StatusCode::CREATED, Json(body)).into_response()))
+}
+
+/// The pushed parameters without the client's credentials, naming the authenticated client.
+fn plain_parameters(p: &Params, client: &Client) -> Result<Params, OAuthError> {
+    match p.get("client_id") {
+        Some(id) if id != client.client_id.as_str() => {
+            return Err(OAuthError::invalid_request(
+                "client_id is not the authenticated client",
+            ))
+        }
+        _ => {}
+    }
+    Ok(Params::from_pairs(
+        p.iter()
+            .filter(|(k, _)| !CREDENTIALS.contains(k))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            // Authenticated with HTTP Basic, the request names its client all the same.
+            .chain([("client_id".to_owned(), client.client_id.as_str().to_owned())]),
+    ))
 }
 
 /// A validation failure as §2.3 answers it: the authorization endpoint's error code, in JSON.

@@ -35,6 +35,8 @@ pub struct Registration {
     pub require_pkce: bool,
     /// Authorization requests only through the PAR endpoint (RFC 9126 §6).
     pub require_pushed_requests: bool,
+    /// Authorization requests only as signed request objects (RFC 9101 §10.5).
+    pub require_signed_request_object: bool,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     /// A given secret (tests, migrations); otherwise one is generated for secret methods.
@@ -87,10 +89,7 @@ pub fn build(r: Registration) -> Result<(Client, Option<PlainToken>)> {
             .map(|u| RedirectUri::parse(u).map_err(err))
             .collect()
     };
-    if let Some(jwks) = &r.jwks {
-        josekit::jwk::JwkSet::from_bytes(jwks.as_bytes())
-            .map_err(|e| RegistryError::Invalid(format!("jwks is not a JWK Set: {e}")))?;
-    }
+    let jwks = r.jwks.as_deref().map(parse_jwks).transpose()?;
     let client = Client {
         client_id: ClientId::parse(&r.client_id).map_err(err)?,
         name: r.name,
@@ -108,7 +107,7 @@ pub fn build(r: Registration) -> Result<(Client, Option<PlainToken>)> {
         scopes,
         id_token_alg: r.id_token_alg.parse().map_err(err)?,
         access_token_alg: r.access_token_alg.parse().map_err(err)?,
-        jwks: r.jwks,
+        jwks,
         application: r
             .application
             .as_deref()
@@ -117,12 +116,20 @@ pub fn build(r: Registration) -> Result<(Client, Option<PlainToken>)> {
             .map_err(err)?,
         require_pkce: r.require_pkce,
         require_pushed_requests: r.require_pushed_requests,
+        require_signed_request_object: r.require_signed_request_object,
         access_token_ttl: r.access_token_ttl,
         refresh_token_ttl: r.refresh_token_ttl,
         enabled: true,
     };
     client.validate()?;
     Ok((client, secret))
+}
+
+/// A client's public keys as given: a JWK Set (JSON text), kept as given.
+pub fn parse_jwks(jwks: &str) -> Result<String> {
+    josekit::jwk::JwkSet::from_bytes(jwks.as_bytes())
+        .map_err(|e| RegistryError::Invalid(format!("jwks is not a JWK Set: {e}")))?;
+    Ok(jwks.to_owned())
 }
 
 /// The rules every registration follows, whoever registers it.
@@ -297,6 +304,24 @@ pub fn describe(c: &Client) -> Map<String, Value> {
     m.insert(
         "require_pushed_requests".into(),
         json!(c.require_pushed_requests),
+    );
+    // The keys themselves are public, but long: their ids say which were registered.
+    m.insert(
+        "jwks_kids".into(),
+        json!(c.jwks.as_deref().map(|j| {
+            josekit::jwk::JwkSet::from_bytes(j.as_bytes())
+                .map(|set| {
+                    set.keys()
+                        .iter()
+                        .map(|k| k.key_id().unwrap_or("").to_owned())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })),
+    );
+    m.insert(
+        "require_signed_request_object".into(),
+        json!(c.require_signed_request_object),
     );
     m.insert("access_token_ttl".into(), json!(c.access_token_ttl));
     m.insert("refresh_token_ttl".into(), json!(c.refresh_token_ttl));

@@ -84,6 +84,7 @@ mod tests {
             application: None,
             require_pkce: true,
             require_pushed_requests: false,
+            require_signed_request_object: false,
             access_token_ttl: None,
             refresh_token_ttl: None,
             enabled: true,

@@ -278,8 +278,9 @@ impl Storage {
         Ok(row.is_some())
     }
 
-    /// Records a client assertion's `jti`; false if it was seen before (a replay).
-    pub async fn use_assertion(&self, jti: &str, expires_at: i64) -> Result<bool> {
+    /// Records a single-use value (a client assertion's or a request object's `jti`) until
+    /// `expires_at`; false if it was seen before (a replay).
+    pub async fn use_once(&self, jti: &str, expires_at: i64) -> Result<bool> {
         let r = sqlx::query(
             "INSERT INTO used_assertions (jti, expires_at) VALUES ($1,$2) ON CONFLICT (jti) DO NOTHING",
         )

@@ -35,6 +35,7 @@ pub(crate) async fn token(app: &TestApp, id: &str, scopes: &[&str]) -> String {
         jwks_file: None,
         no_pkce: false,
         require_par: false,
+        require_signed_request: false,
         access_token_ttl: None,
         refresh_token_ttl: None,
         secret: Some(secret.into()),
@@ -599,6 +600,43 @@ async fn an_administrator_manages_clients_keys_staff_and_reads_the_audit_log(db:
         Some(json!({"redirect_uris": ["https://rodina.example.cz/cb", "https://rodina.example.cz/cb2"]}))).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(changed["redirect_uris"].as_array().unwrap().len(), 2);
+    // Signed request objects need keys (RFC 9101): refused without, accepted with them.
+    let signed = json!({"require_signed_request_object": true});
+    let (s, _, _) = call(
+        &app,
+        t,
+        Method::PATCH,
+        "/clients/oksluzby-rodina",
+        Some(signed),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let key =
+        josekit::jwk::alg::ec::EcKeyPair::generate(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
+    let mut jwk = josekit::jwk::KeyPair::to_jwk_public_key(&key);
+    jwk.set_key_id("rodina-1");
+    let jwks = json!({"keys": [Value::Object(jwk.as_ref().clone())]}).to_string();
+    let (s, _, _) = call(
+        &app,
+        t,
+        Method::PATCH,
+        "/clients/oksluzby-rodina",
+        Some(json!({"jwks": "not a key set"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, changed, _) = call(
+        &app,
+        t,
+        Method::PATCH,
+        "/clients/oksluzby-rodina",
+        Some(json!({"jwks": jwks, "require_signed_request_object": true,
+            "require_pushed_authorization_requests": true})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{changed}");
+    assert_eq!(changed["require_signed_request_object"], true);
+    assert_eq!(changed["require_pushed_authorization_requests"], true);
     // Rotating the secret: the old one stops working at once.
     let (_, rotated, _) = call(
         &app,
@@ -706,7 +744,8 @@ async fn an_administrator_manages_clients_keys_staff_and_reads_the_audit_log(db:
 
     // The audit log, filtered and paged.
     let (_, page, _) = call(&app, t, Method::GET, "/audit?event=client.changed", None).await;
-    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    // The redirect URIs, the keys with the signed-request rule, disabling.
+    assert_eq!(page["items"].as_array().unwrap().len(), 3);
     assert_eq!(page["items"][0]["actor"], "client:admin-robot");
     let (_, p1, _) = call(&app, t, Method::GET, "/audit?limit=2", None).await;
     let cursor = p1["next_cursor"].as_str().unwrap();

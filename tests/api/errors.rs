@@ -78,7 +78,7 @@ async fn errors_after_the_redirect_uri_is_verified_go_back_to_the_client(db: Db)
         (format!("{base}&response_type=code&scope=openid&code_challenge=abc&code_challenge_method=plain"), "invalid_request"),
         (format!("{base}&response_type=code&scope=openid&{PKCE}&prompt=none%20login"), "invalid_request"),
         (format!("{base}&response_type=code&scope=openid&{PKCE}&max_age=-1"), "invalid_request"),
-        (format!("{base}&response_type=code&scope=openid&{PKCE}&request=eyJ"), "request_not_supported"),
+        (format!("{base}&response_type=code&scope=openid&{PKCE}&request=eyJ"), "invalid_request_object"),
         (format!("{base}&response_type=code&scope=openid&{PKCE}&request_uri=urn%3Ax"), "request_uri_not_supported"),
         (format!("{base}&response_type=code&scope=openid&{PKCE}&response_mode=fragment"), "invalid_request"),
         (format!("{base}&response_type=code&scope=openid&{PKCE}&id_token_hint=garbage"), "invalid_request"),

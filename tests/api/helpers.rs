@@ -269,6 +269,8 @@ pub struct ClientSpec<'a> {
     pub no_pkce: bool,
     /// Authorization requests only through PAR (RFC 9126).
     pub require_par: bool,
+    /// Authorization requests only as signed request objects (RFC 9101).
+    pub require_signed_request: bool,
     /// `poskytovatel` or `rodina`: an MPSV application client (scopes incl. mpsv, organisation).
     pub application: Option<&'a str>,
 }
@@ -285,6 +287,7 @@ impl<'a> ClientSpec<'a> {
             jwks: None,
             no_pkce: false,
             require_par: false,
+            require_signed_request: false,
             application: None,
         }
     }
@@ -345,6 +348,7 @@ impl TestApp {
             jwks_file,
             no_pkce: spec.no_pkce,
             require_par: spec.require_par,
+            require_signed_request: spec.require_signed_request,
             access_token_ttl: None,
             refresh_token_ttl: None,
             secret: None,

@@ -11,6 +11,7 @@ mod code_flow;
 mod crash;
 mod errors;
 mod hardening;
+mod jar;
 mod keys;
 mod kill;
 mod logout;

@@ -160,10 +160,11 @@ async fn pushed_requests_are_checked_like_authorization_requests(db: Db) {
         error(r).await,
         (StatusCode::BAD_REQUEST, "unsupported_response_type".into())
     );
+    // A request object must be signed with the client's keys (RFC 9101, tests/api/jar.rs).
     let r = push(&app, "par-app", &secret, &with("request", "e30.e30.")).await;
     assert_eq!(
         error(r).await,
-        (StatusCode::BAD_REQUEST, "request_not_supported".into())
+        (StatusCode::BAD_REQUEST, "invalid_request_object".into())
     );
     // With HTTP Basic the body may leave client_id out.
     let without: Vec<(String, String)> = good

@@ -126,6 +126,13 @@ describe('staff console', { timeout: 240_000 }, () => {
     await page.getByRole('button', { name: 'Uložit' }).click();
     await page.waitForURL((u) => u.searchParams.get('notice') === 'saved');
     assert.equal(await par.isChecked(), false);
+    // Signed request objects (RFC 9101) need the client's keys, which this one has none of.
+    const signed = page.getByLabel('Žádosti o přihlášení jen jako objekty podepsané klíčem aplikace (JAR, RFC 9101)');
+    await signed.check();
+    await page.getByRole('button', { name: 'Uložit' }).click();
+    await page.getByRole('alert').waitFor();
+    assert.match(await page.getByRole('alert').innerText(), /JWK Set/);
+    await screenshot(page, 'console-client-signed-requests');
     await page.goto(new URL('/admin/keys', server.base).toString());
     await checkA11y(page, 'console keys');
     await page.goto(new URL('/admin/settings', server.base).toString());

@@ -2,10 +2,15 @@
 // features the openidconnect crate lacks. Pushed authorization requests (RFC 9126): the
 // library pushes the request with its client credentials, Chromium carries only client_id and
 // request_uri to the login form, and the library redeems the code and validates the ID token
-// (iss in the response, RFC 9207; state, nonce, PKCE).
+// (iss in the response, RFC 9207; state, nonce, PKCE). Signed request objects (RFC 9101): the
+// library signs the request with the client's key, by value and pushed, and authenticates
+// with private_key_jwt.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import * as oidc from 'openid-client';
 
@@ -14,6 +19,7 @@ import {
   DEMO_PASSWORD,
   DEMO_USER,
   authorizationResponse,
+  cli,
   demoSecret,
   launchBrowser,
   newContext,
@@ -88,5 +94,72 @@ describe('openid-client as the relying party', { timeout: 120_000 }, () => {
     // The reference is single use (RFC 9126 §4).
     const again = await fetch(url.href, { redirect: 'manual' });
     assert.equal(again.status, 400);
+  });
+
+  it('signs the request (JAR) by value and pushed, with private_key_jwt', async () => {
+    const meta = config.serverMetadata();
+    assert.equal(meta.request_parameter_supported, true);
+    assert.ok(meta.request_object_signing_alg_values_supported.includes('ES256'));
+
+    // A client registered with its public key, that may only send signed requests.
+    const { privateKey, publicKey } = await crypto.subtle.generateKey(
+      { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'],
+    );
+    const jwk = { ...(await crypto.subtle.exportKey('jwk', publicKey)), kid: 'jar-1', alg: 'ES256', use: 'sig' };
+    const jwksFile = join(server.dir, 'jar-rp.jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
+    cli(server, [
+      'client', 'add', '--id', 'jar-rp', '--name', 'JAR RP', '--redirect-uri', CALLBACK,
+      '--auth-method', 'private_key_jwt', '--jwks-file', jwksFile, '--require-signed-request',
+    ]);
+    const key = { key: privateKey, kid: 'jar-1' };
+    const jar = await oidc.discovery(
+      new URL(server.base), 'jar-rp', undefined, oidc.PrivateKeyJwt(key),
+      { execute: [oidc.allowInsecureRequests] },
+    );
+
+    const signIn = async (url, expected) => {
+      // Within the SSO session the IdP redirects straight back; nothing listens on the
+      // callback port, so the navigation itself ends in a network error.
+      const back = await authorizationResponse(page, server.base, async () => {
+        await page.goto(url.href).catch(() => {});
+      });
+      const tokens = await oidc.authorizationCodeGrant(jar, back, expected);
+      assert.equal(tokens.claims().aud, 'jar-rp');
+      assert.equal(tokens.claims().nonce, expected.expectedNonce);
+    };
+    const request = async () => {
+      const verifier = oidc.randomPKCECodeVerifier();
+      const params = {
+        redirect_uri: CALLBACK,
+        scope: 'openid profile',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state: oidc.randomState(),
+        nonce: oidc.randomNonce(),
+      };
+      const expected = { pkceCodeVerifier: verifier, expectedState: params.state, expectedNonce: params.nonce };
+      return { params, expected };
+    };
+
+    // A plain request of this client is refused (back to the client, invalid_request).
+    const plain = await request();
+    const refused = await fetch(oidc.buildAuthorizationUrl(jar, plain.params), { redirect: 'manual' });
+    assert.equal(new URL(refused.headers.get('location')).searchParams.get('error'), 'invalid_request');
+
+    // By value: the browser carries the signed object. The SSO session of the first test
+    // signs the person in without the form.
+    const byValue = await request();
+    const url = await oidc.buildAuthorizationUrlWithJAR(jar, byValue.params, key);
+    assert.ok(url.searchParams.get('request'));
+    assert.equal(url.searchParams.get('state'), null);
+    await signIn(url, byValue.expected);
+
+    // Signed and pushed (RFC 9126 §3): only the reference travels through the browser.
+    const pushed = await request();
+    const { searchParams } = await oidc.buildAuthorizationUrlWithJAR(jar, pushed.params, key);
+    const viaPar = await oidc.buildAuthorizationUrlWithPAR(jar, searchParams);
+    assert.deepEqual([...viaPar.searchParams.keys()].sort(), ['client_id', 'request_uri']);
+    await signIn(viaPar, pushed.expected);
   });
 });

@@ -13,6 +13,7 @@ use crate::domain::scope::Scopes;
 use crate::error::{ErrorCode, Internal, PageError};
 use crate::http::params::Params;
 use crate::interaction::{AuthorizationRequest, ResponseMode};
+use crate::oidc::request_object::ObjectError;
 use crate::pages::i18n::Lang;
 
 /// The level `acr_values` asks for (OIDC Core §3.1.2.1: space-separated, in order of
@@ -53,26 +54,93 @@ fn duplicate(d: crate::http::params::Duplicate) -> Failure {
     )
 }
 
-/// An authorization request as the browser brings it: its parameters, or with `request_uri`
-/// those the client pushed before (RFC 9126 §4: only `client_id` and `request_uri` are read
-/// from the browser then).
+/// Where the parameters of an authorization request come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The browser's request itself.
+    Plain,
+    /// A verified request object (RFC 9101) the browser brought in `request`.
+    Signed,
+    /// Pushed by the authenticated client (RFC 9126); the PAR endpoint checked then whether
+    /// the client had to sign it.
+    Pushed,
+}
+
+/// An authorization request as the browser brings it: its parameters, those of its request
+/// object, or with our `request_uri` those the client pushed before (RFC 9126 §4: only
+/// `client_id` and `request_uri` are read from the browser then).
 pub async fn validate(
     state: &AppState,
     raw: &[u8],
 ) -> Result<(Arc<Client>, AuthorizationRequest), Failure> {
     let p = Params::parse(raw).map_err(duplicate)?;
-    match p
+    if let Some(reference) = p
         .get("request_uri")
         .and_then(|u| u.strip_prefix(REQUEST_URI_PREFIX))
     {
-        Some(reference) => {
-            let pushed = take_pushed(state, &p, reference).await?;
-            validate_params(state, &pushed, true).await
+        let pushed = take_pushed(state, &p, reference).await?;
+        return validate_params(state, &pushed, Origin::Pushed).await;
+    }
+    match p.get("request") {
+        Some(jwt) if p.get("request_uri").is_none() => {
+            let inner = unwrap_object(state, &p, jwt).await?;
+            validate_params(state, &inner, Origin::Signed).await
         }
         // Any other `request_uri` (a request object on another host) is not supported: the
         // request is validated as it stands and answered `request_uri_not_supported`.
-        None => validate_params(state, &p, false).await,
+        _ => validate_params(state, &p, Origin::Plain).await,
     }
+}
+
+/// The parameters inside the request object `jwt` of the request's `client_id`. A refused
+/// object is answered to the outer `redirect_uri` if it is one of the client's (the object's
+/// own cannot be trusted), otherwise on a page.
+async fn unwrap_object(state: &AppState, p: &Params, jwt: &str) -> Result<Params, Failure> {
+    let lang = Lang::parse(p.get("ui_locales"));
+    let client = known_client(state, p.get("client_id"), lang).await?;
+    match crate::oidc::request_object::parameters(state, &client, jwt).await {
+        Ok(inner) => Ok(inner),
+        Err(ObjectError::Internal(e)) => Err(Failure::Page(PageError::Internal(e))),
+        Err(ObjectError::Invalid(why)) => Err(
+            match p.get("redirect_uri").and_then(|u| client.redirect_uri(u)) {
+                Some(uri) => Failure::Redirect {
+                    redirect_uri: uri.as_str().to_owned(),
+                    mode: ResponseMode::Query,
+                    state: p.get("state").map(str::to_owned),
+                    lang,
+                    error: ErrorCode::InvalidRequestObject,
+                    description: why.to_owned(),
+                },
+                None => page("error.bad_request", format!("request object: {why}"), lang),
+            },
+        ),
+    }
+}
+
+/// The enabled client `client_id` names, or the page that says why there is none.
+async fn known_client(
+    state: &AppState,
+    client_id: Option<&str>,
+    lang: Lang,
+) -> Result<Arc<Client>, Failure> {
+    let client_id =
+        client_id.ok_or_else(|| page("error.bad_request", "client_id is missing".into(), lang))?;
+    let client = state
+        .storage
+        .client(client_id)
+        .await
+        .map_err(|e| Failure::Page(PageError::Internal(Internal::from(e))))?
+        .ok_or_else(|| {
+            page(
+                "error.unknown_client",
+                format!("client_id={client_id}"),
+                lang,
+            )
+        })?;
+    if !client.enabled {
+        return Err(page("error.client_disabled", String::new(), lang));
+    }
+    Ok(client)
 }
 
 /// The parameters pushed under `reference` (the `request_uri` past our prefix) for the
@@ -100,32 +168,14 @@ async fn take_pushed(state: &AppState, p: &Params, reference: &str) -> Result<Pa
     Params::parse(pushed.params.as_bytes()).map_err(duplicate)
 }
 
-/// Validates the parameters of an authorization request; `pushed` when they came through the
-/// PAR endpoint (its client authenticated there).
+/// Validates the parameters of an authorization request from `origin`.
 pub async fn validate_params(
     state: &AppState,
     p: &Params,
-    pushed: bool,
+    origin: Origin,
 ) -> Result<(Arc<Client>, AuthorizationRequest), Failure> {
     let lang = Lang::parse(p.get("ui_locales"));
-    let client_id = p
-        .get("client_id")
-        .ok_or_else(|| page("error.bad_request", "client_id is missing".into(), lang))?;
-    let client = state
-        .storage
-        .client(client_id)
-        .await
-        .map_err(|e| Failure::Page(PageError::Internal(Internal::from(e))))?
-        .ok_or_else(|| {
-            page(
-                "error.unknown_client",
-                format!("client_id={client_id}"),
-                lang,
-            )
-        })?;
-    if !client.enabled {
-        return Err(page("error.client_disabled", String::new(), lang));
-    }
+    let client = known_client(state, p.get("client_id"), lang).await?;
     let redirect_uri = p.get("redirect_uri").ok_or_else(|| {
         page(
             "error.bad_redirect_uri",
@@ -162,14 +212,24 @@ pub async fn validate_params(
     let mode = mode.map_err(|d| redirect(ResponseMode::Query, ErrorCode::InvalidRequest, d))?;
     let fail = |error: ErrorCode, d: &str| redirect(mode, error, d);
 
+    // RFC 9101 §10.5: the server or the client may insist on signed requests.
+    if origin == Origin::Plain
+        && (state.config.protocol.require_signed_request_object
+            || client.require_signed_request_object)
+    {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "authorization requests of this client must be signed request objects (RFC 9101)",
+        ));
+    }
     if p.get("request").is_some() {
         return Err(fail(
-            ErrorCode::RequestNotSupported,
-            "request objects are not supported",
+            ErrorCode::InvalidRequest,
+            "request and request_uri cannot be used together",
         ));
     }
     // RFC 9126 §5/§6: the server or the client may insist on pushed requests.
-    if !pushed
+    if origin != Origin::Pushed
         && (state.config.protocol.require_pushed_authorization_requests
             || client.require_pushed_requests)
     {

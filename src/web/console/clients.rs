@@ -109,6 +109,11 @@ fn client_fields(staff: &Staff, c: Option<&Client>) -> Vec<Field> {
         t.get("console.require_par"),
         c.is_some_and(|c| c.require_pushed_requests),
     ));
+    f.push(Field::check(
+        "require_signed_request_object",
+        t.get("console.require_signed_request"),
+        c.is_some_and(|c| c.require_signed_request_object),
+    ));
     if let Some(c) = c {
         f.push(Field::check("enabled", t.get("console.enabled"), c.enabled));
     }
@@ -214,6 +219,7 @@ fn apply(c: &mut Client, form: &Params) -> Result<(), crate::domain::ParseError>
         .transpose()?;
     c.scopes = crate::domain::scope::Scopes::parse(form.get("scopes").unwrap_or(""))?;
     c.require_pushed_requests = form.get("require_pushed_requests").is_some();
+    c.require_signed_request_object = form.get("require_signed_request_object").is_some();
     c.validate()
 }
 

@@ -354,7 +354,7 @@ pub fn refusal_text(t: &Texts, message: &str) -> String {
     if let Some(known) = t.lookup(message) {
         return known.to_owned();
     }
-    const KINDS: [(&str, &str); 8] = [
+    const KINDS: [(&str, &str); 9] = [
         ("check digit", "refusal.ico_check_digit"),
         ("must use https", "refusal.uri"),
         ("fragment", "refusal.uri"),
@@ -363,6 +363,7 @@ pub fn refusal_text(t: &Texts, message: &str) -> String {
         ("URI", "refusal.uri"),
         ("scope", "refusal.scope"),
         ("already exists", "refusal.exists"),
+        ("JWK Set", "refusal.jwks"),
     ];
     let key = KINDS
         .iter()

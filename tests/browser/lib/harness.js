@@ -1,7 +1,7 @@
 // Shared helpers for the browser tests: start the IdP binary on a free port, launch headless
 // Chromium, run axe-core, take screenshots, compute TOTP codes. Every wait here is bounded.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -56,7 +56,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /**
  * Starts `mpsv-idp serve --demo` in a fresh temporary folder.
  * `config` (optional) is TOML written to a file passed with `--config`.
- * Returns { base, tryUrl, stop(), output() }.
+ * Returns { base, tryUrl, stop(), output(), env, dir }: `env` and `dir` let a test run the
+ * command line against the same database (`cli`).
  */
 export async function startServer({ config, env: extraEnv = {} } = {}) {
   const tmp = mkdtempSync(join(tmpdir(), 'mpsv-idp-browser-'));
@@ -137,7 +138,7 @@ export async function startServer({ config, env: extraEnv = {} } = {}) {
           // not up yet
         }
       }
-      if (healthy && tryUrl) return { base, tryUrl, stop, output: () => out };
+      if (healthy && tryUrl) return { base, tryUrl, stop, output: () => out, env, dir: tmp };
       await sleep(100);
     }
     throw new Error(`mpsv-idp did not start within ${START_TIMEOUT} ms (healthy: ${healthy}, try line: ${!!tryUrl})`);
@@ -345,4 +346,14 @@ export async function authorizationResponse(page, base, submit) {
   await left;
   await page.waitForLoadState('load');
   return url;
+}
+
+/**
+ * Runs `mpsv-idp <args>` against a server's database and configuration (e.g. `client add`);
+ * returns its standard output, throws with the output if it fails.
+ */
+export function cli(server, args) {
+  const r = spawnSync(BIN, args, { env: server.env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`mpsv-idp ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
 }
