@@ -185,6 +185,10 @@ pub struct ClientArgs {
     /// keys (RFC 9101; needs --jwks-file).
     #[arg(long)]
     pub require_signed_request: bool,
+    /// Issue this client only DPoP-bound tokens (RFC 9449): token requests without a proof
+    /// are refused.
+    #[arg(long)]
+    pub dpop: bool,
     #[arg(long)]
     pub access_token_ttl: Option<i64>,
     #[arg(long)]
@@ -490,6 +494,7 @@ pub fn client_from_args(a: ClientArgs) -> anyhow::Result<(Client, Option<PlainTo
             require_pkce: !a.no_pkce,
             require_pushed_requests: a.require_par,
             require_signed_request_object: a.require_signed_request,
+            dpop_bound_access_tokens: a.dpop,
             access_token_ttl: a.access_token_ttl,
             refresh_token_ttl: a.refresh_token_ttl,
             secret: a.secret,

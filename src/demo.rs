@@ -223,6 +223,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             no_pkce: false,
             require_par: false,
             require_signed_request: false,
+            dpop: false,
             access_token_ttl: None,
             refresh_token_ttl: None,
             secret: Some(secret.expose().to_owned()),

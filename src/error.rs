@@ -126,6 +126,8 @@ pub enum ErrorCode {
     InteractionRequired,
     AccountSelectionRequired,
     InvalidRequestObject,
+    InvalidDpopProof,
+    UseDpopNonce,
     RequestUriNotSupported,
     UnmetAuthenticationRequirements,
 }
@@ -144,6 +146,8 @@ impl ErrorCode {
             ErrorCode::InteractionRequired => "interaction_required",
             ErrorCode::AccountSelectionRequired => "account_selection_required",
             ErrorCode::InvalidRequestObject => "invalid_request_object",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }
@@ -291,6 +295,13 @@ pub enum BearerError {
     InvalidRequest(&'static str),
     #[error("insufficient_scope: {0}")]
     InsufficientScope(&'static str),
+    /// A DPoP-bound token or its proof was refused (RFC 9449 §7.1): answered with a `DPoP`
+    /// challenge; `error` is `invalid_token`, `invalid_dpop_proof` or `use_dpop_nonce`.
+    #[error("{error}: {description}")]
+    Dpop {
+        error: &'static str,
+        description: &'static str,
+    },
     #[error(transparent)]
     Internal(#[from] Internal),
 }
@@ -317,6 +328,14 @@ impl IntoResponse for BearerError {
                 StatusCode::FORBIDDEN,
                 format!("Bearer realm=\"mpsv-idp\", error=\"insufficient_scope\", error_description=\"{d}\""),
                 Some(error_body("insufficient_scope", d)),
+            ),
+            BearerError::Dpop { error, description } => (
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "DPoP algs=\"{}\", error=\"{error}\", error_description=\"{description}\"",
+                    crate::oidc::dpop::ALGS.join(" ")
+                ),
+                Some(error_body(error, description)),
             ),
             BearerError::Internal(e) => {
                 e.log();

@@ -21,6 +21,7 @@ use crate::domain::amr::Amr;
 use crate::domain::id::Subject;
 use crate::domain::permission::{allows, Permission};
 use crate::domain::scope::Scopes;
+use crate::error::BearerError;
 use crate::http::client::ClientMeta;
 use crate::secrets::constant_time_eq;
 use crate::session::SessionCookie;
@@ -67,14 +68,29 @@ impl FromRequestParts<AppState> for Admin {
             Ok(meta) => meta.ip_string(),
             Err(never) => match never {},
         };
-        let bearer = crate::oidc::userinfo::bearer(&parts.headers)
+        let presented = crate::oidc::resource::presented(&parts.headers)
             .map_err(|_| ApiError::Unauthenticated("malformed Authorization header"))?;
-        if let Some(token) = bearer {
-            let live = crate::oidc::jwt::live_access_token(state, &token)
-                .await?
-                .ok_or(ApiError::Unauthenticated(
-                    "the access token is invalid, expired or revoked",
-                ))?;
+        if let Some(token) = presented {
+            // The URL the client addressed, for a DPoP proof's htu (RFC 9449 §4.3).
+            // (Under a nested router `parts.uri` lacks the prefix; `OriginalUri` has it.)
+            let path = parts
+                .extensions
+                .get::<axum::extract::OriginalUri>()
+                .map_or_else(|| parts.uri.path().to_owned(), |u| u.path().to_owned());
+            let url = format!("{}{path}", state.config.issuer);
+            let live = crate::oidc::resource::live_token(
+                state,
+                &parts.headers,
+                parts.method.as_str(),
+                &url,
+                &token,
+            )
+            .await
+            .map_err(|e| match e {
+                BearerError::Internal(e) => ApiError::Internal(e),
+                BearerError::Dpop { description, .. } => ApiError::Unauthenticated(description),
+                _ => ApiError::Unauthenticated("the access token is invalid, expired or revoked"),
+            })?;
             let c = live.claims;
             let scope = Scopes::parse(&c.scope).unwrap_or_default();
             let role = role_of(&scope).ok_or(ApiError::Forbidden(

@@ -39,6 +39,8 @@ pub struct Client {
     pub require_pushed_authorization_requests: bool,
     /// Authorization requests only as signed request objects (RFC 9101).
     pub require_signed_request_object: bool,
+    /// Tokens only DPoP-bound (RFC 9449 §5.2).
+    pub dpop_bound_access_tokens: bool,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub enabled: bool,
@@ -75,6 +77,7 @@ impl From<&DomainClient> for Client {
             require_pkce: c.require_pkce,
             require_pushed_authorization_requests: c.require_pushed_requests,
             require_signed_request_object: c.require_signed_request_object,
+            dpop_bound_access_tokens: c.dpop_bound_access_tokens,
             access_token_ttl: c.access_token_ttl,
             refresh_token_ttl: c.refresh_token_ttl,
             enabled: c.enabled,
@@ -122,6 +125,9 @@ pub struct NewClient {
     /// Authorization requests only as request objects signed with `jwks` (RFC 9101 §10.5);
     /// default false.
     pub require_signed_request_object: Option<bool>,
+    /// Token requests only with a DPoP proof; every token DPoP-bound (RFC 9449 §5.2); default
+    /// false.
+    pub dpop_bound_access_tokens: Option<bool>,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
 }
@@ -161,6 +167,7 @@ pub async fn create_client(
         require_pkce: n.require_pkce.unwrap_or(true),
         require_pushed_requests: n.require_pushed_authorization_requests.unwrap_or(false),
         require_signed_request_object: n.require_signed_request_object.unwrap_or(false),
+        dpop_bound_access_tokens: n.dpop_bound_access_tokens.unwrap_or(false),
         access_token_ttl: n.access_token_ttl,
         refresh_token_ttl: n.refresh_token_ttl,
         secret: None,
@@ -197,6 +204,7 @@ pub struct ClientChange {
     pub enabled: Option<bool>,
     pub require_pushed_authorization_requests: Option<bool>,
     pub require_signed_request_object: Option<bool>,
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Replaces the client's JWK Set (JSON text); an empty string removes it.
     pub jwks: Option<String>,
 }
@@ -254,6 +262,9 @@ pub async fn update_client(
     }
     if let Some(r) = ch.require_signed_request_object {
         c.require_signed_request_object = r;
+    }
+    if let Some(d) = ch.dpop_bound_access_tokens {
+        c.dpop_bound_access_tokens = d;
     }
     if let Some(j) = ch.jwks {
         c.jwks = if j.is_empty() {

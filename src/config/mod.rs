@@ -56,7 +56,7 @@ pub struct Config {
 }
 
 /// Protocol choices that apply to every client (a client may be stricter).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProtocolConfig {
     /// Every authorization request must come through the PAR endpoint (RFC 9126 §5,
@@ -65,6 +65,19 @@ pub struct ProtocolConfig {
     /// Every authorization request must be a signed request object (RFC 9101 §10.5,
     /// `require_signed_request_object` in discovery).
     pub require_signed_request_object: bool,
+    /// DPoP proofs must carry our nonce (RFC 9449 §8; `use_dpop_nonce` hands it out). On by
+    /// default: a proof then cannot be made in advance, only within the nonce's window.
+    pub dpop_nonce: bool,
+}
+
+impl Default for ProtocolConfig {
+    fn default() -> Self {
+        Self {
+            require_pushed_authorization_requests: false,
+            require_signed_request_object: false,
+            dpop_nonce: true,
+        }
+    }
 }
 
 /// An address or a range of addresses (CIDR) of trusted reverse proxies.

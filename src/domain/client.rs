@@ -183,6 +183,9 @@ pub struct Client {
     /// Authorization requests must be request objects signed with the client's keys (RFC 9101
     /// §10.5, `require_signed_request_object`).
     pub require_signed_request_object: bool,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2,
+    /// `dpop_bound_access_tokens`).
+    pub dpop_bound_access_tokens: bool,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub enabled: bool,

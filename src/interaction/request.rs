@@ -43,6 +43,9 @@ pub struct AuthorizationRequest {
     /// prove a second factor, or the request fails with `unmet_authentication_requirements`.
     #[serde(default)]
     pub require_mfa: bool,
+    /// `dpop_jkt` (RFC 9449 §10): the thumbprint of the DPoP key that must redeem the code.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 #[cfg(test)]

@@ -25,6 +25,9 @@ pub struct DataKey {
     cipher: Aes256Gcm,
     /// HMAC-SHA256 key for recovery codes: HMAC(data key, "mpsv-idp recovery-code v1").
     recovery_mac_key: [u8; 32],
+    /// HMAC-SHA256 key for DPoP server nonces: HMAC(data key, "mpsv-idp dpop-nonce v1"). The
+    /// data key is the same on every node, so is every node's nonce.
+    dpop_nonce_key: [u8; 32],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,9 +55,11 @@ impl DataKey {
         }
         let cipher = Aes256Gcm::new_from_slice(bytes).map_err(|_| OpenError)?;
         let recovery_mac_key = hmac_sha256(bytes, &[b"mpsv-idp recovery-code v1"]);
+        let dpop_nonce_key = hmac_sha256(bytes, &[b"mpsv-idp dpop-nonce v1"]);
         Ok(Self {
             cipher,
             recovery_mac_key,
+            dpop_nonce_key,
         })
     }
 
@@ -66,6 +71,11 @@ impl DataKey {
             &self.recovery_mac_key,
             &[sub.as_str().as_bytes(), &[0], code.as_bytes()],
         ))
+    }
+
+    /// The MAC of a DPoP nonce for time window `window` (RFC 9449 §8: the server's nonces).
+    pub fn dpop_nonce_mac(&self, window: i64) -> [u8; 32] {
+        hmac_sha256(&self.dpop_nonce_key, &[&window.to_be_bytes()])
     }
 
     pub fn seal(&self, plaintext: &[u8]) -> String {

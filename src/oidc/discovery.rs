@@ -50,6 +50,8 @@ pub fn document(issuer: &str, e: &Endpoints, protocol: &ProtocolConfig) -> Value
         // RFC 9701 §7: signed introspection responses on request.
         "introspection_signing_alg_values_supported": ["RS256"],
         "code_challenge_methods_supported": ["S256"],
+        // RFC 9449 §5.1.
+        "dpop_signing_alg_values_supported": super::dpop::ALGS,
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
             "at_hash", "name", "given_name", "family_name", "preferred_username", "locale",

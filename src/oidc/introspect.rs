@@ -103,7 +103,7 @@ async fn answer(state: &AppState, client: &Client, token: &str) -> Result<Value,
         let own = c.client_id == client.client_id.as_str() || c.aud == client.client_id.as_str();
         let mut v = json!({
             "active": true,
-            "token_type": "Bearer",
+            "token_type": if c.cnf.is_some() { "DPoP" } else { "Bearer" },
             "scope": c.scope,
             "client_id": c.client_id,
             "aud": c.aud,
@@ -114,6 +114,10 @@ async fn answer(state: &AppState, client: &Client, token: &str) -> Result<Value,
         });
         if own {
             v["sub"] = c.sub.clone().into();
+        }
+        // RFC 9449 §6.2: the resource server checks the proof against this key.
+        if let Some(cnf) = &c.cnf {
+            v["cnf"] = json!({ "jkt": cnf.jkt });
         }
         if c.sid.is_some() {
             let Some(account) = state

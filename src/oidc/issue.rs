@@ -80,17 +80,21 @@ impl UserContext<'_> {
     }
 }
 
-/// A signed access token and its lifetime in seconds.
+/// A signed access token, its lifetime in seconds and whether it is DPoP-bound.
 pub struct AccessToken {
     pub token: String,
     pub expires_in: i64,
+    pub dpop_bound: bool,
 }
 
+/// An access token for `client` (and `user`), bound to the DPoP key `jkt` if one is given
+/// (RFC 9449 §6.1).
 pub fn access_token(
     state: &AppState,
     client: &Client,
     scope: &Scopes,
     user: Option<&UserContext<'_>>,
+    jkt: Option<&str>,
 ) -> Result<AccessToken, Internal> {
     let ttl = client
         .access_token_ttl
@@ -116,6 +120,7 @@ pub fn access_token(
         acr: user.map(|u| u.acr().to_owned()),
         amr: user.map(|u| u.amr.clone()),
         sid: user.map(|u| u.sid.to_owned()),
+        cnf: jkt.map(|j| jwt::Confirmation { jkt: j.to_owned() }),
     };
     let payload = serde_json::to_vec(&claims).map_err(Internal::from)?;
     let token = state
@@ -124,6 +129,7 @@ pub fn access_token(
     Ok(AccessToken {
         token,
         expires_in: ttl,
+        dpop_bound: jkt.is_some(),
     })
 }
 
@@ -228,7 +234,8 @@ pub fn token_response(
 ) -> Response {
     let mut body = json!({
         "access_token": access.token,
-        "token_type": "Bearer",
+        // RFC 9449 §5.1: a bound token's type is DPoP.
+        "token_type": if access.dpop_bound { "DPoP" } else { "Bearer" },
         "expires_in": access.expires_in,
         "scope": scope.to_string(),
     });

@@ -35,6 +35,15 @@ pub struct AccessTokenClaims {
     pub amr: Option<Amr>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub sid: Option<String>,
+    /// The key the token is bound to (RFC 9449 §6.1, RFC 7800).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cnf: Option<Confirmation>,
+}
+
+/// `cnf` of a DPoP-bound token: the JWK SHA-256 thumbprint of the client's proof key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 impl AccessTokenClaims {

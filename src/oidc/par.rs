@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::authorize::parse::{validate_params, Failure, Origin, REQUEST_URI_PREFIX};
 use super::client_auth::authenticate;
+use super::dpop::{self, Target};
 use super::request_object::{self, ObjectError};
 use crate::app::AppState;
 use crate::domain::client::Client;
@@ -25,10 +26,11 @@ const CREDENTIALS: [&str; 3] = ["client_secret", "client_assertion", "client_ass
 
 /// `POST /par`
 pub async fn handler(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match push(&state, &headers, &body).await {
+    let r = match push(&state, &headers, &body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
-    }
+    };
+    dpop::with_nonce(&state, &headers, r)
 }
 
 async fn push(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
@@ -59,6 +61,7 @@ async fn push(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Resp
         }
         None => plain_parameters(&p, &client)?,
     };
+    let params = bind_dpop_key(state, headers, params).await?;
     let mut pairs: Vec<(&str, &str)> = params.iter().collect();
     pairs.sort_unstable();
     let encoded = url::form_urlencoded::Serializer::new(String::new())
@@ -105,6 +108,36 @@ fn plain_parameters(p: &Params, client: &Client) -> Result<Params, OAuthError> {
             // Authenticated with HTTP Basic, the request names its client all the same.
             .chain([("client_id".to_owned(), client.client_id.as_str().to_owned())]),
     ))
+}
+
+/// RFC 9449 §10.1: a DPoP proof at the PAR endpoint binds the code to its key, as `dpop_jkt`
+/// does; if both are given they must name the same key.
+async fn bind_dpop_key(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: Params,
+) -> Result<Params, OAuthError> {
+    let target = Target {
+        method: "POST",
+        url: &state.endpoints.pushed_authorization_request,
+        access_token: None,
+    };
+    let Some(proof) = dpop::proof(state, headers, &target).await? else {
+        return Ok(params);
+    };
+    match params.get("dpop_jkt") {
+        Some(j) if j != proof.jkt => Err(OAuthError::protocol(
+            ErrorCode::InvalidDpopProof,
+            "dpop_jkt is not the thumbprint of the proof's key",
+        )),
+        Some(_) => Ok(params),
+        None => Ok(Params::from_pairs(
+            params
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .chain([("dpop_jkt".to_owned(), proof.jkt)]),
+        )),
+    }
 }
 
 /// A validation failure as §2.3 answers it: the authorization endpoint's error code, in JSON.

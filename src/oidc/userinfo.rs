@@ -1,12 +1,13 @@
-//! The UserInfo endpoint (OIDC Core §5.3): claims of the person behind a bearer access token,
-//! read from the database now.
+//! The UserInfo endpoint (OIDC Core §5.3): claims of the person behind an access token (bearer
+//! or DPoP-bound), read from the database now.
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use super::resource::{live_token, presented, Presented};
 use crate::app::AppState;
 use crate::domain::account::AccountStatus;
 use crate::domain::id::Subject;
@@ -14,69 +15,59 @@ use crate::domain::scope::Scopes;
 use crate::error::{no_store, BearerError};
 use crate::http::params::{is_form, Params};
 
-/// `GET /userinfo` with `Authorization: Bearer` (RFC 6750 §2.1).
+/// `GET /userinfo` with `Authorization: Bearer` (RFC 6750 §2.1) or `DPoP` (RFC 9449 §7).
 pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let token = match bearer(&headers) {
-        Ok(Some(t)) => t,
-        Ok(None) => return BearerError::Missing.into_response(),
-        Err(e) => return e.into_response(),
+    let r = match presented(&headers) {
+        Ok(Some(t)) => userinfo(&state, &headers, "GET", &t).await,
+        Ok(None) => Err(BearerError::Missing),
+        Err(e) => Err(e),
     };
-    result(userinfo(&state, &token).await)
+    respond(&state, &headers, r)
 }
 
 /// `POST /userinfo`: the token in the header or as a form parameter (RFC 6750 §2.2), not both.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let from_header = match bearer(&headers) {
-        Ok(t) => t,
-        Err(e) => return e.into_response(),
+    let r = post_token(&headers, &body);
+    let r = match r {
+        Ok(t) => userinfo(&state, &headers, "POST", &t).await,
+        Err(e) => Err(e),
     };
-    let from_body = if is_form(&headers) {
-        match Params::parse(&body) {
+    respond(&state, &headers, r)
+}
+
+fn post_token(headers: &HeaderMap, body: &[u8]) -> Result<Presented, BearerError> {
+    let from_header = presented(headers)?;
+    let from_body = if is_form(headers) {
+        match Params::parse(body) {
             Ok(p) => p.get("access_token").map(str::to_owned),
-            Err(_) => return BearerError::InvalidRequest("repeated parameter").into_response(),
+            Err(_) => return Err(BearerError::InvalidRequest("repeated parameter")),
         }
     } else {
         None
     };
-    let token = match (from_header, from_body) {
-        (Some(_), Some(_)) => {
-            return BearerError::InvalidRequest("more than one access token").into_response()
-        }
-        (Some(t), None) | (None, Some(t)) => t,
-        (None, None) => return BearerError::Missing.into_response(),
-    };
-    result(userinfo(&state, &token).await)
-}
-
-fn result(r: Result<Response, BearerError>) -> Response {
-    r.unwrap_or_else(IntoResponse::into_response)
-}
-
-/// The bearer token of the `Authorization` header, if any.
-pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, BearerError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value
-        .to_str()
-        .map_err(|_| BearerError::InvalidRequest("malformed Authorization header"))?;
-    match value.split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
-            Ok(Some(token.trim().to_owned()))
-        }
-        _ => Err(BearerError::InvalidRequest("expected a Bearer token")),
+    match (from_header, from_body) {
+        (Some(_), Some(_)) => Err(BearerError::InvalidRequest("more than one access token")),
+        (Some(t), None) => Ok(t),
+        (None, Some(t)) => Ok(Presented::Bearer(t)),
+        (None, None) => Err(BearerError::Missing),
     }
 }
 
-async fn userinfo(state: &AppState, token: &str) -> Result<Response, BearerError> {
-    let live =
-        super::jwt::live_access_token(state, token)
-            .await?
-            .ok_or(BearerError::InvalidToken(
-                "the access token is invalid, expired or revoked",
-            ))?;
+fn respond(state: &AppState, headers: &HeaderMap, r: Result<Response, BearerError>) -> Response {
+    super::dpop::with_nonce(
+        state,
+        headers,
+        r.unwrap_or_else(IntoResponse::into_response),
+    )
+}
+
+async fn userinfo(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &str,
+    token: &Presented,
+) -> Result<Response, BearerError> {
+    let live = live_token(state, headers, method, &state.endpoints.userinfo, token).await?;
     let claims = live.claims;
     if claims.sid.is_none() {
         return Err(BearerError::InvalidToken(

@@ -37,6 +37,8 @@ pub struct Registration {
     pub require_pushed_requests: bool,
     /// Authorization requests only as signed request objects (RFC 9101 §10.5).
     pub require_signed_request_object: bool,
+    /// Tokens only DPoP-bound (RFC 9449 §5.2).
+    pub dpop_bound_access_tokens: bool,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     /// A given secret (tests, migrations); otherwise one is generated for secret methods.
@@ -117,6 +119,7 @@ pub fn build(r: Registration) -> Result<(Client, Option<PlainToken>)> {
         require_pkce: r.require_pkce,
         require_pushed_requests: r.require_pushed_requests,
         require_signed_request_object: r.require_signed_request_object,
+        dpop_bound_access_tokens: r.dpop_bound_access_tokens,
         access_token_ttl: r.access_token_ttl,
         refresh_token_ttl: r.refresh_token_ttl,
         enabled: true,
@@ -322,6 +325,10 @@ pub fn describe(c: &Client) -> Map<String, Value> {
     m.insert(
         "require_signed_request_object".into(),
         json!(c.require_signed_request_object),
+    );
+    m.insert(
+        "dpop_bound_access_tokens".into(),
+        json!(c.dpop_bound_access_tokens),
     );
     m.insert("access_token_ttl".into(), json!(c.access_token_ttl));
     m.insert("refresh_token_ttl".into(), json!(c.refresh_token_ttl));

@@ -85,6 +85,7 @@ mod tests {
             require_pkce: true,
             require_pushed_requests: false,
             require_signed_request_object: false,
+            dpop_bound_access_tokens: false,
             access_token_ttl: None,
             refresh_token_ttl: None,
             enabled: true,

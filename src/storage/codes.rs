@@ -23,6 +23,8 @@ pub struct AuthorizationCode {
     pub expires_at: i64,
     /// The organisation the person acts for in this grant (application clients only).
     pub organisation_id: Option<OrganisationId>,
+    /// `dpop_jkt` of the authorization request (RFC 9449 §10): the key that must redeem it.
+    pub dpop_jkt: Option<String>,
 }
 
 /// What redeeming a code found.
@@ -41,8 +43,8 @@ impl Storage {
     pub async fn insert_code(&self, hash: &HashedToken, c: &AuthorizationCode) -> Result<()> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, sub, sid, redirect_uri, scope, \
-             nonce, code_challenge, auth_time, amr, created_at, expires_at, organisation_id) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+             nonce, code_challenge, auth_time, amr, created_at, expires_at, organisation_id, \
+             dpop_jkt) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
         )
         .bind(hash.as_str())
         .bind(c.client_id.clone())
@@ -57,6 +59,7 @@ impl Storage {
         .bind(now())
         .bind(c.expires_at)
         .bind(c.organisation_id.clone())
+        .bind(c.dpop_jkt.clone())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -68,7 +71,7 @@ impl Storage {
         let won: Option<AuthorizationCode> = sqlx::query_as(
             "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
              RETURNING client_id, sub, sid, redirect_uri, scope, nonce, code_challenge, auth_time, \
-             amr, expires_at, organisation_id",
+             amr, expires_at, organisation_id, dpop_jkt",
         )
         .bind(t)
         .bind(hash.as_str())

@@ -24,6 +24,8 @@ pub struct TokenFamily {
     pub revoked_at: Option<i64>,
     /// The organisation the person acts for in this grant (application clients only).
     pub organisation_id: Option<OrganisationId>,
+    /// The DPoP key a public client's refresh tokens are bound to (RFC 9449 §5).
+    pub dpop_jkt: Option<String>,
 }
 
 impl TokenFamily {
@@ -48,7 +50,8 @@ pub enum Rotation {
 
 macro_rules! family_columns {
     () => {
-        "id, client_id, sub, sid, scope, auth_time, amr, expires_at, revoked_at, organisation_id"
+        "id, client_id, sub, sid, scope, auth_time, amr, expires_at, revoked_at, organisation_id, \
+         dpop_jkt"
     };
 }
 
@@ -85,7 +88,8 @@ impl Storage {
         }
         sqlx::query(
             "INSERT INTO token_families (id, client_id, sub, sid, code_hash, scope, auth_time, amr, \
-             created_at, expires_at, organisation_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+             created_at, expires_at, organisation_id, dpop_jkt) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
         )
         .bind(f.id.clone())
         .bind(f.client_id.clone())
@@ -98,6 +102,7 @@ impl Storage {
         .bind(t)
         .bind(f.expires_at)
         .bind(f.organisation_id.clone())
+        .bind(f.dpop_jkt.clone())
         .execute(&mut *tx)
         .await?;
         if let Some((hash, expires_at)) = refresh {

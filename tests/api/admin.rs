@@ -36,6 +36,7 @@ pub(crate) async fn token(app: &TestApp, id: &str, scopes: &[&str]) -> String {
         no_pkce: false,
         require_par: false,
         require_signed_request: false,
+        dpop: false,
         access_token_ttl: None,
         refresh_token_ttl: None,
         secret: Some(secret.into()),

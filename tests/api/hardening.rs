@@ -308,6 +308,7 @@ async fn an_action_whose_audit_record_cannot_be_written_does_not_happen(db: Db) 
         no_pkce: false,
         require_par: false,
         require_signed_request: false,
+        dpop: false,
         access_token_ttl: None,
         refresh_token_ttl: None,
         secret: None,

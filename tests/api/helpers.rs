@@ -271,6 +271,8 @@ pub struct ClientSpec<'a> {
     pub require_par: bool,
     /// Authorization requests only as signed request objects (RFC 9101).
     pub require_signed_request: bool,
+    /// Tokens only DPoP-bound (RFC 9449).
+    pub dpop: bool,
     /// `poskytovatel` or `rodina`: an MPSV application client (scopes incl. mpsv, organisation).
     pub application: Option<&'a str>,
 }
@@ -288,6 +290,7 @@ impl<'a> ClientSpec<'a> {
             no_pkce: false,
             require_par: false,
             require_signed_request: false,
+            dpop: false,
             application: None,
         }
     }
@@ -349,6 +352,7 @@ impl TestApp {
             no_pkce: spec.no_pkce,
             require_par: spec.require_par,
             require_signed_request: spec.require_signed_request,
+            dpop: spec.dpop,
             access_token_ttl: None,
             refresh_token_ttl: None,
             secret: None,

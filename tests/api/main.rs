@@ -9,6 +9,7 @@ mod audit;
 mod client_auth;
 mod code_flow;
 mod crash;
+mod dpop;
 mod errors;
 mod hardening;
 mod jar;

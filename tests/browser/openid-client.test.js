@@ -4,7 +4,8 @@
 // request_uri to the login form, and the library redeems the code and validates the ID token
 // (iss in the response, RFC 9207; state, nonce, PKCE). Signed request objects (RFC 9101): the
 // library signs the request with the client's key, by value and pushed, and authenticates
-// with private_key_jwt.
+// with private_key_jwt. DPoP (RFC 9449): the library binds the code (through PAR), the access
+// and refresh tokens to its key, answers our nonce challenge, and calls userinfo with proofs.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -161,5 +162,51 @@ describe('openid-client as the relying party', { timeout: 120_000 }, () => {
     const viaPar = await oidc.buildAuthorizationUrlWithPAR(jar, searchParams);
     assert.deepEqual([...viaPar.searchParams.keys()].sort(), ['client_id', 'request_uri']);
     await signIn(viaPar, pushed.expected);
+  });
+
+  it('binds the tokens to a DPoP key (PAR, code, userinfo, refresh)', async () => {
+    assert.ok(config.serverMetadata().dpop_signing_alg_values_supported.includes('ES256'));
+    const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
+
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    // The proof at the PAR endpoint binds the code to the key (RFC 9449 §10.1); the library
+    // gets our nonce from the first, refused attempt (use_dpop_nonce) and retries.
+    const url = await oidc.buildAuthorizationUrlWithPAR(config, {
+      redirect_uri: CALLBACK,
+      scope: 'openid profile',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    }, { DPoP });
+    // Within the SSO session of the first test: straight back to the client.
+    const back = await authorizationResponse(page, server.base, async () => {
+      await page.goto(url.href).catch(() => {});
+    });
+    const tokens = await oidc.authorizationCodeGrant(config, back, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+    }, undefined, { DPoP });
+    assert.equal(tokens.token_type, 'dpop');
+    const sub = tokens.claims().sub;
+
+    // userinfo with a proof over the token (ath).
+    const info = await oidc.fetchUserInfo(config, tokens.access_token, sub, { DPoP });
+    assert.equal(info.sub, sub);
+    // The same token as a plain bearer token is refused.
+    const stolen = await fetch(`${server.base}/userinfo`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
+    assert.equal(stolen.status, 401);
+    assert.match(stolen.headers.get('www-authenticate'), /^DPoP .*error="invalid_token"/);
+
+    // A refresh with a proof keeps the binding.
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP });
+    assert.equal(refreshed.token_type, 'dpop');
+    const again = await oidc.fetchUserInfo(config, refreshed.access_token, sub, { DPoP });
+    assert.equal(again.sub, sub);
   });
 });

@@ -356,6 +356,7 @@ async fn issue_code(
                 amr: session.amr.clone(),
                 expires_at: now() + state.config.tokens.authorization_code,
                 organisation_id: organisation_id.clone(),
+                dpop_jkt: req.dpop_jkt.clone(),
             },
         )
         .await?;

@@ -311,6 +311,19 @@ pub async fn validate_params(
             ));
         }
     }
+    // RFC 9449 §10: a JWK SHA-256 thumbprint, base64url (43 characters).
+    let dpop_jkt = p.get("dpop_jkt").map(str::to_owned);
+    if dpop_jkt.as_deref().is_some_and(|j| {
+        j.len() != 43
+            || !j
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "dpop_jkt is not a JWK SHA-256 thumbprint",
+        ));
+    }
     let expected_sub = match p.get("id_token_hint") {
         None => None,
         Some(hint) => {
@@ -339,6 +352,7 @@ pub async fn validate_params(
         lang,
         expected_sub,
         require_mfa: requires_mfa(p.get("acr_values")),
+        dpop_jkt,
     };
     Ok((client, req))
 }

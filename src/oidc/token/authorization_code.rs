@@ -24,6 +24,7 @@ pub async fn grant(
     state: &AppState,
     client: &Client,
     presented: Redeem<'_>,
+    jkt: Option<&str>,
 ) -> Result<Response, OAuthError> {
     let code = presented.code;
     let code_hash = PlainToken::from_received(code).hashed();
@@ -68,6 +69,14 @@ pub async fn grant(
         }
         (None, None) => {}
     }
+    // RFC 9449 §10: a code requested with `dpop_jkt` is redeemed only with that key's proof.
+    if let Some(bound) = &code.dpop_jkt {
+        if jkt.is_none_or(|j| !crate::secrets::constant_time_eq(j, bound)) {
+            return Err(OAuthError::invalid_grant(
+                "the code is bound to another DPoP key (dpop_jkt)",
+            ));
+        }
+    }
     let session = state
         .storage
         .session_by_sid(&code.sid)
@@ -95,6 +104,9 @@ pub async fn grant(
         expires_at: session.expires_at,
         revoked_at: None,
         organisation_id: code.organisation_id.clone(),
+        // §5: a public client's refresh tokens are bound to its key (a confidential client's
+        // are bound to its credentials already).
+        dpop_jkt: jkt.filter(|_| client.is_public()).map(str::to_owned),
     };
     let refresh = client
         .allows_grant(GrantType::RefreshToken)
@@ -127,7 +139,7 @@ pub async fn grant(
         family_id: &family.id,
         affiliation: organisation.affiliation(),
     };
-    let access = issue::access_token(state, client, &scope, Some(&user))?;
+    let access = issue::access_token(state, client, &scope, Some(&user), jkt)?;
     let id_token = if scope.contains("openid") {
         Some(issue::id_token(
             state,

@@ -14,6 +14,7 @@ pub async fn grant(
     state: &AppState,
     client: &Client,
     requested: Option<&Scopes>,
+    jkt: Option<&str>,
 ) -> Result<Response, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::unauthorized_client(
@@ -28,6 +29,6 @@ pub async fn grant(
             .filter(|s| !matches!(*s, "openid" | "profile" | "email")),
     );
     let scope = requested_scope(requested, &allowed)?;
-    let access = issue::access_token(state, client, &scope, None)?;
+    let access = issue::access_token(state, client, &scope, None, jkt)?;
     Ok(issue::token_response(access, &scope, None, None))
 }

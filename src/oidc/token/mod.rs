@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use self::request::TokenRequest;
 use super::client_auth::authenticate;
+use super::dpop::{self, Target};
 use crate::app::AppState;
 use crate::domain::client::Client;
 use crate::domain::id::Subject;
@@ -22,10 +23,11 @@ use crate::http::params::Params;
 
 /// `POST /token`
 pub async fn handler(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match token(&state, &headers, &body).await {
+    let r = match token(&state, &headers, &body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
-    }
+    };
+    dpop::with_nonce(&state, &headers, r)
 }
 
 async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
@@ -37,7 +39,21 @@ async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Res
             "the client may not use the {grant} grant"
         )));
     }
-    let response = match TokenRequest::parse(grant, &p)? {
+    let request = TokenRequest::parse(grant, &p)?;
+    // RFC 9449 §5: a proof binds the tokens issued here to its key.
+    let target = Target {
+        method: "POST",
+        url: &state.endpoints.token,
+        access_token: None,
+    };
+    let proof = dpop::proof(state, headers, &target).await?;
+    if proof.is_none() && client.dpop_bound_access_tokens {
+        return Err(OAuthError::invalid_request(
+            "this client's tokens are DPoP-bound: send a DPoP proof (RFC 9449)",
+        ));
+    }
+    let jkt = proof.as_ref().map(|p| p.jkt.as_str());
+    let response = match request {
         TokenRequest::AuthorizationCode {
             code,
             redirect_uri,
@@ -48,14 +64,14 @@ async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Res
                 redirect_uri: redirect_uri.as_deref(),
                 code_verifier: code_verifier.as_deref(),
             };
-            authorization_code::grant(state, &client, redemption).await?
+            authorization_code::grant(state, &client, redemption, jkt).await?
         }
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => refresh_token::grant(state, &client, &refresh_token, scope.as_ref()).await?,
+        } => refresh_token::grant(state, &client, &refresh_token, scope.as_ref(), jkt).await?,
         TokenRequest::ClientCredentials { scope } => {
-            client_credentials::grant(state, &client, scope.as_ref()).await?
+            client_credentials::grant(state, &client, scope.as_ref(), jkt).await?
         }
     };
     state.metrics.token_issued(grant.as_str());

@@ -10,13 +10,14 @@ use crate::domain::scope::Scopes;
 use crate::error::OAuthError;
 use crate::oidc::issue::{self, GrantOrganisation, UserContext};
 use crate::secrets::PlainToken;
-use crate::storage::tokens::Rotation;
+use crate::storage::tokens::{Rotation, TokenFamily};
 
 pub async fn grant(
     state: &AppState,
     client: &Client,
     presented: &str,
     requested: Option<&Scopes>,
+    jkt: Option<&str>,
 ) -> Result<Response, OAuthError> {
     let old = PlainToken::from_received(presented).hashed();
     let new = PlainToken::generate();
@@ -28,7 +29,7 @@ pub async fn grant(
         .rotate_refresh_token(&old, &new.hashed(), refresh_ttl(state, client), |f| {
             let granted = Scopes::from_list(f.scope.split(' ').filter(|s| !s.is_empty()));
             scope = requested_scope(requested, &granted);
-            f.client_id == client.client_id.as_str() && scope.is_ok()
+            f.client_id == client.client_id.as_str() && scope.is_ok() && key_ok(f, jkt)
         })
         .await?;
     let family = match rotation {
@@ -41,6 +42,11 @@ pub async fn grant(
         }
         Rotation::Refused(f) if f.client_id != client.client_id.as_str() => {
             return Err(OAuthError::invalid_grant("invalid refresh token"))
+        }
+        Rotation::Refused(f) if !key_ok(&f, jkt) => {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token is bound to a DPoP key: send a proof signed with it",
+            ))
         }
         Rotation::Refused(_) => {
             return Err(scope
@@ -77,7 +83,7 @@ pub async fn grant(
         family_id: &family.id,
         affiliation: organisation.affiliation(),
     };
-    let access = issue::access_token(state, client, &scope, Some(&user))?;
+    let access = issue::access_token(state, client, &scope, Some(&user), jkt)?;
     // OIDC Core §12.2: an ID token may be returned; it carries no nonce.
     let id_token = if scope.contains("openid") {
         Some(issue::id_token(
@@ -92,4 +98,12 @@ pub async fn grant(
         None
     };
     Ok(issue::token_response(access, &scope, id_token, Some(new)))
+}
+
+/// RFC 9449 §5: a bound family's refresh token is used only with a proof of its key.
+fn key_ok(f: &TokenFamily, jkt: Option<&str>) -> bool {
+    match &f.dpop_jkt {
+        None => true,
+        Some(bound) => jkt.is_some_and(|j| crate::secrets::constant_time_eq(j, bound)),
+    }
 }

@@ -114,6 +114,11 @@ fn client_fields(staff: &Staff, c: Option<&Client>) -> Vec<Field> {
         t.get("console.require_signed_request"),
         c.is_some_and(|c| c.require_signed_request_object),
     ));
+    f.push(Field::check(
+        "dpop_bound_access_tokens",
+        t.get("console.dpop_bound"),
+        c.is_some_and(|c| c.dpop_bound_access_tokens),
+    ));
     if let Some(c) = c {
         f.push(Field::check("enabled", t.get("console.enabled"), c.enabled));
     }
@@ -220,6 +225,7 @@ fn apply(c: &mut Client, form: &Params) -> Result<(), crate::domain::ParseError>
     c.scopes = crate::domain::scope::Scopes::parse(form.get("scopes").unwrap_or(""))?;
     c.require_pushed_requests = form.get("require_pushed_requests").is_some();
     c.require_signed_request_object = form.get("require_signed_request_object").is_some();
+    c.dpop_bound_access_tokens = form.get("dpop_bound_access_tokens").is_some();
     c.validate()
 }
 
