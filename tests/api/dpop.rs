@@ -184,23 +184,20 @@ async fn proofs_are_refused_unless_fresh_and_for_this_request(db: Db) {
             )
         }
     };
-    let n = ("nonce", nonce.clone());
+    let n = || ("nonce", nonce.clone());
     // Wrong method, wrong URL, old or future iat, wrong typ.
     for (proof, why) in [
-        (key.proof("GET", &htu, &[n.clone()]), "htm"),
+        (key.proof("GET", &htu, &[n()]), "htm"),
+        (key.proof("POST", &app.url("/userinfo"), &[n()]), "htu"),
         (
-            key.proof("POST", &app.url("/userinfo"), &[n.clone()]),
-            "htu",
-        ),
-        (
-            key.proof("POST", "https://other-op.example/token", &[n.clone()]),
+            key.proof("POST", "https://other-op.example/token", &[n()]),
             "htu",
         ),
         (
             key.proof(
                 "POST",
                 &htu,
-                &[n.clone(), ("iat", json!(mpsv_idp::secrets::now() - 600))],
+                &[n(), ("iat", json!(mpsv_idp::secrets::now() - 600))],
             ),
             "iat",
         ),
@@ -208,7 +205,7 @@ async fn proofs_are_refused_unless_fresh_and_for_this_request(db: Db) {
             key.proof(
                 "POST",
                 &htu,
-                &[n.clone(), ("iat", json!(mpsv_idp::secrets::now() + 600))],
+                &[n(), ("iat", json!(mpsv_idp::secrets::now() + 600))],
             ),
             "iat",
         ),
@@ -233,8 +230,8 @@ async fn proofs_are_refused_unless_fresh_and_for_this_request(db: Db) {
     let (_, d) = refused(format!("{none}.{body}.")).await;
     assert!(d.contains("alg"), "{d}");
     let other = DpopKey::new();
-    let genuine = key.proof("POST", &htu, &[n.clone()]);
-    let forged = other.proof("POST", &htu, &[n.clone()]);
+    let genuine = key.proof("POST", &htu, &[n()]);
+    let forged = other.proof("POST", &htu, &[n()]);
     let mixed = format!(
         "{}.{}",
         genuine.rsplit_once('.').unwrap().0,
@@ -251,8 +248,8 @@ async fn proofs_are_refused_unless_fresh_and_for_this_request(db: Db) {
     let r = reqwest::Client::new()
         .post(&htu)
         .basic_auth("robot", Some(&s))
-        .header("DPoP", key.proof("POST", &htu, &[n.clone()]))
-        .header("DPoP", key.proof("POST", &htu, &[n.clone()]))
+        .header("DPoP", key.proof("POST", &htu, &[n()]))
+        .header("DPoP", key.proof("POST", &htu, &[n()]))
         .form(&CC)
         .send()
         .await
