@@ -22,6 +22,7 @@ macro_rules! serde_as_text {
 
 pub mod account;
 pub mod amr;
+pub mod claims_request;
 pub mod client;
 pub mod date;
 pub mod entitlement;

@@ -46,6 +46,9 @@ pub struct AuthorizationRequest {
     /// `dpop_jkt` (RFC 9449 §10): the thumbprint of the DPoP key that must redeem the code.
     #[serde(default)]
     pub dpop_jkt: Option<String>,
+    /// The `claims` parameter (OIDC Core §5.5).
+    #[serde(default)]
+    pub claims: Option<crate::domain::claims_request::ClaimsRequest>,
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ pub fn document(issuer: &str, e: &Endpoints, protocol: &ProtocolConfig) -> Value
             "email", "email_verified", "mpsv_client_id", "organisation",
             "statutory_representative", "submit_permission", "submit_permission_source", "apps"
         ],
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
         // RFC 9101: request objects by value (and through PAR), signed with the client's
         // keys; `request_uri` values are only ours (the PAR endpoint's), never fetched.
         "request_parameter_supported": true,

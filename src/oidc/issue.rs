@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::jwt::{self, AccessTokenClaims};
 use crate::app::AppState;
+use crate::domain::claims_request::{scope_of, ClaimsRequest, Target};
 use crate::domain::account::Account;
 use crate::domain::amr::Amr;
 use crate::domain::client::Client;
@@ -168,6 +169,38 @@ pub fn user_claims(
     c
 }
 
+/// The claims of `scope` and, of those asked for individually (`claims`, OIDC Core §5.5),
+/// the ones whose scope the client is registered for, even if this request did not ask for
+/// that scope.
+pub fn released_claims<'a>(
+    account: &Account,
+    affiliation: Option<&Affiliation>,
+    scope: &Scopes,
+    client: &Client,
+    requested: impl Iterator<Item = &'a str>,
+) -> Map<String, Value> {
+    let mut c = user_claims(account, affiliation, scope);
+    let extra: Vec<&str> = requested
+        .filter(|n| !c.contains_key(*n))
+        .filter(|n| scope_of(n).is_some_and(|s| client.scopes.contains(s)))
+        .collect();
+    if extra.is_empty() {
+        return c;
+    }
+    let wider = Scopes::from_list(
+        scope
+            .iter()
+            .chain(extra.iter().filter_map(|n| scope_of(n))),
+    );
+    let mut all = user_claims(account, affiliation, &wider);
+    for name in extra {
+        if let Some(v) = all.remove(name) {
+            c.insert(name.to_owned(), v);
+        }
+    }
+    c
+}
+
 /// The `organisation` scope's claims (DESIGN.md, "Claims contract").
 fn organisation_claims(c: &mut Map<String, Value>, a: &Affiliation) {
     let o = &a.organisation;
@@ -203,9 +236,16 @@ pub fn id_token(
     scope: &Scopes,
     nonce: Option<&str>,
     access_token: &str,
+    requested: &ClaimsRequest,
 ) -> Result<String, Internal> {
     let iat = now();
-    let mut c = user_claims(user.account, user.affiliation, scope);
+    let mut c = released_claims(
+        user.account,
+        user.affiliation,
+        scope,
+        client,
+        requested.names(Target::IdToken),
+    );
     c.insert("iss".into(), state.config.issuer.clone().into());
     c.insert("aud".into(), client.client_id.as_str().into());
     c.insert("azp".into(), client.client_id.as_str().into());

@@ -9,6 +9,7 @@ use axum::Json;
 
 use super::resource::{live_token, presented, Presented};
 use crate::app::AppState;
+use crate::domain::claims_request::{ClaimsRequest, Target};
 use crate::domain::account::AccountStatus;
 use crate::domain::id::Subject;
 use crate::domain::scope::Scopes;
@@ -109,6 +110,13 @@ async fn userinfo(
             "the person is no longer entitled to this application",
         ));
     }
-    let body = super::issue::user_claims(&account, organisation.affiliation(), &scope);
+    let requested = ClaimsRequest::from_stored(live.family.as_ref().and_then(|f| f.claims.as_deref()));
+    let body = super::issue::released_claims(
+        &account,
+        organisation.affiliation(),
+        &scope,
+        &client,
+        requested.names(Target::Userinfo),
+    );
     Ok(no_store(Json(body).into_response()))
 }

@@ -25,6 +25,8 @@ pub struct AuthorizationCode {
     pub organisation_id: Option<OrganisationId>,
     /// `dpop_jkt` of the authorization request (RFC 9449 §10): the key that must redeem it.
     pub dpop_jkt: Option<String>,
+    /// The `claims` parameter of the request (OIDC Core §5.5), stored form.
+    pub claims: Option<String>,
 }
 
 /// What redeeming a code found.
@@ -44,7 +46,7 @@ impl Storage {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, sub, sid, redirect_uri, scope, \
              nonce, code_challenge, auth_time, amr, created_at, expires_at, organisation_id, \
-             dpop_jkt) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+             dpop_jkt, claims) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
         )
         .bind(hash.as_str())
         .bind(c.client_id.clone())
@@ -60,6 +62,7 @@ impl Storage {
         .bind(c.expires_at)
         .bind(c.organisation_id.clone())
         .bind(c.dpop_jkt.clone())
+        .bind(c.claims.clone())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -71,7 +74,7 @@ impl Storage {
         let won: Option<AuthorizationCode> = sqlx::query_as(
             "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
              RETURNING client_id, sub, sid, redirect_uri, scope, nonce, code_challenge, auth_time, \
-             amr, expires_at, organisation_id, dpop_jkt",
+             amr, expires_at, organisation_id, dpop_jkt, claims",
         )
         .bind(t)
         .bind(hash.as_str())

@@ -26,6 +26,8 @@ pub struct TokenFamily {
     pub organisation_id: Option<OrganisationId>,
     /// The DPoP key a public client's refresh tokens are bound to (RFC 9449 §5).
     pub dpop_jkt: Option<String>,
+    /// The `claims` parameter of the authorization request (OIDC Core §5.5), stored form.
+    pub claims: Option<String>,
 }
 
 impl TokenFamily {
@@ -51,7 +53,7 @@ pub enum Rotation {
 macro_rules! family_columns {
     () => {
         "id, client_id, sub, sid, scope, auth_time, amr, expires_at, revoked_at, organisation_id, \
-         dpop_jkt"
+         dpop_jkt, claims"
     };
 }
 
@@ -88,8 +90,8 @@ impl Storage {
         }
         sqlx::query(
             "INSERT INTO token_families (id, client_id, sub, sid, code_hash, scope, auth_time, amr, \
-             created_at, expires_at, organisation_id, dpop_jkt) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+             created_at, expires_at, organisation_id, dpop_jkt, claims) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
         )
         .bind(f.id.clone())
         .bind(f.client_id.clone())
@@ -103,6 +105,7 @@ impl Storage {
         .bind(f.expires_at)
         .bind(f.organisation_id.clone())
         .bind(f.dpop_jkt.clone())
+        .bind(f.claims.clone())
         .execute(&mut *tx)
         .await?;
         if let Some((hash, expires_at)) = refresh {

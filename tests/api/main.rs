@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod admin;
 mod audit;
+mod claims;
 mod client_auth;
 mod code_flow;
 mod crash;

@@ -113,6 +113,8 @@ async fn seed_one(
         expires_at: session.expires_at,
         revoked_at: None,
         organisation_id: None,
+        dpop_jkt: None,
+        claims: None,
     };
     let refresh = PlainToken::generate();
     storage

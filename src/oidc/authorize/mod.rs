@@ -357,6 +357,7 @@ async fn issue_code(
                 expires_at: now() + state.config.tokens.authorization_code,
                 organisation_id: organisation_id.clone(),
                 dpop_jkt: req.dpop_jkt.clone(),
+                claims: req.claims.as_ref().map(|c| c.to_stored()),
             },
         )
         .await?;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::app::AppState;
+use crate::domain::claims_request::ClaimsRequest;
 use crate::domain::client::{Client, GrantType};
 use crate::domain::id::Subject;
 use crate::domain::pkce::CodeChallenge;
@@ -324,6 +325,33 @@ pub async fn validate_params(
             "dpop_jkt is not a JWK SHA-256 thumbprint",
         ));
     }
+    let claims = p
+        .get("claims")
+        .map(ClaimsRequest::parse)
+        .transpose()
+        .map_err(|e| fail(ErrorCode::InvalidRequest, &e.0))?;
+    // §5.5.1.1: an essential acr is a requirement; none of its values known is unmet.
+    let essential_acr = claims.as_ref().and_then(ClaimsRequest::essential_acr);
+    let mfa_by_claims = match &essential_acr {
+        None => false,
+        Some(values) => {
+            let known = |v: &&str| *v == crate::oidc::ACR_MFA || *v == crate::oidc::ACR_PASSWORD;
+            if !values.iter().any(known) {
+                return Err(fail(
+                    ErrorCode::UnmetAuthenticationRequirements,
+                    "none of the essential acr values is supported",
+                ));
+            }
+            !values.contains(&crate::oidc::ACR_PASSWORD)
+        }
+    };
+    let claimed_sub = match &claims {
+        Some(c) => c
+            .expected_sub()
+            .map_err(|e| fail(ErrorCode::InvalidRequest, &e.0))?
+            .map(|s| Subject::from_stored(s.to_owned())),
+        None => None,
+    };
     let expected_sub = match p.get("id_token_hint") {
         None => None,
         Some(hint) => {
@@ -335,6 +363,15 @@ pub async fn validate_params(
                 // Our own signature: the `sub` is one we issued.
                 .map(|s| Subject::from_stored(s.to_owned()))
         }
+    };
+    let expected_sub = match (expected_sub, claimed_sub) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "id_token_hint and the sub of claims name different people",
+            ))
+        }
+        (a, b) => a.or(b),
     };
     let req = AuthorizationRequest {
         client_id: client.client_id.clone(),
@@ -351,8 +388,9 @@ pub async fn validate_params(
         login_hint: p.get("login_hint").map(str::to_owned),
         lang,
         expected_sub,
-        require_mfa: requires_mfa(p.get("acr_values")),
+        require_mfa: requires_mfa(p.get("acr_values")) || mfa_by_claims,
         dpop_jkt,
+        claims,
     };
     Ok((client, req))
 }

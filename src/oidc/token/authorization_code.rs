@@ -4,6 +4,7 @@ use axum::response::Response;
 
 use super::{active_account, refresh_ttl};
 use crate::app::AppState;
+use crate::domain::claims_request::ClaimsRequest;
 use crate::domain::client::{Client, GrantType};
 use crate::domain::pkce::CodeChallenge;
 use crate::domain::scope::Scopes;
@@ -107,6 +108,7 @@ pub async fn grant(
         // §5: a public client's refresh tokens are bound to its key (a confidential client's
         // are bound to its credentials already).
         dpop_jkt: jkt.filter(|_| client.is_public()).map(str::to_owned),
+        claims: code.claims.clone(),
     };
     let refresh = client
         .allows_grant(GrantType::RefreshToken)
@@ -148,6 +150,7 @@ pub async fn grant(
             &scope,
             code.nonce.as_deref(),
             &access.token,
+            &ClaimsRequest::from_stored(code.claims.as_deref()),
         )?)
     } else {
         None

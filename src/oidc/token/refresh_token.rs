@@ -5,6 +5,7 @@ use axum::response::Response;
 
 use super::{active_account, refresh_ttl, requested_scope};
 use crate::app::AppState;
+use crate::domain::claims_request::ClaimsRequest;
 use crate::domain::client::Client;
 use crate::domain::scope::Scopes;
 use crate::error::OAuthError;
@@ -93,6 +94,7 @@ pub async fn grant(
             &scope,
             None,
             &access.token,
+            &ClaimsRequest::from_stored(family.claims.as_deref()),
         )?)
     } else {
         None
