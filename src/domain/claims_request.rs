@@ -77,7 +77,12 @@ impl ClaimsRequest {
         if acr.essential != Some(true) {
             return None;
         }
-        let mut wanted: Vec<&str> = acr.values.iter().flatten().filter_map(Value::as_str).collect();
+        let mut wanted: Vec<&str> = acr
+            .values
+            .iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
         wanted.extend(acr.value.as_ref().and_then(Value::as_str));
         Some(wanted)
     }
@@ -87,12 +92,15 @@ impl ClaimsRequest {
         let mut subs = [Target::IdToken, Target::Userinfo]
             .into_iter()
             .filter_map(|t| self.members(t).get("sub")?.as_ref()?.value.as_ref())
-            .map(|v| v.as_str().ok_or(ParseError::new("the sub value must be a string")));
+            .map(|v| {
+                v.as_str()
+                    .ok_or(ParseError::new("the sub value must be a string"))
+            });
         let first = subs.next().transpose()?;
         match subs.next().transpose()? {
-            Some(second) if Some(second) != first => Err(ParseError::new(
-                "claims asks for two different sub values",
-            )),
+            Some(second) if Some(second) != first => {
+                Err(ParseError::new("claims asks for two different sub values"))
+            }
             _ => Ok(first),
         }
     }

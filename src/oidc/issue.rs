@@ -8,9 +8,9 @@ use serde_json::{json, Map, Value};
 
 use super::jwt::{self, AccessTokenClaims};
 use crate::app::AppState;
-use crate::domain::claims_request::{scope_of, ClaimsRequest, Target};
 use crate::domain::account::Account;
 use crate::domain::amr::Amr;
+use crate::domain::claims_request::{scope_of, ClaimsRequest, Target};
 use crate::domain::client::Client;
 use crate::domain::entitlement::Affiliation;
 use crate::domain::id::{OrganisationId, Subject};
@@ -187,11 +187,7 @@ pub fn released_claims<'a>(
     if extra.is_empty() {
         return c;
     }
-    let wider = Scopes::from_list(
-        scope
-            .iter()
-            .chain(extra.iter().filter_map(|n| scope_of(n))),
-    );
+    let wider = Scopes::from_list(scope.iter().chain(extra.iter().filter_map(|n| scope_of(n))));
     let mut all = user_claims(account, affiliation, &wider);
     for name in extra {
         if let Some(v) = all.remove(name) {

@@ -9,8 +9,8 @@ use axum::Json;
 
 use super::resource::{live_token, presented, Presented};
 use crate::app::AppState;
-use crate::domain::claims_request::{ClaimsRequest, Target};
 use crate::domain::account::AccountStatus;
+use crate::domain::claims_request::{ClaimsRequest, Target};
 use crate::domain::id::Subject;
 use crate::domain::scope::Scopes;
 use crate::error::{no_store, BearerError};
@@ -110,7 +110,8 @@ async fn userinfo(
             "the person is no longer entitled to this application",
         ));
     }
-    let requested = ClaimsRequest::from_stored(live.family.as_ref().and_then(|f| f.claims.as_deref()));
+    let requested =
+        ClaimsRequest::from_stored(live.family.as_ref().and_then(|f| f.claims.as_deref()));
     let body = super::issue::released_claims(
         &account,
         organisation.affiliation(),

@@ -19,7 +19,11 @@ fn with_scope(flow: Flow, scope: &str) -> Flow {
     let pairs: Vec<(String, String)> = u
         .query_pairs()
         .map(|(k, v)| {
-            let v = if k == "scope" { scope.to_owned() } else { v.into_owned() };
+            let v = if k == "scope" {
+                scope.to_owned()
+            } else {
+                v.into_owned()
+            };
             (k.into_owned(), v)
         })
         .collect();
@@ -72,7 +76,13 @@ async fn individually_requested_claims_are_released_where_asked(db: Db) {
     let tokens: Value = r.json().await.unwrap();
     let id = payload(tokens["id_token"].as_str().unwrap());
     assert_eq!(id["preferred_username"], "jana.novakova");
-    for absent in ["mpsv_client_id", "nickname", "email", "given_name", "family_name"] {
+    for absent in [
+        "mpsv_client_id",
+        "nickname",
+        "email",
+        "given_name",
+        "family_name",
+    ] {
         assert!(id.get(absent).is_none(), "{absent} in {id}");
     }
     let at = tokens["access_token"].as_str().unwrap();
