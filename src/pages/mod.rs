@@ -51,6 +51,9 @@ pub struct OtpPage<'a> {
     pub request_id: &'a str,
     pub csrf: &'a str,
     pub error: &'a str,
+    /// The application asked for the MFA level (a step-up, or a login that must prove it):
+    /// the page says why the code is needed.
+    pub step_up: bool,
 }
 
 /// Choosing a new password: forced at login, voluntary on the account page, or by a reset link.

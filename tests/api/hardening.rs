@@ -539,8 +539,9 @@ async fn private_key_jwt_assertions_name_only_us_and_are_not_from_the_future(db:
     }
 }
 
-/// 11.19: `acr_values=urn:mpsv:idp:acr:mfa` makes the login ask for the second factor, or fails
-/// with `unmet_authentication_requirements` when the person has none; discovery lists neither
+/// 11.19 and issue 14.4: `acr_values=urn:mpsv:idp:acr:mfa` makes the login ask for the second
+/// factor (alone, within an SSO session: a step-up), or fails with
+/// `unmet_authentication_requirements` when the person has none; discovery lists neither
 /// an empty `userinfo_signing_alg_values_supported` nor `prompt=consent`.
 async fn acr_values_for_mfa_are_honoured_and_discovery_promises_only_what_is_done(db: Db) {
     let app = spawn_app(db).await;
@@ -576,35 +577,52 @@ async fn acr_values_for_mfa_are_honoured_and_discovery_promises_only_what_is_don
         &[("acr_values", "urn:mpsv:idp:acr:pwd urn:mpsv:idp:acr:mfa")],
     );
     let r = app.browser.get(&flow.url).send().await.unwrap();
-    assert!(param(&location(r.headers()), "code").is_some());
+    let pwd_tokens = app.redeem(&rp, &flow, &location(r.headers())).await;
+    let id_token = |t: &openidconnect::core::CoreTokenResponse| {
+        crate::code_flow::decode_payload(
+            &openidconnect::TokenResponse::id_token(t)
+                .unwrap()
+                .to_string(),
+        )
+    };
+    let pwd = id_token(&pwd_tokens);
+    assert_eq!(pwd["acr"], "urn:mpsv:idp:acr:pwd");
     // With an authenticator app enrolled in this session (still a password-only session), the
-    // MFA level sends the person to sign in again, and the code's tokens say MFA.
+    // MFA level asks for the second factor alone, within the session (a step-up): no password
+    // form, and the page says why.
     let secret = crate::accounts::enrol_on_account_page(&app).await;
     let flow = start_flow(&rp, &mfa);
-    let (id, csrf, _) = app.open_login(&flow.url).await;
-    let r = app
-        .submit_login(&id, &csrf, "jana.novakova", PASSWORD)
-        .await;
-    assert!(location(r.headers()).starts_with("/login/otp?"));
+    let r = app.browser.get(&flow.url).send().await.unwrap();
+    assert!(location(r.headers()).starts_with("/login/otp?"), "{r:?}");
     let html = follow(&app, &r).await;
-    let r = post_form(
-        &app,
-        "/login/otp",
-        &[
-            ("id", &hidden(&html, "id")),
-            ("csrf", &hidden(&html, "csrf")),
-            ("code", &code_at(&secret, step_at(now()) + 1)),
-        ],
-    )
-    .await;
-    let back = location(r.headers());
-    let tokens = app.redeem(&rp, &flow, &back).await;
-    let idt = crate::code_flow::decode_payload(
-        &openidconnect::TokenResponse::id_token(&tokens)
-            .unwrap()
-            .to_string(),
-    );
+    assert!(html.contains("id=\"otp-why\""), "{html}");
+    let otp = |code: String| {
+        let (id, csrf) = (hidden(&html, "id"), hidden(&html, "csrf"));
+        let app = &app;
+        async move {
+            post_form(
+                app,
+                "/login/otp",
+                &[("id", &id), ("csrf", &csrf), ("code", &code)],
+            )
+            .await
+        }
+    };
+    // A wrong code: refused, the client gets nothing.
+    let r = otp("000000".into()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("otp-error"));
+    let r = otp(code_at(&secret, step_at(now()) + 1)).await;
+    let tokens = app.redeem(&rp, &flow, &location(r.headers())).await;
+    let idt = id_token(&tokens);
     assert_eq!(idt["acr"], "urn:mpsv:idp:acr:mfa");
+    assert!(idt["amr"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("otp")));
+    // The same SSO session, raised: its sid did not change.
+    assert_eq!(idt["sid"], pwd["sid"]);
+    assert!(idt["auth_time"].as_i64() >= pwd["auth_time"].as_i64());
 }
 
 /// 11.20: the rules shown next to the new-password field follow `password.history`.

@@ -182,6 +182,18 @@ describe('account pages', { timeout: 180_000 }, () => {
     await screenshot(page, 'account-totp');
   });
 
+  step('an application asking for the MFA level gets a step-up: only the code, with the reason', async () => {
+    // The session is a password one; the account has a second factor now.
+    const url = new URL(server.tryUrl);
+    url.searchParams.set('acr_values', 'urn:mpsv:idp:acr:mfa');
+    await page.goto(url.href);
+    await page.waitForURL((u) => u.pathname === '/login/otp');
+    assert.match(await page.locator('#otp-why').innerText(), /vyžaduje ověření druhým faktorem/);
+    await checkA11y(page, 'step-up');
+    await screenshot(page, 'login-step-up');
+    await page.goto(`${server.base}/account`);
+  });
+
   step('signing out of every application', async () => {
     await page.getByRole('button', { name: 'Odhlásit se ze všech aplikací' }).click();
     await page.getByText('Byli jste odhlášeni ze všech aplikací').waitFor();

@@ -11,6 +11,8 @@ use std::io::Write;
 
 use anyhow::{bail, Context};
 use mpsv_idp::domain::account::{Account, Username};
+use mpsv_idp::domain::amr::{Amr, Method};
+use mpsv_idp::domain::id::SessionId;
 use mpsv_idp::secrets::{now, PlainToken};
 use mpsv_idp::storage::sessions::Session;
 use mpsv_idp::storage::tokens::TokenFamily;
@@ -87,10 +89,10 @@ async fn seed_one(
     let sub = account.sub.clone();
     storage.insert_account(&account).await?;
     let session = Session {
-        sid: uuid::Uuid::new_v4().simple().to_string(),
+        sid: SessionId::generate(),
         sub: sub.clone(),
         auth_time: t,
-        amr: "pwd".into(),
+        amr: Amr::of(Method::Password),
         expires_at: t + 10 * 3600,
         created_at: t,
         last_seen_at: t,
@@ -109,7 +111,7 @@ async fn seed_one(
         sid: session.sid.clone(),
         scope: "openid profile email".into(),
         auth_time: t,
-        amr: "pwd".into(),
+        amr: Amr::of(Method::Password),
         expires_at: session.expires_at,
         revoked_at: None,
         organisation_id: None,

@@ -114,10 +114,13 @@ async fn handle(state: AppState, browser: SessionCookie, raw: &[u8]) -> Response
 /// Does the existing session satisfy the request, or must the person sign in?
 fn needs_login(req: &AuthorizationRequest, session: Option<&Session>) -> bool {
     let Some(s) = session else { return true };
+    (req.require_mfa && !has_second_factor(s)) || needs_password(req, s)
+}
+
+/// Must the person of `s` sign in again from the start (password first)? If not, a missing
+/// second factor is asked for alone, within the session (a step-up).
+fn needs_password(req: &AuthorizationRequest, s: &Session) -> bool {
     if req.prompt_login {
-        return true;
-    }
-    if req.require_mfa && !has_second_factor(s) {
         return true;
     }
     if let Some(max_age) = req.max_age {
@@ -173,6 +176,14 @@ async fn proceed(
         };
         return Ok(error_response(state, &target, error, description));
     }
+    // Step-up (OIDC Core §3.1.2.1 acr_values, §5.5.1.1 essential acr; RFC 9470 §4): the
+    // session is the right person's and recent enough, only its level is too low — the
+    // second factor is asked for alone, and the same session (same sid) rises to the MFA
+    // level.
+    if let Some(s) = session.as_ref().filter(|s| !needs_password(&req, s)) {
+        tracing::info!(sid = %s.sid, client_id = %client.client_id, "step-up to the MFA level");
+        return at_stage(state, client, req, s, Stage::SecondFactor).await;
+    }
     // The person must sign in: an interaction, which the login page binds to this browser.
     let lang = req.lang;
     match interaction::start(
@@ -226,16 +237,29 @@ async fn complete(
         Decision::Deny => Stage::NoAccess,
         Decision::Choose => Stage::Organisation,
     };
-    let purpose = Purpose::Authorize(Box::new(req.clone()));
+    at_stage(state, client, req.clone(), session, stage).await
+}
+
+/// Continues the request of `session`'s person at a page of `stage` (an interaction bound to
+/// this browser).
+async fn at_stage(
+    state: &AppState,
+    client: &Client,
+    req: AuthorizationRequest,
+    session: &Session,
+    stage: Stage,
+) -> Result<Response, PageError> {
+    let lang = req.lang;
+    let purpose = Purpose::Authorize(Box::new(req));
     let Some((i, binding)) =
         interaction::start_for_session(state, client.client_id.as_str(), purpose, session, stage)
             .await?
     else {
-        return Err(PageError::too_many_requests(req.lang));
+        return Err(PageError::too_many_requests(lang));
     };
     Ok(interaction::with_csrf_cookie(
         state,
-        see_other(&i.url(req.lang)),
+        see_other(&i.url(lang)),
         &binding,
         &i,
     ))

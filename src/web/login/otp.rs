@@ -148,6 +148,7 @@ async fn render(
         request_id: pending.id(),
         csrf: csrf.expose(),
         error,
+        step_up: pending.request().is_some_and(|r| r.require_mfa),
     };
     Ok(with_csrf_cookie(
         state,
