@@ -40,6 +40,8 @@ pub struct Inner {
     pub mailer: crate::mail::Mailer,
     /// Wakes this node's back-channel logout delivery task (`oidc::backchannel::run`).
     pub logout_outbox: tokio::sync::Notify,
+    /// Verifiers of recently seen DPoP proof keys.
+    pub dpop_keys: crate::oidc::dpop::ProofKeys,
 }
 
 /// Cheap to clone; handed to every handler.
@@ -113,6 +115,7 @@ impl AppState {
             data_key,
             mailer: crate::mail::Mailer::new(&config.mail).context("mail transport")?,
             logout_outbox: tokio::sync::Notify::new(),
+            dpop_keys: crate::oidc::dpop::ProofKeys::default(),
             login_limiter: Limiter::per_minute("login", config.limits.login_per_minute),
             reset_limiter: Limiter::per_minute("reset", config.limits.password_reset_per_minute),
             password_change_limiter: Limiter::per_minute(

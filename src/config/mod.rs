@@ -68,6 +68,11 @@ pub struct ProtocolConfig {
     /// DPoP proofs must carry our nonce (RFC 9449 §8; `use_dpop_nonce` hands it out). On by
     /// default: a proof then cannot be made in advance, only within the nonce's window.
     pub dpop_nonce: bool,
+    /// The applications whose tokens say `submit_permission: true` only at the MFA level
+    /// (`urn:mpsv:idp:acr:mfa`); below it they say false and
+    /// `submit_permission_mfa_required: true`, and the application asks for a step-up.
+    /// (`poskytovatel`, `rodina`.)
+    pub submit_requires_mfa: Vec<String>,
 }
 
 impl Default for ProtocolConfig {
@@ -76,6 +81,7 @@ impl Default for ProtocolConfig {
             require_pushed_authorization_requests: false,
             require_signed_request_object: false,
             dpop_nonce: true,
+            submit_requires_mfa: Vec::new(),
         }
     }
 }
@@ -515,6 +521,14 @@ impl Config {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        for app in &self.protocol.submit_requires_mfa {
+            app.parse::<crate::domain::client::Application>()
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "protocol.submit_requires_mfa: {app:?} is not poskytovatel or rodina"
+                    )
+                })?;
+        }
         let issuer = Url::parse(&self.issuer).context("issuer must be an absolute URL")?;
         // OIDC Discovery §3: https, no query or fragment. Plain http is allowed for loopback
         // development only.

@@ -7,6 +7,9 @@
 //! hash (`ath`) at resource endpoints, our nonce (§8) when nonces are required, and a `jti`
 //! seen only once — in the database, so on every node (§11.1).
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use axum::http::{HeaderMap, HeaderValue};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -110,7 +113,7 @@ pub async fn proof(
     let jwt = value
         .to_str()
         .map_err(|_| Invalid("the DPoP header is not a JWT"))?;
-    let (claims, jkt) = verify_signature(jwt)?;
+    let (claims, jkt) = verify_signature(&state.dpop_keys, jwt)?;
     let text = |n: &str| claims.get(n).and_then(Value::as_str);
     let jti = text("jti")
         .filter(|j| !j.is_empty() && j.len() <= 256)
@@ -154,9 +157,40 @@ pub async fn proof(
     Ok(Some(Proof { jkt }))
 }
 
+/// Verifiers of the proof keys seen lately, by thumbprint and algorithm. Turning a JWK into a
+/// verifier (OpenSSL 3 key import) costs several times the signature check itself, and a
+/// client signs every proof with the same key. Bounded: when full it starts over, so a flood
+/// of fresh keys costs only the import it would cost anyway.
+#[derive(Default)]
+pub struct ProofKeys(RwLock<HashMap<KeyId, Arc<dyn JwsVerifier>>>);
+
+/// A proof key as the cache knows it: its thumbprint and the algorithm it verifies.
+type KeyId = (String, &'static str);
+
+const MAX_KEYS: usize = 4096;
+
+impl ProofKeys {
+    fn get(&self, jkt: &str, alg: &'static str) -> Option<Arc<dyn JwsVerifier>> {
+        let keys = self.0.read().ok()?;
+        keys.get(&(jkt.to_owned(), alg)).cloned()
+    }
+
+    fn put(&self, jkt: String, alg: &'static str, v: Arc<dyn JwsVerifier>) {
+        if let Ok(mut keys) = self.0.write() {
+            if keys.len() >= MAX_KEYS {
+                keys.clear();
+            }
+            keys.insert((jkt, alg), v);
+        }
+    }
+}
+
 /// The proof's claims and key thumbprint if its header is a proof's and its own key verifies
 /// its signature with an allowed algorithm.
-fn verify_signature(jwt: &str) -> Result<(Map<String, Value>, String), DpopError> {
+fn verify_signature(
+    cache: &ProofKeys,
+    jwt: &str,
+) -> Result<(Map<String, Value>, String), DpopError> {
     use DpopError::Invalid;
     let header: Map<String, Value> = jwt
         .split('.')
@@ -170,7 +204,7 @@ fn verify_signature(jwt: &str) -> Result<(Map<String, Value>, String), DpopError
     let alg = header
         .get("alg")
         .and_then(Value::as_str)
-        .filter(|a| ALGS.contains(a))
+        .and_then(|a| ALGS.iter().find(|x| **x == a).copied())
         .ok_or(Invalid(
             "the proof's alg is not one of dpop_signing_alg_values_supported",
         ))?;
@@ -182,20 +216,34 @@ fn verify_signature(jwt: &str) -> Result<(Map<String, Value>, String), DpopError
         return Err(Invalid("the proof's jwk must be a public key"));
     }
     let jkt = thumbprint(jwk).ok_or(Invalid("the proof's jwk is not an EC, RSA or OKP key"))?;
-    let key = Jwk::from_map(jwk.clone()).map_err(|_| Invalid("the proof's jwk is not a JWK"))?;
-    let bad_key = |_| Invalid("the proof's jwk does not fit its alg");
-    let verifier: Box<dyn JwsVerifier> = match alg {
-        "ES256" => Box::new(ES256.verifier_from_jwk(&key).map_err(bad_key)?),
-        "ES384" => Box::new(ES384.verifier_from_jwk(&key).map_err(bad_key)?),
-        "RS256" => Box::new(RS256.verifier_from_jwk(&key).map_err(bad_key)?),
-        "PS256" => Box::new(PS256.verifier_from_jwk(&key).map_err(bad_key)?),
-        _ => Box::new(EdDSA.verifier_from_jwk(&key).map_err(bad_key)?),
+    let verifier = match cache.get(&jkt, alg) {
+        Some(v) => v,
+        None => {
+            let v = verifier(jwk, alg)?;
+            cache.put(jkt.clone(), alg, Arc::clone(&v));
+            v
+        }
     };
     let (payload, _) = josekit::jws::deserialize_compact(jwt, &*verifier)
         .map_err(|_| Invalid("the proof's signature does not verify with its jwk"))?;
     let claims = serde_json::from_slice(&payload)
         .map_err(|_| Invalid("the proof's payload is not a JSON object"))?;
     Ok((claims, jkt))
+}
+
+/// A verifier for `alg` from the proof's public `jwk`. (The thumbprint names the key: the
+/// members it covers are the whole public key, so a cached verifier is for the same key.)
+fn verifier(jwk: &Map<String, Value>, alg: &str) -> Result<Arc<dyn JwsVerifier>, DpopError> {
+    use DpopError::Invalid;
+    let key = Jwk::from_map(jwk.clone()).map_err(|_| Invalid("the proof's jwk is not a JWK"))?;
+    let bad_key = |_| Invalid("the proof's jwk does not fit its alg");
+    Ok(match alg {
+        "ES256" => Arc::new(ES256.verifier_from_jwk(&key).map_err(bad_key)?),
+        "ES384" => Arc::new(ES384.verifier_from_jwk(&key).map_err(bad_key)?),
+        "RS256" => Arc::new(RS256.verifier_from_jwk(&key).map_err(bad_key)?),
+        "PS256" => Arc::new(PS256.verifier_from_jwk(&key).map_err(bad_key)?),
+        _ => Arc::new(EdDSA.verifier_from_jwk(&key).map_err(bad_key)?),
+    })
 }
 
 /// RFC 7638 §3: SHA-256 of the key's required members, in lexicographic order, base64url.

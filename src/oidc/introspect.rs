@@ -149,9 +149,10 @@ async fn answer(state: &AppState, client: &Client, token: &str) -> Result<Value,
             }
             let scope = crate::domain::scope::Scopes::parse(&c.scope).unwrap_or_default();
             if let Value::Object(map) = &mut v {
-                for (k, val) in
-                    super::issue::user_claims(&account, organisation.affiliation(), &scope)
-                {
+                let mut claims =
+                    super::issue::user_claims(&account, organisation.affiliation(), &scope);
+                super::issue::gate_submit(state, &mut claims, &token_client, c.amr.as_ref());
+                for (k, val) in claims {
                     map.entry(k).or_insert(val);
                 }
             }

@@ -169,17 +169,59 @@ pub fn user_claims(
     c
 }
 
+/// Whose claims are released, to which client, at which authentication (`amr`).
+#[derive(Clone, Copy)]
+pub struct Grant<'a> {
+    pub account: &'a Account,
+    pub affiliation: Option<&'a Affiliation>,
+    pub client: &'a Client,
+    pub amr: Option<&'a Amr>,
+}
+
+/// `[protocol] submit_requires_mfa`: for those applications, `submit_permission: true` only
+/// when the grant's authentication reached the MFA level. Below it the permission reads
+/// false and `submit_permission_mfa_required: true` tells the application to step up.
+pub fn gate_submit(
+    state: &AppState,
+    c: &mut Map<String, Value>,
+    client: &Client,
+    amr: Option<&Amr>,
+) {
+    let required = client.application.is_some_and(|a| {
+        state
+            .config
+            .protocol
+            .submit_requires_mfa
+            .iter()
+            .any(|n| n == a.as_str())
+    });
+    if !required || amr.is_some_and(Amr::has_second_factor) {
+        return;
+    }
+    if c.get("submit_permission") == Some(&Value::Bool(true)) {
+        c.insert("submit_permission".into(), false.into());
+        c.insert("submit_permission_source".into(), Value::Null);
+        c.insert("submit_permission_mfa_required".into(), true.into());
+    }
+}
+
 /// The claims of `scope` and, of those asked for individually (`claims`, OIDC Core §5.5),
 /// the ones whose scope the client is registered for, even if this request did not ask for
 /// that scope.
 pub fn released_claims<'a>(
-    account: &Account,
-    affiliation: Option<&Affiliation>,
+    state: &AppState,
+    grant: Grant<'_>,
     scope: &Scopes,
-    client: &Client,
     requested: impl Iterator<Item = &'a str>,
 ) -> Map<String, Value> {
+    let Grant {
+        account,
+        affiliation,
+        client,
+        amr,
+    } = grant;
     let mut c = user_claims(account, affiliation, scope);
+    gate_submit(state, &mut c, client, amr);
     let extra: Vec<&str> = requested
         .filter(|n| !c.contains_key(*n))
         .filter(|n| scope_of(n).is_some_and(|s| client.scopes.contains(s)))
@@ -189,6 +231,7 @@ pub fn released_claims<'a>(
     }
     let wider = Scopes::from_list(scope.iter().chain(extra.iter().filter_map(|n| scope_of(n))));
     let mut all = user_claims(account, affiliation, &wider);
+    gate_submit(state, &mut all, client, amr);
     for name in extra {
         if let Some(v) = all.remove(name) {
             c.insert(name.to_owned(), v);
@@ -235,13 +278,13 @@ pub fn id_token(
     requested: &ClaimsRequest,
 ) -> Result<String, Internal> {
     let iat = now();
-    let mut c = released_claims(
-        user.account,
-        user.affiliation,
-        scope,
+    let grant = Grant {
+        account: user.account,
+        affiliation: user.affiliation,
         client,
-        requested.names(Target::IdToken),
-    );
+        amr: Some(&user.amr),
+    };
+    let mut c = released_claims(state, grant, scope, requested.names(Target::IdToken));
     c.insert("iss".into(), state.config.issuer.clone().into());
     c.insert("aud".into(), client.client_id.as_str().into());
     c.insert("azp".into(), client.client_id.as_str().into());

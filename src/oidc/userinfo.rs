@@ -112,12 +112,13 @@ async fn userinfo(
     }
     let requested =
         ClaimsRequest::from_stored(live.family.as_ref().and_then(|f| f.claims.as_deref()));
-    let body = super::issue::released_claims(
-        &account,
-        organisation.affiliation(),
-        &scope,
-        &client,
-        requested.names(Target::Userinfo),
-    );
+    let grant = super::issue::Grant {
+        account: &account,
+        affiliation: organisation.affiliation(),
+        client: &client,
+        amr: claims.amr.as_ref(),
+    };
+    let body =
+        super::issue::released_claims(state, grant, &scope, requested.names(Target::Userinfo));
     Ok(no_store(Json(body).into_response()))
 }

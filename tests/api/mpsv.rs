@@ -31,6 +31,7 @@ db_test!(
     mpsv_claims_are_in_userinfo_introspection_and_discovery,
     the_credentials_letter_carries_a_working_initial_password,
     a_representative_delegates_and_revokes_on_the_self_service_page,
+    submitting_can_require_the_mfa_level_with_a_step_up,
 );
 
 const OPERATOR: &str = "operator-test";
@@ -45,7 +46,11 @@ struct World {
 }
 
 async fn world(db: Db) -> World {
-    let app = spawn_app(db).await;
+    world_with(db, |_| {}).await
+}
+
+async fn world_with(db: Db, adjust: impl FnOnce(&mut mpsv_idp::config::Config)) -> World {
+    let app = spawn_app_with(db, adjust).await;
     let receiver = Receiver::start().await;
     let mut p = ClientSpec::confidential("oksluzby-poskytovatel");
     p.application = Some("poskytovatel");
@@ -968,4 +973,78 @@ async fn a_statutory_role_ended_through_another_nodes_api_takes_submit_from_this
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(w.receiver.tokens.lock().unwrap().len(), 1);
     b.stop().await;
+}
+
+/// Issue 14.4 / 15.3: with `submit_requires_mfa` for poskytovatel, a representative signed in
+/// with a password only is told so (`submit_permission_mfa_required`) and may not submit;
+/// after a step-up within the session the same grant may.
+async fn submitting_can_require_the_mfa_level_with_a_step_up(db: Db) {
+    use mpsv_idp::domain::totp::{code_at, step_at};
+    let w = world_with(db, |c| {
+        c.protocol.submit_requires_mfa = vec!["poskytovatel".into()]
+    })
+    .await;
+    let org = organisation(&w.app, "27712346", "Domov Slunce, o. p. s.", true, true).await;
+    let boss = person(
+        &w.app,
+        "petr.dvorak",
+        &[
+            (&org, Application::Poskytovatel),
+            (&org, Application::Rodina),
+        ],
+    )
+    .await;
+    statutory(&w.app, &boss, &org).await;
+
+    let (claims, tokens) = sign_in(&w.app, &w.poskytovatel, "petr.dvorak").await;
+    assert_eq!(claims["statutory_representative"], true);
+    assert_eq!(claims["submit_permission"], false);
+    assert_eq!(claims["submit_permission_source"], Value::Null);
+    assert_eq!(claims["submit_permission_mfa_required"], true);
+    let info: Value = userinfo(&w.app, tokens.access_token().secret())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["submit_permission"], false);
+    assert_eq!(info["submit_permission_mfa_required"], true);
+    // The other application has no such rule.
+    let (claims, _) = sign_in(&w.app, &w.rodina, "petr.dvorak").await;
+    assert_eq!(claims["submit_permission"], true);
+    assert!(claims.get("submit_permission_mfa_required").is_none());
+
+    // A second factor, then the application asks for the MFA level: only the code is asked.
+    let secret = crate::accounts::enrol_on_account_page(&w.app).await;
+    let flow = app_flow(&w.poskytovatel, &[("acr_values", "urn:mpsv:idp:acr:mfa")]);
+    let r = w.app.browser.get(&flow.url).send().await.unwrap();
+    assert!(location(r.headers()).starts_with("/login/otp?"));
+    let html = crate::accounts::follow(&w.app, &r).await;
+    let r = crate::accounts::post_form(
+        &w.app,
+        "/login/otp",
+        &[
+            ("id", &hidden(&html, "id")),
+            ("csrf", &hidden(&html, "csrf")),
+            (
+                "code",
+                &code_at(&secret, step_at(mpsv_idp::secrets::now()) + 1),
+            ),
+        ],
+    )
+    .await;
+    let tokens = w
+        .app
+        .redeem(&w.poskytovatel, &flow, &location(r.headers()))
+        .await;
+    let claims = decode_payload(&tokens.id_token().unwrap().to_string());
+    assert_eq!(claims["acr"], "urn:mpsv:idp:acr:mfa");
+    assert_eq!(claims["submit_permission"], true);
+    assert_eq!(claims["submit_permission_source"], "statutory");
+    assert!(claims.get("submit_permission_mfa_required").is_none());
+    let info: Value = userinfo(&w.app, tokens.access_token().secret())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["submit_permission"], true);
 }
