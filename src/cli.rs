@@ -189,6 +189,10 @@ pub struct ClientArgs {
     /// are refused.
     #[arg(long)]
     pub dpop: bool,
+    /// The FAPI 2.0 Security Profile: implies --require-par and --dpop, needs
+    /// --auth-method private_key_jwt; codes live at most 60 s.
+    #[arg(long)]
+    pub fapi2: bool,
     #[arg(long)]
     pub access_token_ttl: Option<i64>,
     #[arg(long)]
@@ -495,6 +499,7 @@ pub fn client_from_args(a: ClientArgs) -> anyhow::Result<(Client, Option<PlainTo
             require_pushed_requests: a.require_par,
             require_signed_request_object: a.require_signed_request,
             dpop_bound_access_tokens: a.dpop,
+            fapi2: a.fapi2,
             access_token_ttl: a.access_token_ttl,
             refresh_token_ttl: a.refresh_token_ttl,
             secret: a.secret,

@@ -224,6 +224,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             require_par: false,
             require_signed_request: false,
             dpop: false,
+            fapi2: false,
             access_token_ttl: None,
             refresh_token_ttl: None,
             secret: Some(secret.expose().to_owned()),

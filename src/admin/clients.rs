@@ -41,6 +41,8 @@ pub struct Client {
     pub require_signed_request_object: bool,
     /// Tokens only DPoP-bound (RFC 9449 §5.2).
     pub dpop_bound_access_tokens: bool,
+    /// `fapi2` under the FAPI 2.0 Security Profile, otherwise null.
+    pub security_profile: Option<String>,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub enabled: bool,
@@ -78,6 +80,7 @@ impl From<&DomainClient> for Client {
             require_pushed_authorization_requests: c.require_pushed_requests,
             require_signed_request_object: c.require_signed_request_object,
             dpop_bound_access_tokens: c.dpop_bound_access_tokens,
+            security_profile: c.fapi2.then(|| "fapi2".to_owned()),
             access_token_ttl: c.access_token_ttl,
             refresh_token_ttl: c.refresh_token_ttl,
             enabled: c.enabled,
@@ -128,8 +131,22 @@ pub struct NewClient {
     /// Token requests only with a DPoP proof; every token DPoP-bound (RFC 9449 §5.2); default
     /// false.
     pub dpop_bound_access_tokens: Option<bool>,
+    /// `fapi2`: the FAPI 2.0 Security Profile (turns on PAR, PKCE and DPoP; needs
+    /// `private_key_jwt` and `jwks`).
+    pub security_profile: Option<String>,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
+}
+
+/// `security_profile`: none or `fapi2`.
+fn security_profile(p: Option<&str>) -> ApiResult<bool> {
+    match p {
+        None | Some("") => Ok(false),
+        Some("fapi2") => Ok(true),
+        Some(other) => Err(ApiError::Invalid(format!(
+            "security_profile {other:?} is not fapi2"
+        ))),
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -168,6 +185,7 @@ pub async fn create_client(
         require_pushed_requests: n.require_pushed_authorization_requests.unwrap_or(false),
         require_signed_request_object: n.require_signed_request_object.unwrap_or(false),
         dpop_bound_access_tokens: n.dpop_bound_access_tokens.unwrap_or(false),
+        fapi2: security_profile(n.security_profile.as_deref())?,
         access_token_ttl: n.access_token_ttl,
         refresh_token_ttl: n.refresh_token_ttl,
         secret: None,
@@ -205,6 +223,8 @@ pub struct ClientChange {
     pub require_pushed_authorization_requests: Option<bool>,
     pub require_signed_request_object: Option<bool>,
     pub dpop_bound_access_tokens: Option<bool>,
+    /// `fapi2` (turns on PAR, PKCE and DPoP too) or an empty string for none.
+    pub security_profile: Option<String>,
     /// Replaces the client's JWK Set (JSON text); an empty string removes it.
     pub jwks: Option<String>,
 }
@@ -265,6 +285,14 @@ pub async fn update_client(
     }
     if let Some(d) = ch.dpop_bound_access_tokens {
         c.dpop_bound_access_tokens = d;
+    }
+    if let Some(p) = ch.security_profile {
+        c.fapi2 = security_profile(Some(&p))?;
+        if c.fapi2 {
+            c.require_pushed_requests = true;
+            c.require_pkce = true;
+            c.dpop_bound_access_tokens = true;
+        }
     }
     if let Some(j) = ch.jwks {
         c.jwks = if j.is_empty() {

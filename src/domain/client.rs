@@ -186,6 +186,9 @@ pub struct Client {
     /// Every token request must carry a DPoP proof (RFC 9449 §5.2,
     /// `dpop_bound_access_tokens`).
     pub dpop_bound_access_tokens: bool,
+    /// The FAPI 2.0 Security Profile (§5.3.2): pushed requests only, PKCE S256,
+    /// `private_key_jwt`, DPoP-bound tokens, codes that live at most a minute.
+    pub fapi2: bool,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub enabled: bool,
@@ -217,6 +220,16 @@ impl Client {
         self.post_logout_redirect_uris
             .iter()
             .find(|u| u.as_str() == candidate)
+    }
+
+    /// How long this client's authorization codes live: at most a minute under FAPI 2.0
+    /// (Security Profile §5.3.2.2 item 7).
+    pub fn code_lifetime(&self, configured: i64) -> i64 {
+        if self.fapi2 {
+            configured.min(60)
+        } else {
+            configured
+        }
     }
 
     /// PKCE is mandatory for public clients and on by default for the rest.
@@ -255,6 +268,20 @@ impl Client {
                 "private_key_jwt needs the client's JWK Set",
             ));
         }
+        if self.fapi2 {
+            // FAPI 2.0 Security Profile §5.3.2.1 (client authentication), §5.3.2.2 (PAR,
+            // PKCE S256), §5.3.2.1 item 4 / §5.3.3 (sender-constrained tokens: DPoP).
+            let fits = self.auth_method == AuthMethod::PrivateKeyJwt
+                && self.require_pushed_requests
+                && self.require_pkce
+                && self.dpop_bound_access_tokens;
+            if !fits {
+                return Err(ParseError::new(
+                    "the FAPI 2.0 profile needs private_key_jwt, pushed authorization requests, \
+                     PKCE and DPoP-bound tokens",
+                ));
+            }
+        }
         if self.require_signed_request_object && self.jwks.is_none() {
             return Err(ParseError::new(
                 "signed request objects need the client's JWK Set",
@@ -292,6 +319,20 @@ mod tests {
             assert_eq!(m.as_str().parse::<AuthMethod>().unwrap(), *m);
         }
         assert!("bogus".parse::<GrantType>().is_err());
+    }
+
+    #[test]
+    fn fapi2_codes_live_at_most_a_minute() {
+        use crate::services::clients::{build, Registration};
+        let r = Registration {
+            redirect_uris: vec!["https://app.mpsv.cz/cb".into()],
+            ..Registration::new("app", "App")
+        };
+        let (mut c, _) = build(r).unwrap();
+        assert_eq!(c.code_lifetime(600), 600);
+        c.fapi2 = true;
+        assert_eq!(c.code_lifetime(600), 60);
+        assert_eq!(c.code_lifetime(30), 30);
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct Registration {
     pub require_signed_request_object: bool,
     /// Tokens only DPoP-bound (RFC 9449 §5.2).
     pub dpop_bound_access_tokens: bool,
+    /// The FAPI 2.0 Security Profile: turns on PAR, PKCE and DPoP; needs `private_key_jwt`.
+    pub fapi2: bool,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     /// A given secret (tests, migrations); otherwise one is generated for secret methods.
@@ -116,10 +118,11 @@ pub fn build(r: Registration) -> Result<(Client, Option<PlainToken>)> {
             .map(str::parse::<Application>)
             .transpose()
             .map_err(err)?,
-        require_pkce: r.require_pkce,
-        require_pushed_requests: r.require_pushed_requests,
+        require_pkce: r.require_pkce || r.fapi2,
+        require_pushed_requests: r.require_pushed_requests || r.fapi2,
         require_signed_request_object: r.require_signed_request_object,
-        dpop_bound_access_tokens: r.dpop_bound_access_tokens,
+        dpop_bound_access_tokens: r.dpop_bound_access_tokens || r.fapi2,
+        fapi2: r.fapi2,
         access_token_ttl: r.access_token_ttl,
         refresh_token_ttl: r.refresh_token_ttl,
         enabled: true,
@@ -330,6 +333,7 @@ pub fn describe(c: &Client) -> Map<String, Value> {
         "dpop_bound_access_tokens".into(),
         json!(c.dpop_bound_access_tokens),
     );
+    m.insert("fapi2".into(), json!(c.fapi2));
     m.insert("access_token_ttl".into(), json!(c.access_token_ttl));
     m.insert("refresh_token_ttl".into(), json!(c.refresh_token_ttl));
     m.insert("enabled".into(), json!(c.enabled));

@@ -86,6 +86,7 @@ mod tests {
             require_pushed_requests: false,
             require_signed_request_object: false,
             dpop_bound_access_tokens: false,
+            fapi2: false,
             access_token_ttl: None,
             refresh_token_ttl: None,
             enabled: true,

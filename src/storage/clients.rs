@@ -28,6 +28,7 @@ struct ClientRow {
     require_pushed_requests: i64,
     require_signed_request_object: i64,
     dpop_bound_access_tokens: i64,
+    fapi2: i64,
     access_token_ttl: Option<i64>,
     refresh_token_ttl: Option<i64>,
     enabled: i64,
@@ -38,7 +39,7 @@ macro_rules! columns {
         "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
          backchannel_logout_uri, grant_types, scopes, id_token_alg, access_token_alg, jwks, \
          application, require_pkce, access_token_ttl, refresh_token_ttl, enabled, \
-         require_pushed_requests, require_signed_request_object, dpop_bound_access_tokens"
+         require_pushed_requests, require_signed_request_object, dpop_bound_access_tokens, fapi2"
     };
 }
 
@@ -77,6 +78,7 @@ impl ClientRow {
             require_pushed_requests: self.require_pushed_requests != 0,
             require_signed_request_object: self.require_signed_request_object != 0,
             dpop_bound_access_tokens: self.dpop_bound_access_tokens != 0,
+            fapi2: self.fapi2 != 0,
             access_token_ttl: self.access_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
             enabled: self.enabled != 0,
@@ -87,14 +89,15 @@ impl ClientRow {
 const INSERT: &str = concat!(
     "INSERT INTO clients (",
     columns!(),
-    ", created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)"
+    ", created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22)"
 );
 const UPDATE: &str =
     "UPDATE clients SET name=$2, secret_hash=$3, auth_method=$4, redirect_uris=$5, \
      post_logout_redirect_uris=$6, backchannel_logout_uri=$7, grant_types=$8, scopes=$9, \
      id_token_alg=$10, access_token_alg=$11, jwks=$12, application=$13, require_pkce=$14, \
      access_token_ttl=$15, refresh_token_ttl=$16, enabled=$17, require_pushed_requests=$18, \
-     require_signed_request_object=$19, dpop_bound_access_tokens=$20 WHERE client_id=$1";
+     require_signed_request_object=$19, dpop_bound_access_tokens=$20, \
+     fapi2=$21 WHERE client_id=$1";
 
 impl Storage {
     pub async fn insert_client(&self, c: &Client) -> Result<()> {
@@ -227,4 +230,5 @@ fn bind_client<'q>(
         .bind(i64::from(c.require_pushed_requests))
         .bind(i64::from(c.require_signed_request_object))
         .bind(i64::from(c.dpop_bound_access_tokens))
+        .bind(i64::from(c.fapi2))
 }

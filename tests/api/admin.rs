@@ -37,6 +37,7 @@ pub(crate) async fn token(app: &TestApp, id: &str, scopes: &[&str]) -> String {
         require_par: false,
         require_signed_request: false,
         dpop: false,
+        fapi2: false,
         access_token_ttl: None,
         refresh_token_ttl: None,
         secret: Some(secret.into()),

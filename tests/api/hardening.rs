@@ -309,6 +309,7 @@ async fn an_action_whose_audit_record_cannot_be_written_does_not_happen(db: Db) 
         require_par: false,
         require_signed_request: false,
         dpop: false,
+        fapi2: false,
         access_token_ttl: None,
         refresh_token_ttl: None,
         secret: None,

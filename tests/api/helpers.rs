@@ -273,6 +273,8 @@ pub struct ClientSpec<'a> {
     pub require_signed_request: bool,
     /// Tokens only DPoP-bound (RFC 9449).
     pub dpop: bool,
+    /// The FAPI 2.0 Security Profile.
+    pub fapi2: bool,
     /// `poskytovatel` or `rodina`: an MPSV application client (scopes incl. mpsv, organisation).
     pub application: Option<&'a str>,
 }
@@ -291,6 +293,7 @@ impl<'a> ClientSpec<'a> {
             require_par: false,
             require_signed_request: false,
             dpop: false,
+            fapi2: false,
             application: None,
         }
     }
@@ -353,6 +356,7 @@ impl TestApp {
             require_par: spec.require_par,
             require_signed_request: spec.require_signed_request,
             dpop: spec.dpop,
+            fapi2: spec.fapi2,
             access_token_ttl: None,
             refresh_token_ttl: None,
             secret: None,

@@ -12,6 +12,7 @@ mod code_flow;
 mod crash;
 mod dpop;
 mod errors;
+mod fapi;
 mod hardening;
 mod jar;
 mod keys;

@@ -209,4 +209,46 @@ describe('openid-client as the relying party', { timeout: 120_000 }, () => {
     const again = await oidc.fetchUserInfo(config, refreshed.access_token, sub, { DPoP });
     assert.equal(again.sub, sub);
   });
+
+  it('a FAPI 2.0 client: PAR, PKCE, private_key_jwt and DPoP together', async () => {
+    const { privateKey, publicKey } = await crypto.subtle.generateKey(
+      { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'],
+    );
+    const jwk = { ...(await crypto.subtle.exportKey('jwk', publicKey)), kid: 'fapi-1', alg: 'ES256', use: 'sig' };
+    const jwksFile = join(server.dir, 'fapi-rp.jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
+    cli(server, [
+      'client', 'add', '--id', 'fapi-rp', '--name', 'FAPI RP', '--redirect-uri', CALLBACK,
+      '--auth-method', 'private_key_jwt', '--jwks-file', jwksFile, '--fapi2',
+    ]);
+    const fapi = await oidc.discovery(
+      new URL(server.base), 'fapi-rp', undefined, oidc.PrivateKeyJwt({ key: privateKey, kid: 'fapi-1' }),
+      { execute: [oidc.allowInsecureRequests] },
+    );
+    const DPoP = oidc.getDPoPHandle(fapi, await oidc.randomDPoPKeyPair('ES256'));
+    const verifier = oidc.randomPKCECodeVerifier();
+    const params = {
+      redirect_uri: CALLBACK,
+      scope: 'openid profile',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: oidc.randomState(),
+      nonce: oidc.randomNonce(),
+    };
+    // Without PAR the profile refuses the request.
+    const plain = await fetch(oidc.buildAuthorizationUrl(fapi, params), { redirect: 'manual' });
+    assert.equal(new URL(plain.headers.get('location')).searchParams.get('error'), 'invalid_request');
+
+    const url = await oidc.buildAuthorizationUrlWithPAR(fapi, params, { DPoP });
+    const back = await authorizationResponse(page, server.base, async () => {
+      await page.goto(url.href).catch(() => {});
+    });
+    const tokens = await oidc.authorizationCodeGrant(fapi, back, {
+      pkceCodeVerifier: verifier,
+      expectedState: params.state,
+      expectedNonce: params.nonce,
+    }, undefined, { DPoP });
+    assert.equal(tokens.token_type, 'dpop');
+    assert.equal(tokens.claims().aud, 'fapi-rp');
+  });
 });

@@ -378,7 +378,7 @@ async fn issue_code(
                 code_challenge: req.code_challenge.as_ref().map(|c| c.as_str().to_owned()),
                 auth_time: session.auth_time,
                 amr: session.amr.clone(),
-                expires_at: now() + state.config.tokens.authorization_code,
+                expires_at: now() + client.code_lifetime(state.config.tokens.authorization_code),
                 organisation_id: organisation_id.clone(),
                 dpop_jkt: req.dpop_jkt.clone(),
                 claims: req.claims.as_ref().map(|c| c.to_stored()),

@@ -119,6 +119,11 @@ fn client_fields(staff: &Staff, c: Option<&Client>) -> Vec<Field> {
         t.get("console.dpop_bound"),
         c.is_some_and(|c| c.dpop_bound_access_tokens),
     ));
+    f.push(Field::check(
+        "fapi2",
+        t.get("console.fapi2"),
+        c.is_some_and(|c| c.fapi2),
+    ));
     if let Some(c) = c {
         f.push(Field::check("enabled", t.get("console.enabled"), c.enabled));
     }
@@ -226,6 +231,7 @@ fn apply(c: &mut Client, form: &Params) -> Result<(), crate::domain::ParseError>
     c.require_pushed_requests = form.get("require_pushed_requests").is_some();
     c.require_signed_request_object = form.get("require_signed_request_object").is_some();
     c.dpop_bound_access_tokens = form.get("dpop_bound_access_tokens").is_some();
+    c.fapi2 = form.get("fapi2").is_some();
     c.validate()
 }
 

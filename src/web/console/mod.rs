@@ -354,7 +354,7 @@ pub fn refusal_text(t: &Texts, message: &str) -> String {
     if let Some(known) = t.lookup(message) {
         return known.to_owned();
     }
-    const KINDS: [(&str, &str); 9] = [
+    const KINDS: [(&str, &str); 10] = [
         ("check digit", "refusal.ico_check_digit"),
         ("must use https", "refusal.uri"),
         ("fragment", "refusal.uri"),
@@ -364,6 +364,7 @@ pub fn refusal_text(t: &Texts, message: &str) -> String {
         ("scope", "refusal.scope"),
         ("already exists", "refusal.exists"),
         ("JWK Set", "refusal.jwks"),
+        ("FAPI 2.0", "refusal.fapi2"),
     ];
     let key = KINDS
         .iter()
