@@ -486,11 +486,7 @@ async fn a_client_can_require_dpop_and_nonces_can_be_off(db: Db) {
     app.add_user("jana.novakova").await;
     let rp = app.rp("par-app", Some(secret.clone())).await;
     let flow = start_flow(&rp, &[]);
-    let params: Vec<(String, String)> = url::Url::parse(&flow.url)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let params = flow_params(&flow);
     let r = reqwest::Client::new()
         .post(app.url("/par"))
         .basic_auth("par-app", Some(&secret))
@@ -499,16 +495,8 @@ async fn a_client_can_require_dpop_and_nonces_can_be_off(db: Db) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let uri = r.json::<Value>().await.unwrap()["request_uri"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut u = url::Url::parse(&app.url("/authorize")).unwrap();
-    u.query_pairs_mut()
-        .append_pair("client_id", "par-app")
-        .append_pair("request_uri", &uri);
-    let back = app.login(u.as_str(), "jana.novakova").await;
+    let url = pushed_authorize_url(&app, "par-app", r).await;
+    let back = app.login(&url, "jana.novakova").await;
     let code = param(&back, "code").unwrap();
     let form = [
         ("grant_type", "authorization_code"),

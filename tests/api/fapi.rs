@@ -70,11 +70,7 @@ async fn a_fapi2_client_gets_only_what_the_profile_allows(db: Db) {
         param(&location(r.headers()), "error").as_deref(),
         Some("invalid_request")
     );
-    let mut form: Vec<(String, String)> = url::Url::parse(&flow.url)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let mut form = flow_params(&flow);
     form.push((
         "client_assertion_type".into(),
         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
@@ -89,16 +85,8 @@ async fn a_fapi2_client_gets_only_what_the_profile_allows(db: Db) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let uri = r.json::<Value>().await.unwrap()["request_uri"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut u = url::Url::parse(&app.url("/authorize")).unwrap();
-    u.query_pairs_mut()
-        .append_pair("client_id", "fapi-app")
-        .append_pair("request_uri", &uri);
-    let back = app.login(u.as_str(), "jana.novakova").await;
+    let url = pushed_authorize_url(&app, "fapi-app", r).await;
+    let back = app.login(&url, "jana.novakova").await;
     // RFC 9207: the issuer comes with the code.
     assert_eq!(param(&back, "iss").as_deref(), Some(app.base.as_str()));
     let code = param(&back, "code").unwrap();

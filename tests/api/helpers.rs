@@ -635,3 +635,24 @@ impl Receiver {
         self.tokens.lock().unwrap().clone()
     }
 }
+
+/// The parameters of a flow's authorization request, as a client would push them (PAR).
+pub fn flow_params(flow: &Flow) -> Vec<(String, String)> {
+    url::Url::parse(&flow.url)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The authorization URL for a successful PAR answer (201): only `client_id` and the
+/// `request_uri` travel through the browser (RFC 9126 §4).
+pub async fn pushed_authorize_url(app: &TestApp, client_id: &str, r: reqwest::Response) -> String {
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let mut u = url::Url::parse(&app.url("/authorize")).unwrap();
+    u.query_pairs_mut()
+        .append_pair("client_id", client_id)
+        .append_pair("request_uri", body["request_uri"].as_str().unwrap());
+    u.to_string()
+}

@@ -237,11 +237,7 @@ async fn request_objects_can_be_pushed_and_required(db: Db) {
         Some("invalid_request"),
         "{to}"
     );
-    let plain: Vec<(String, String)> = url::Url::parse(&flow.url)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let plain = flow_params(&flow);
     let plain: Vec<(&str, &str)> = plain
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -255,16 +251,8 @@ async fn request_objects_can_be_pushed_and_required(db: Db) {
     let r = app
         .post_basic("/par", "signed-app", &secret, &[("request", &jwt)])
         .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let uri = r.json::<Value>().await.unwrap()["request_uri"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut u = url::Url::parse(&app.url("/authorize")).unwrap();
-    u.query_pairs_mut()
-        .append_pair("client_id", "signed-app")
-        .append_pair("request_uri", &uri);
-    let back = app.login(u.as_str(), "jana.novakova").await;
+    let url = pushed_authorize_url(&app, "signed-app", r).await;
+    let back = app.login(&url, "jana.novakova").await;
     app.redeem(&rp, &flow, &back).await;
     // The pushed object was spent at the PAR endpoint.
     let r = app

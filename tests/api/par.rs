@@ -16,11 +16,7 @@ db_test!(
 
 /// The authorization request's parameters as the RP library built them.
 fn pushed_params(flow: &Flow) -> Vec<(String, String)> {
-    url::Url::parse(&flow.url)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+    flow_params(flow)
 }
 
 async fn push(
