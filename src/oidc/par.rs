@@ -42,6 +42,14 @@ async fn push(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Resp
             "request_uri must not be pushed",
         ));
     }
+    // The proof first (RFC 9449 §10.1): a client answering `use_dpop_nonce` sends the same
+    // request again, whose request object must not have been spent by the refused attempt.
+    let target = Target {
+        method: "POST",
+        url: &state.endpoints.pushed_authorization_request,
+        access_token: None,
+    };
+    let proof = dpop::proof(state, headers, &target).await?;
     let params = match p.get("request") {
         // RFC 9126 §3: with a request object, only its parameters are the request.
         Some(jwt) => request_object::parameters(state, &client, jwt)
@@ -61,7 +69,7 @@ async fn push(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Resp
         }
         None => plain_parameters(&p, &client)?,
     };
-    let params = bind_dpop_key(state, headers, params).await?;
+    let params = bind_dpop_key(proof, params)?;
     let mut pairs: Vec<(&str, &str)> = params.iter().collect();
     pairs.sort_unstable();
     let encoded = url::form_urlencoded::Serializer::new(String::new())
@@ -112,17 +120,8 @@ fn plain_parameters(p: &Params, client: &Client) -> Result<Params, OAuthError> {
 
 /// RFC 9449 §10.1: a DPoP proof at the PAR endpoint binds the code to its key, as `dpop_jkt`
 /// does; if both are given they must name the same key.
-async fn bind_dpop_key(
-    state: &AppState,
-    headers: &HeaderMap,
-    params: Params,
-) -> Result<Params, OAuthError> {
-    let target = Target {
-        method: "POST",
-        url: &state.endpoints.pushed_authorization_request,
-        access_token: None,
-    };
-    let Some(proof) = dpop::proof(state, headers, &target).await? else {
+fn bind_dpop_key(proof: Option<dpop::Proof>, params: Params) -> Result<Params, OAuthError> {
+    let Some(proof) = proof else {
         return Ok(params);
     };
     match params.get("dpop_jkt") {

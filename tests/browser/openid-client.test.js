@@ -210,7 +210,7 @@ describe('openid-client as the relying party', { timeout: 120_000 }, () => {
     assert.equal(again.sub, sub);
   });
 
-  it('a FAPI 2.0 client: PAR, PKCE, private_key_jwt and DPoP together', async () => {
+  it('a FAPI 2.0 client: PAR, PKCE, private_key_jwt and DPoP together, the request signed', async () => {
     const { privateKey, publicKey } = await crypto.subtle.generateKey(
       { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'],
     );
@@ -220,6 +220,7 @@ describe('openid-client as the relying party', { timeout: 120_000 }, () => {
     cli(server, [
       'client', 'add', '--id', 'fapi-rp', '--name', 'FAPI RP', '--redirect-uri', CALLBACK,
       '--auth-method', 'private_key_jwt', '--jwks-file', jwksFile, '--fapi2',
+      '--require-signed-request',
     ]);
     const fapi = await oidc.discovery(
       new URL(server.base), 'fapi-rp', undefined, oidc.PrivateKeyJwt({ key: privateKey, kid: 'fapi-1' }),
@@ -239,7 +240,10 @@ describe('openid-client as the relying party', { timeout: 120_000 }, () => {
     const plain = await fetch(oidc.buildAuthorizationUrl(fapi, params), { redirect: 'manual' });
     assert.equal(new URL(plain.headers.get('location')).searchParams.get('error'), 'invalid_request');
 
-    const url = await oidc.buildAuthorizationUrlWithPAR(fapi, params, { DPoP });
+    // Signed (JAR) and pushed with a proof: the fresh DPoP handle has no nonce yet, so the
+    // library's first push is refused (use_dpop_nonce) and sent again, same request object.
+    const signed = await oidc.buildAuthorizationUrlWithJAR(fapi, params, { key: privateKey, kid: 'fapi-1' });
+    const url = await oidc.buildAuthorizationUrlWithPAR(fapi, signed.searchParams, { DPoP });
     const back = await authorizationResponse(page, server.base, async () => {
       await page.goto(url.href).catch(() => {});
     });
