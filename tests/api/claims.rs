@@ -1,10 +1,9 @@
 //! The `claims` request parameter (OIDC Core §5.5): individual claims for the ID token and
 //! for userinfo, within what the client is registered for.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde_json::{json, Value};
 
+use crate::code_flow::decode_payload;
 use crate::db_test;
 use crate::helpers::*;
 
@@ -32,11 +31,6 @@ fn with_scope(flow: Flow, scope: &str) -> Flow {
         url: u.to_string(),
         ..flow
     }
-}
-
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 async fn individually_requested_claims_are_released_where_asked(db: Db) {
@@ -74,7 +68,7 @@ async fn individually_requested_claims_are_released_where_asked(db: Db) {
         )
         .await;
     let tokens: Value = r.json().await.unwrap();
-    let id = payload(tokens["id_token"].as_str().unwrap());
+    let id = decode_payload(tokens["id_token"].as_str().unwrap());
     assert_eq!(id["preferred_username"], "jana.novakova");
     for absent in [
         "mpsv_client_id",
@@ -114,7 +108,7 @@ async fn individually_requested_claims_are_released_where_asked(db: Db) {
         )
         .await;
     let refreshed: Value = r.json().await.unwrap();
-    let id = payload(refreshed["id_token"].as_str().unwrap());
+    let id = decode_payload(refreshed["id_token"].as_str().unwrap());
     assert_eq!(id["preferred_username"], "jana.novakova");
     assert!(id.get("given_name").is_none());
 }

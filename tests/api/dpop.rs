@@ -9,6 +9,7 @@ use josekit::jws::{JwsHeader, ES256};
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
 
+use crate::code_flow::decode_payload;
 use crate::db_test;
 use crate::helpers::*;
 
@@ -100,11 +101,6 @@ async fn token_request(
     (r.status(), r.json().await.unwrap())
 }
 
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
-
 async fn robot(app: &TestApp, adjust: impl FnOnce(&mut ClientSpec)) -> String {
     let mut spec = ClientSpec::confidential("robot");
     spec.grant_types = vec!["client_credentials"];
@@ -141,7 +137,7 @@ async fn client_credentials_tokens_are_bound_to_the_proof_key(db: Db) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "DPoP");
     let at = body["access_token"].as_str().unwrap();
-    assert_eq!(payload(at)["cnf"]["jkt"], key.jkt);
+    assert_eq!(decode_payload(at)["cnf"]["jkt"], key.jkt);
 
     // Introspection tells the resource server which key to expect (§6.2).
     let r = app
@@ -161,7 +157,7 @@ async fn client_credentials_tokens_are_bound_to_the_proof_key(db: Db) {
     // Without a proof the same client still gets a plain bearer token.
     let (_, body) = token_request(&app, ("robot", &s), None, &CC).await;
     assert_eq!(body["token_type"], "Bearer");
-    assert!(payload(body["access_token"].as_str().unwrap())
+    assert!(decode_payload(body["access_token"].as_str().unwrap())
         .get("cnf")
         .is_none());
 }
@@ -451,7 +447,7 @@ async fn codes_and_public_refresh_tokens_are_bound_to_the_key(db: Db) {
     let (status, body) = refresh(Some(key.proof("POST", &htu, &[("nonce", nonce.clone())]))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
-        payload(body["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        decode_payload(body["access_token"].as_str().unwrap())["cnf"]["jkt"],
         key.jkt
     );
 }

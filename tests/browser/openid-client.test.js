@@ -50,6 +50,30 @@ describe('openid-client as the relying party', { timeout: 120_000 }, () => {
     page = await context.newPage();
   });
 
+  /**
+   * Registers `id` with a fresh P-256 key (private_key_jwt) and `flags` through the command
+   * line; returns the key (for openid-client) and the library's configuration for it.
+   */
+  const keyClient = async (id, flags) => {
+    const { privateKey, publicKey } = await crypto.subtle.generateKey(
+      { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'],
+    );
+    const kid = `${id}-1`;
+    const jwk = { ...(await crypto.subtle.exportKey('jwk', publicKey)), kid, alg: 'ES256', use: 'sig' };
+    const jwksFile = join(server.dir, `${id}.jwks.json`);
+    writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
+    cli(server, [
+      'client', 'add', '--id', id, '--name', id, '--redirect-uri', CALLBACK,
+      '--auth-method', 'private_key_jwt', '--jwks-file', jwksFile, ...flags,
+    ]);
+    const key = { key: privateKey, kid };
+    const clientConfig = await oidc.discovery(
+      new URL(server.base), id, undefined, oidc.PrivateKeyJwt(key),
+      { execute: [oidc.allowInsecureRequests] },
+    );
+    return { key, config: clientConfig };
+  };
+
   after(async () => {
     await context?.close().catch(() => {});
     await browser?.close().catch(() => {});
@@ -103,21 +127,7 @@ describe('openid-client as the relying party', { timeout: 120_000 }, () => {
     assert.ok(meta.request_object_signing_alg_values_supported.includes('ES256'));
 
     // A client registered with its public key, that may only send signed requests.
-    const { privateKey, publicKey } = await crypto.subtle.generateKey(
-      { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'],
-    );
-    const jwk = { ...(await crypto.subtle.exportKey('jwk', publicKey)), kid: 'jar-1', alg: 'ES256', use: 'sig' };
-    const jwksFile = join(server.dir, 'jar-rp.jwks.json');
-    writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
-    cli(server, [
-      'client', 'add', '--id', 'jar-rp', '--name', 'JAR RP', '--redirect-uri', CALLBACK,
-      '--auth-method', 'private_key_jwt', '--jwks-file', jwksFile, '--require-signed-request',
-    ]);
-    const key = { key: privateKey, kid: 'jar-1' };
-    const jar = await oidc.discovery(
-      new URL(server.base), 'jar-rp', undefined, oidc.PrivateKeyJwt(key),
-      { execute: [oidc.allowInsecureRequests] },
-    );
+    const { key, config: jar } = await keyClient('jar-rp', ['--require-signed-request']);
 
     const signIn = async (url, expected) => {
       // Within the SSO session the IdP redirects straight back; nothing listens on the
@@ -211,21 +221,7 @@ describe('openid-client as the relying party', { timeout: 120_000 }, () => {
   });
 
   it('a FAPI 2.0 client: PAR, PKCE, private_key_jwt and DPoP together, the request signed', async () => {
-    const { privateKey, publicKey } = await crypto.subtle.generateKey(
-      { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'],
-    );
-    const jwk = { ...(await crypto.subtle.exportKey('jwk', publicKey)), kid: 'fapi-1', alg: 'ES256', use: 'sig' };
-    const jwksFile = join(server.dir, 'fapi-rp.jwks.json');
-    writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
-    cli(server, [
-      'client', 'add', '--id', 'fapi-rp', '--name', 'FAPI RP', '--redirect-uri', CALLBACK,
-      '--auth-method', 'private_key_jwt', '--jwks-file', jwksFile, '--fapi2',
-      '--require-signed-request',
-    ]);
-    const fapi = await oidc.discovery(
-      new URL(server.base), 'fapi-rp', undefined, oidc.PrivateKeyJwt({ key: privateKey, kid: 'fapi-1' }),
-      { execute: [oidc.allowInsecureRequests] },
-    );
+    const { key, config: fapi } = await keyClient('fapi-rp', ['--fapi2', '--require-signed-request']);
     const DPoP = oidc.getDPoPHandle(fapi, await oidc.randomDPoPKeyPair('ES256'));
     const verifier = oidc.randomPKCECodeVerifier();
     const params = {
@@ -242,7 +238,7 @@ describe('openid-client as the relying party', { timeout: 120_000 }, () => {
 
     // Signed (JAR) and pushed with a proof: the fresh DPoP handle has no nonce yet, so the
     // library's first push is refused (use_dpop_nonce) and sent again, same request object.
-    const signed = await oidc.buildAuthorizationUrlWithJAR(fapi, params, { key: privateKey, kid: 'fapi-1' });
+    const signed = await oidc.buildAuthorizationUrlWithJAR(fapi, params, key);
     const url = await oidc.buildAuthorizationUrlWithPAR(fapi, signed.searchParams, { DPoP });
     const back = await authorizationResponse(page, server.base, async () => {
       await page.goto(url.href).catch(() => {});

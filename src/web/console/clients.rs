@@ -104,26 +104,13 @@ fn client_fields(staff: &Staff, c: Option<&Client>) -> Vec<Field> {
                 .unwrap_or_else(|| "openid profile email mpsv organisation".into()),
         ),
     );
-    f.push(Field::check(
-        "require_pushed_requests",
-        t.get("console.require_par"),
-        c.is_some_and(|c| c.require_pushed_requests),
-    ));
-    f.push(Field::check(
-        "require_signed_request_object",
-        t.get("console.require_signed_request"),
-        c.is_some_and(|c| c.require_signed_request_object),
-    ));
-    f.push(Field::check(
-        "dpop_bound_access_tokens",
-        t.get("console.dpop_bound"),
-        c.is_some_and(|c| c.dpop_bound_access_tokens),
-    ));
-    f.push(Field::check(
-        "fapi2",
-        t.get("console.fapi2"),
-        c.is_some_and(|c| c.fapi2),
-    ));
+    for sw in &SWITCHES {
+        f.push(Field::check(
+            sw.name,
+            t.get(sw.label),
+            c.is_some_and(|c| (sw.get)(c)),
+        ));
+    }
     if let Some(c) = c {
         f.push(Field::check("enabled", t.get("console.enabled"), c.enabled));
     }
@@ -205,6 +192,42 @@ pub async fn clients(
     ))
 }
 
+/// A protocol requirement of a client the form switches on and off: its field, its label's
+/// key, and the setting.
+struct Switch {
+    name: &'static str,
+    label: &'static str,
+    get: fn(&Client) -> bool,
+    set: fn(&mut Client, bool),
+}
+
+const SWITCHES: [Switch; 4] = [
+    Switch {
+        name: "require_pushed_requests",
+        label: "console.require_par",
+        get: |c| c.require_pushed_requests,
+        set: |c, v| c.require_pushed_requests = v,
+    },
+    Switch {
+        name: "require_signed_request_object",
+        label: "console.require_signed_request",
+        get: |c| c.require_signed_request_object,
+        set: |c, v| c.require_signed_request_object = v,
+    },
+    Switch {
+        name: "dpop_bound_access_tokens",
+        label: "console.dpop_bound",
+        get: |c| c.dpop_bound_access_tokens,
+        set: |c, v| c.dpop_bound_access_tokens = v,
+    },
+    Switch {
+        name: "fapi2",
+        label: "console.fapi2",
+        get: |c| c.fapi2,
+        set: |c, v| c.fapi2 = v,
+    },
+];
+
 fn apply(c: &mut Client, form: &Params) -> Result<(), crate::domain::ParseError> {
     let name = form.get("name").unwrap_or("").trim();
     if name.is_empty() {
@@ -228,10 +251,9 @@ fn apply(c: &mut Client, form: &Params) -> Result<(), crate::domain::ParseError>
         .map(str::parse::<Application>)
         .transpose()?;
     c.scopes = crate::domain::scope::Scopes::parse(form.get("scopes").unwrap_or(""))?;
-    c.require_pushed_requests = form.get("require_pushed_requests").is_some();
-    c.require_signed_request_object = form.get("require_signed_request_object").is_some();
-    c.dpop_bound_access_tokens = form.get("dpop_bound_access_tokens").is_some();
-    c.fapi2 = form.get("fapi2").is_some();
+    for sw in &SWITCHES {
+        (sw.set)(c, form.get(sw.name).is_some());
+    }
     c.validate()
 }
 
