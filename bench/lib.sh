@@ -114,3 +114,30 @@ build_binaries() {
   [ -x "$BIN" ] && [ -x "$SEED" ] && [ -x "$PROOFS" ] || die "binaries missing (build first)"
 }
 
+# A fresh folder under /tmp (removed at exit unless BENCH_KEEP=1, the server stopped), and the
+# server's settings: SQLite in it, fresh keys, one worker, 127.0.0.1:$PORT. Sets WORK, BASE,
+# SERVER_LOG.
+setup_work() { # name prefix
+  WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+  SERVER_PID=""
+  trap cleanup EXIT
+  export MPSV_IDP_BIND="127.0.0.1:$PORT"
+  export MPSV_IDP_ISSUER="http://127.0.0.1:$PORT"
+  export MPSV_IDP_DATABASE_URL="sqlite://$WORK/idp.db?mode=rwc"
+  export MPSV_IDP_KEY_DIR="$WORK/keys"
+  export MPSV_IDP_WORKERS=1
+  export BENCH_DIR="$BENCH"
+  BASE="http://127.0.0.1:$PORT"
+  SERVER_LOG="$WORK/server.log"
+  if curl -s -o /dev/null --max-time 1 "$BASE/healthz"; then
+    die "something already answers on $BASE; set BENCH_PORT"
+  fi
+}
+
+cleanup() {
+  if [ -n "${SERVER_PID:-}" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ "${BENCH_KEEP:-}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}

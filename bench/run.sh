@@ -52,29 +52,7 @@ install_tools
 build_binaries
 
 # --- temporary setup -------------------------------------------------------------------------
-WORK=$(mktemp -d /tmp/mpsv-idp-bench.XXXXXX)
-SERVER_PID=""
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  if [ "${BENCH_KEEP:-}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-export MPSV_IDP_BIND="127.0.0.1:$PORT"
-export MPSV_IDP_ISSUER="http://127.0.0.1:$PORT"
-export MPSV_IDP_DATABASE_URL="sqlite://$WORK/idp.db?mode=rwc"
-export MPSV_IDP_KEY_DIR="$WORK/keys"
-export MPSV_IDP_WORKERS=1
-export BENCH_DIR="$BENCH"
-BASE="http://127.0.0.1:$PORT"
-SERVER_LOG="$WORK/server.log"
-
-if curl -s -o /dev/null --max-time 1 "$BASE/healthz"; then
-  die "something already answers on $BASE; set BENCH_PORT"
-fi
+setup_work mpsv-idp-bench
 
 # --- 5. start-up time and idle memory ----------------------------------------------------------
 # The first start creates the database and generates the keys (RSA-2048 generation dominates);
