@@ -168,8 +168,10 @@ pub struct ClientArgs {
     /// poskytovatel or rodina.
     #[arg(long)]
     pub application: Option<String>,
+    /// RS256, ES256 or EdDSA.
     #[arg(long, default_value = "RS256")]
     pub id_token_alg: String,
+    /// RS256, ES256 or EdDSA.
     #[arg(long, default_value = "RS256")]
     pub access_token_alg: String,
     /// JWK Set file with the client's public keys (private_key_jwt).

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod interaction;
+pub mod jose;
 pub mod keys;
 pub mod letter;
 pub mod mail;

@@ -52,7 +52,7 @@ pub async fn list_keys(State(state): State<AppState>, admin: Admin) -> ApiResult
 
 #[derive(Deserialize, ToSchema)]
 pub struct KeyRotation {
-    /// `RS256` or `ES256`.
+    /// `RS256`, `ES256` or `EdDSA`.
     pub alg: String,
     /// Seconds until the new key signs (default: `keys.rotation_delay`).
     pub delay: Option<i64>,

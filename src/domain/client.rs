@@ -152,12 +152,24 @@ impl Application {
 }
 
 string_enum!(
-    /// JWS algorithms we sign with. RS256 is the OIDC default (Core §15.1).
+    /// JWS algorithms we sign with. RS256 is the OIDC default (Core §15.1); EdDSA is Ed25519
+    /// (RFC 8037).
     SigningAlg {
         RS256 = "RS256",
         ES256 = "ES256",
+        EdDSA = "EdDSA",
     }
 );
+
+impl SigningAlg {
+    pub fn jose(self) -> crate::jose::Alg {
+        match self {
+            SigningAlg::RS256 => crate::jose::Alg::RS256,
+            SigningAlg::ES256 => crate::jose::Alg::ES256,
+            SigningAlg::EdDSA => crate::jose::Alg::EdDSA,
+        }
+    }
+}
 
 /// A registered client as the protocol layer sees it.
 #[derive(Debug, Clone)]

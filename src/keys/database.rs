@@ -67,10 +67,10 @@ async fn insert_new(
     recorded: Option<super::Recorder<'_>>,
 ) -> Result<Option<KeyMeta>, KeyError> {
     // RSA generation takes a while: off the async workers.
-    let (pem, public) = tokio::task::spawn_blocking(move || files::fresh_pair(alg))
+    let key = tokio::task::spawn_blocking(move || files::fresh_key(alg))
         .await
         .map_err(|e| KeyError::Task(e.to_string()))??;
-    let pem = zeroize::Zeroizing::new(pem);
+    let (pem, public) = (key.to_pem()?, key.public_jwk());
     let mut meta = KeyMeta {
         kid: files::thumbprint(&public)?,
         alg: alg.as_str().to_owned(),

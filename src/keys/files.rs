@@ -6,12 +6,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use josekit::jwk::alg::ec::{EcCurve, EcKeyPair};
-use josekit::jwk::alg::rsa::RsaKeyPair;
-use josekit::jwk::KeyPair;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::{KeyError, KeyMeta, LoadedKey};
@@ -39,7 +33,8 @@ pub(super) fn generate(dir: &Path, alg: SigningAlg, active_from: i64) -> Result<
         .map(|m| m.generation + 1)
         .max()
         .unwrap_or(0);
-    let (pem, public) = fresh_pair(alg)?;
+    let key = fresh_key(alg)?;
+    let (pem, public) = (key.to_pem()?, key.public_jwk());
     let meta = KeyMeta {
         kid: thumbprint(&public)?,
         alg: alg.as_str().to_owned(),
@@ -55,21 +50,9 @@ pub(super) fn generate(dir: &Path, alg: SigningAlg, active_from: i64) -> Result<
     Ok(meta)
 }
 
-/// A new private key (PKCS#8 PEM) and its public JWK.
-pub(super) fn fresh_pair(
-    alg: SigningAlg,
-) -> Result<(Vec<u8>, serde_json::Map<String, serde_json::Value>), KeyError> {
-    let (pem, public) = match alg {
-        SigningAlg::RS256 => {
-            let pair = RsaKeyPair::generate(2048)?;
-            (pair.to_pem_private_key(), pair.to_jwk_public_key())
-        }
-        SigningAlg::ES256 => {
-            let pair = EcKeyPair::generate(EcCurve::P256)?;
-            (pair.to_pem_private_key(), pair.to_jwk_public_key())
-        }
-    };
-    Ok((pem, public.as_ref().clone()))
+/// A new private key.
+pub(super) fn fresh_key(alg: SigningAlg) -> Result<crate::jose::SigningKey, KeyError> {
+    Ok(crate::jose::SigningKey::generate(alg.jose())?)
 }
 
 pub(super) fn remove(dir: &Path, kid: &str) -> Result<(), KeyError> {
@@ -150,40 +133,9 @@ pub(crate) fn write_private_new(path: &Path, bytes: &[u8]) -> Result<bool, KeyEr
     }
 }
 
-/// RFC 7638 JWK thumbprint: SHA-256 over the required members in lexicographic order.
+/// RFC 7638 JWK thumbprint: a key's id.
 pub(super) fn thumbprint(
     jwk: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<String, KeyError> {
-    let members: &[&str] = match jwk.get("kty").and_then(|v| v.as_str()) {
-        Some("RSA") => &["e", "kty", "n"],
-        Some("EC") => &["crv", "kty", "x", "y"],
-        _ => return Err(KeyError::Invalid("unsupported key type".into())),
-    };
-    let mut canonical = serde_json::Map::new();
-    for m in members {
-        let v = jwk
-            .get(*m)
-            .ok_or_else(|| KeyError::Invalid(format!("JWK lacks {m}")))?;
-        canonical.insert((*m).to_owned(), v.clone());
-    }
-    // serde_json's Map keeps keys sorted (no `preserve_order`), giving the canonical form.
-    let json = serde_json::to_vec(&canonical)?;
-    Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(&json)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thumbprint_matches_rfc_7638_example() {
-        let jwk: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
-            r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            thumbprint(&jwk).unwrap(),
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
-    }
+    crate::jose::thumbprint(jwk).ok_or_else(|| KeyError::Invalid("unsupported key type".into()))
 }

@@ -16,10 +16,10 @@ pub mod sealing;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use josekit::jws::{JwsHeader, JwsSigner, JwsVerifier, ES256, RS256};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::client::SigningAlg;
+use crate::jose::{Compact, Header, JoseError, SigningKey, VerifyingKey};
 use crate::secrets::now;
 use crate::storage::{Storage, StorageError};
 
@@ -31,7 +31,7 @@ pub enum KeyError {
     #[error("key folder: {0}")]
     Io(#[from] std::io::Error),
     #[error("key: {0}")]
-    Jose(#[from] josekit::JoseError),
+    Jose(#[from] JoseError),
     #[error("key metadata: {0}")]
     Json(#[from] serde_json::Error),
     #[error("invalid key: {0}")]
@@ -88,8 +88,8 @@ impl KeyMeta {
 pub struct LoadedKey {
     pub meta: KeyMeta,
     pub alg: SigningAlg,
-    signer: Box<dyn JwsSigner>,
-    verifier: Box<dyn JwsVerifier>,
+    signer: SigningKey,
+    verifier: VerifyingKey,
     /// The public JWK with `kid`, `alg` and `use`.
     pub public_jwk: serde_json::Map<String, serde_json::Value>,
 }
@@ -121,7 +121,7 @@ pub enum SignError {
     #[error("no current signing key for {0}")]
     NoKey(SigningAlg),
     #[error("signing failed: {0}")]
-    Jose(#[from] josekit::JoseError),
+    Jose(#[from] JoseError),
 }
 
 /// Where the keys are kept.
@@ -141,7 +141,7 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
-    /// Loads the folder, generating a first RS256 and ES256 key if there are none.
+    /// Loads the folder, generating a first key for each algorithm that has none.
     pub fn open(dir: &Path, max_lifetime: i64) -> Result<Self, KeyError> {
         files::ensure_initial_keys(dir)?;
         let keys = files::load_all(dir)?;
@@ -152,7 +152,7 @@ impl KeyStore {
         })
     }
 
-    /// Loads the keys from the database, creating a first RS256 and ES256 key if there are
+    /// Loads the keys from the database, creating a first key for each algorithm that has
     /// none (of nodes starting together exactly one creates each).
     pub async fn open_database(
         storage: Storage,
@@ -216,33 +216,26 @@ impl KeyStore {
     /// Signs `payload` (JSON bytes) as a compact JWS with the given `typ` header.
     pub fn sign(&self, alg: SigningAlg, typ: &str, payload: &[u8]) -> Result<String, SignError> {
         let key = self.current(alg).ok_or(SignError::NoKey(alg))?;
-        let mut header = JwsHeader::new();
-        header.set_token_type(typ);
-        header.set_key_id(key.meta.kid.clone());
-        Ok(josekit::jws::serialize_compact(
+        Ok(crate::jose::jws::sign(
+            &key.signer,
+            &key.meta.kid,
+            typ,
             payload,
-            &header,
-            &*key.signer,
         )?)
     }
 
     /// Verifies a JWS signed by one of our published keys; returns the payload and header.
-    pub fn verify(&self, token: &str) -> Option<(Vec<u8>, JwsHeader)> {
+    pub fn verify(&self, token: &str) -> Option<(Vec<u8>, Header)> {
+        let jws = Compact::parse(token).ok()?;
+        let kid = jws.header.key_id()?;
         let t = now();
         let keys = self.snapshot();
-        let published: Vec<&Arc<LoadedKey>> = keys
-            .iter()
-            .filter(|k| state_of(&keys, k, t, self.max_lifetime) != KeyState::Expired)
-            .collect();
-        josekit::jws::deserialize_compact_with_selector(token, |header| {
-            Ok(header.key_id().and_then(|kid| {
-                published
-                    .iter()
-                    .find(|k| k.meta.kid == kid)
-                    .map(|k| &*k.verifier as &dyn JwsVerifier)
-            }))
-        })
-        .ok()
+        let key = keys.iter().find(|k| k.meta.kid == kid)?;
+        if state_of(&keys, key, t, self.max_lifetime) == KeyState::Expired {
+            return None;
+        }
+        let payload = jws.verify(&key.verifier).ok()?;
+        Some((payload, jws.header))
     }
 
     /// The JWK Set document (RFC 7517 §5): next, current and retired-but-valid keys.
@@ -359,30 +352,9 @@ impl LoadedKey {
     /// A key from its private PEM.
     fn new(meta: KeyMeta, pem: &[u8]) -> Result<Self, KeyError> {
         let alg = parse_alg(&meta)?;
-        let (signer, public): (Box<dyn JwsSigner>, josekit::jwk::Jwk) = match alg {
-            SigningAlg::RS256 => {
-                let pair = josekit::jwk::alg::rsa::RsaKeyPair::from_pem(pem)?;
-                (
-                    Box::new(RS256.signer_from_pem(pem)?),
-                    pair.to_jwk_public_key(),
-                )
-            }
-            SigningAlg::ES256 => {
-                let pair = josekit::jwk::alg::ec::EcKeyPair::from_pem(
-                    pem,
-                    Some(josekit::jwk::alg::ec::EcCurve::P256),
-                )?;
-                (
-                    Box::new(ES256.signer_from_pem(pem)?),
-                    pair.to_jwk_public_key(),
-                )
-            }
-        };
-        let verifier: Box<dyn JwsVerifier> = match alg {
-            SigningAlg::RS256 => Box::new(RS256.verifier_from_jwk(&public)?),
-            SigningAlg::ES256 => Box::new(ES256.verifier_from_jwk(&public)?),
-        };
-        let mut public_jwk: serde_json::Map<String, serde_json::Value> = public.as_ref().clone();
+        let signer = SigningKey::from_pem(alg.jose(), pem)?;
+        let verifier = signer.verifying_key()?;
+        let mut public_jwk = signer.public_jwk();
         public_jwk.insert("kid".into(), meta.kid.clone().into());
         public_jwk.insert("alg".into(), alg.as_str().into());
         public_jwk.insert("use".into(), "sig".into());
@@ -436,7 +408,7 @@ mod tests {
     fn first_start_generates_one_current_key_per_algorithm_with_private_files() {
         let (dir, ks) = store();
         let states = ks.states(now());
-        assert_eq!(states.len(), 2);
+        assert_eq!(states.len(), SigningAlg::ALL.len());
         assert!(states.iter().all(|(_, s)| *s == KeyState::Current));
         for entry in std::fs::read_dir(dir.path()).unwrap() {
             let entry = entry.unwrap();
@@ -497,7 +469,7 @@ mod tests {
     #[test]
     fn signatures_verify_and_tampering_is_detected() {
         let (_dir, ks) = store();
-        for alg in [SigningAlg::RS256, SigningAlg::ES256] {
+        for alg in SigningAlg::ALL.iter().copied() {
             let jws = ks.sign(alg, "JWT", br#"{"a":1}"#).unwrap();
             let (payload, header) = ks.verify(&jws).unwrap();
             assert_eq!(payload, br#"{"a":1}"#);

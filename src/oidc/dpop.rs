@@ -13,14 +13,15 @@ use std::sync::{Arc, RwLock};
 use axum::http::{HeaderMap, HeaderValue};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use josekit::jwk::Jwk;
-use josekit::jws::{EdDSA, JwsVerifier, ES256, ES384, PS256, RS256};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::error::Internal;
+use crate::jose::{Alg, Compact, VerifyingKey};
 use crate::secrets::now;
+
+pub use crate::jose::thumbprint;
 
 /// The algorithms a proof may be signed with (`dpop_signing_alg_values_supported`).
 pub const ALGS: [&str; 5] = ["ES256", "ES384", "RS256", "PS256", "EdDSA"];
@@ -34,8 +35,6 @@ const MAX_AGE: i64 = 120;
 const SKEW: i64 = 30;
 /// A nonce is good for the window it was made in and the next one (§8: the server decides).
 const NONCE_WINDOW: i64 = 300;
-/// Members of a private (or symmetric) key: a proof's `jwk` must have none (§4.2).
-const PRIVATE: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// A valid proof: the thumbprint (RFC 7638) of the key it was signed with.
 #[derive(Debug, Clone)]
@@ -157,25 +156,25 @@ pub async fn proof(
     Ok(Some(Proof { jkt }))
 }
 
-/// Verifiers of the proof keys seen lately, by thumbprint and algorithm. Turning a JWK into a
-/// verifier (OpenSSL 3 key import) costs several times the signature check itself, and a
-/// client signs every proof with the same key. Bounded: when full it starts over, so a flood
-/// of fresh keys costs only the import it would cost anyway.
+/// The proof keys seen lately, parsed, by thumbprint and algorithm: a client signs every
+/// proof with the same key, and parsing a key (checking an EC point is on its curve, building
+/// an RSA key) costs about as much as the signature check itself. Bounded: when full it
+/// starts over, so a flood of fresh keys costs only the parsing it would cost anyway.
 #[derive(Default)]
-pub struct ProofKeys(RwLock<HashMap<KeyId, Arc<dyn JwsVerifier>>>);
+pub struct ProofKeys(RwLock<HashMap<KeyId, Arc<VerifyingKey>>>);
 
 /// A proof key as the cache knows it: its thumbprint and the algorithm it verifies.
-type KeyId = (String, &'static str);
+type KeyId = (String, Alg);
 
 const MAX_KEYS: usize = 4096;
 
 impl ProofKeys {
-    fn get(&self, jkt: &str, alg: &'static str) -> Option<Arc<dyn JwsVerifier>> {
+    fn get(&self, jkt: &str, alg: Alg) -> Option<Arc<VerifyingKey>> {
         let keys = self.0.read().ok()?;
         keys.get(&(jkt.to_owned(), alg)).cloned()
     }
 
-    fn put(&self, jkt: String, alg: &'static str, v: Arc<dyn JwsVerifier>) {
+    fn put(&self, jkt: String, alg: Alg, v: Arc<VerifyingKey>) {
         if let Ok(mut keys) = self.0.write() {
             if keys.len() >= MAX_KEYS {
                 keys.clear();
@@ -192,78 +191,45 @@ fn verify_signature(
     jwt: &str,
 ) -> Result<(Map<String, Value>, String), DpopError> {
     use DpopError::Invalid;
-    let header: Map<String, Value> = jwt
-        .split('.')
-        .next()
-        .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(Invalid("the DPoP header is not a JWT"))?;
-    if header.get("typ").and_then(Value::as_str) != Some(TYP) {
+    let jws = Compact::parse(jwt).map_err(|_| Invalid("the DPoP header is not a JWT"))?;
+    if jws.header.token_type() != Some(TYP) {
         return Err(Invalid("the proof's typ must be dpop+jwt"));
     }
-    let alg = header
-        .get("alg")
-        .and_then(Value::as_str)
-        .and_then(|a| ALGS.iter().find(|x| **x == a).copied())
+    let alg = jws
+        .header
+        .algorithm()
+        .filter(|a| ALGS.contains(a))
+        .and_then(Alg::parse)
         .ok_or(Invalid(
             "the proof's alg is not one of dpop_signing_alg_values_supported",
         ))?;
-    let jwk = header
+    let jwk = jws
+        .header
         .get("jwk")
         .and_then(Value::as_object)
         .ok_or(Invalid("the proof has no jwk"))?;
-    if PRIVATE.iter().any(|m| jwk.contains_key(*m)) {
+    if !crate::jose::jwk::is_public(jwk) {
         return Err(Invalid("the proof's jwk must be a public key"));
     }
     let jkt = thumbprint(jwk).ok_or(Invalid("the proof's jwk is not an EC, RSA or OKP key"))?;
-    let verifier = match cache.get(&jkt, alg) {
-        Some(v) => v,
+    // The thumbprint covers the whole public key, so a cached key is the same key.
+    let key = match cache.get(&jkt, alg) {
+        Some(k) => k,
         None => {
-            let v = verifier(jwk, alg)?;
-            cache.put(jkt.clone(), alg, Arc::clone(&v));
-            v
+            let k = Arc::new(
+                VerifyingKey::from_jwk(jwk, alg)
+                    .map_err(|_| Invalid("the proof's jwk does not fit its alg"))?,
+            );
+            cache.put(jkt.clone(), alg, Arc::clone(&k));
+            k
         }
     };
-    let (payload, _) = josekit::jws::deserialize_compact(jwt, &*verifier)
+    let payload = jws
+        .verify(&key)
         .map_err(|_| Invalid("the proof's signature does not verify with its jwk"))?;
     let claims = serde_json::from_slice(&payload)
         .map_err(|_| Invalid("the proof's payload is not a JSON object"))?;
     Ok((claims, jkt))
-}
-
-/// A verifier for `alg` from the proof's public `jwk`. (The thumbprint names the key: the
-/// members it covers are the whole public key, so a cached verifier is for the same key.)
-fn verifier(jwk: &Map<String, Value>, alg: &str) -> Result<Arc<dyn JwsVerifier>, DpopError> {
-    use DpopError::Invalid;
-    let key = Jwk::from_map(jwk.clone()).map_err(|_| Invalid("the proof's jwk is not a JWK"))?;
-    let bad_key = |_| Invalid("the proof's jwk does not fit its alg");
-    Ok(match alg {
-        "ES256" => Arc::new(ES256.verifier_from_jwk(&key).map_err(bad_key)?),
-        "ES384" => Arc::new(ES384.verifier_from_jwk(&key).map_err(bad_key)?),
-        "RS256" => Arc::new(RS256.verifier_from_jwk(&key).map_err(bad_key)?),
-        "PS256" => Arc::new(PS256.verifier_from_jwk(&key).map_err(bad_key)?),
-        _ => Arc::new(EdDSA.verifier_from_jwk(&key).map_err(bad_key)?),
-    })
-}
-
-/// RFC 7638 §3: SHA-256 of the key's required members, in lexicographic order, base64url.
-pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
-    let members: &[&str] = match jwk.get("kty")?.as_str()? {
-        "EC" => &["crv", "kty", "x", "y"],
-        "RSA" => &["e", "kty", "n"],
-        "OKP" => &["crv", "kty", "x"],
-        _ => return None,
-    };
-    let mut canonical = String::from("{");
-    for (i, m) in members.iter().enumerate() {
-        let v = jwk.get(*m)?.as_str()?;
-        if i > 0 {
-            canonical.push(',');
-        }
-        canonical.push_str(&format!("\"{m}\":{}", Value::String(v.to_owned())));
-    }
-    canonical.push('}');
-    Some(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())))
 }
 
 /// `ath` (§4.2): base64url of the SHA-256 of the access token.
@@ -318,19 +284,6 @@ pub fn with_nonce(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thumbprint_is_rfc7638s_example() {
-        // RFC 7638 §3.1.
-        let jwk: Map<String, Value> = serde_json::from_str(
-            r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            thumbprint(&jwk).unwrap(),
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
-    }
 
     #[test]
     fn htu_ignores_query_fragment_and_default_ports() {

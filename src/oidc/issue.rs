@@ -294,7 +294,10 @@ pub fn id_token(
     c.insert("sid".into(), user.sid.into());
     c.insert("amr".into(), json!(user.amr));
     c.insert("acr".into(), user.acr().into());
-    c.insert("at_hash".into(), jwt::at_hash(access_token).into());
+    c.insert(
+        "at_hash".into(),
+        jwt::at_hash(client.id_token_alg, access_token).into(),
+    );
     if let Some(n) = nonce {
         c.insert("nonce".into(), n.into());
     }

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::domain::amr::Amr;
+use crate::domain::client::SigningAlg;
 use crate::secrets::now;
 
 /// `typ` of JWT access tokens (RFC 9068 §2.1).
@@ -81,11 +82,21 @@ pub fn verify_id_token_hint(
         .then_some(claims)
 }
 
-/// `at_hash` (OIDC Core §3.1.3.6): left half of SHA-256 of the access token, base64url. Both
-/// RS256 and ES256 use SHA-256.
-pub fn at_hash(access_token: &str) -> String {
-    let digest = Sha256::digest(access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+/// `at_hash` (OIDC Core §3.1.3.6): the left half of the access token's hash, base64url, with
+/// the hash of the ID token's `alg`: SHA-256 for RS256 and ES256, SHA-512 for EdDSA with
+/// Ed25519 (as node oidc-provider's `oidc-token-hash` and the `openidconnect` crate do: Ed25519
+/// hashes with SHA-512, RFC 8032 §5.1).
+pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {
+    match alg {
+        SigningAlg::RS256 | SigningAlg::ES256 => {
+            let digest = Sha256::digest(access_token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..16])
+        }
+        SigningAlg::EdDSA => {
+            let digest = sha2::Sha512::digest(access_token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..32])
+        }
+    }
 }
 
 /// An access token that verifies and has not been revoked, directly (RFC 7009) or through its
@@ -133,8 +144,20 @@ mod tests {
     fn at_hash_is_the_left_half_of_sha256_base64url() {
         // Vector computed independently with Python's hashlib and base64.
         assert_eq!(
-            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnKjBGpNzJYlRVR8AyrdS"),
+            at_hash(
+                SigningAlg::RS256,
+                "jHkWEdUXMU1BwAsC4vtUsZwnKjBGpNzJYlRVR8AyrdS"
+            ),
             "aELK228-_p6hdSJqKviZTQ"
+        );
+        // EdDSA: the left half of SHA-512 (`python3 -c "import hashlib, base64;
+        // print(base64.urlsafe_b64encode(hashlib.sha512(b'...').digest()[:32]))"`).
+        assert_eq!(
+            at_hash(
+                SigningAlg::EdDSA,
+                "jHkWEdUXMU1BwAsC4vtUsZwnKjBGpNzJYlRVR8AyrdS"
+            ),
+            "MSYsy61VYOzoxDUMaqOOzaIP0QRnqw2Qdyt-LVCVcEk"
         );
     }
 }

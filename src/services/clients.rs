@@ -133,8 +133,15 @@ pub fn build(r: Registration) -> Result<(Client, Option<PlainToken>)> {
 
 /// A client's public keys as given: a JWK Set (JSON text), kept as given.
 pub fn parse_jwks(jwks: &str) -> Result<String> {
-    josekit::jwk::JwkSet::from_bytes(jwks.as_bytes())
-        .map_err(|e| RegistryError::Invalid(format!("jwks is not a JWK Set: {e}")))?;
+    let keys = crate::jose::jwk::key_set(jwks).map_err(|e| {
+        RegistryError::Invalid(format!("jwks is not a JWK Set of public keys: {e}"))
+    })?;
+    if keys.is_empty() {
+        return Err(RegistryError::Invalid(format!(
+            "jwks has no key for any of {}",
+            crate::oidc::client_keys::SIGNING_ALGS.join(", ")
+        )));
+    }
     Ok(jwks.to_owned())
 }
 
@@ -315,12 +322,15 @@ pub fn describe(c: &Client) -> Map<String, Value> {
     m.insert(
         "jwks_kids".into(),
         json!(c.jwks.as_deref().map(|j| {
-            josekit::jwk::JwkSet::from_bytes(j.as_bytes())
-                .map(|set| {
-                    set.keys()
-                        .iter()
-                        .map(|k| k.key_id().unwrap_or("").to_owned())
-                        .collect::<Vec<_>>()
+            serde_json::from_str::<Value>(j)
+                .ok()
+                .and_then(|set| {
+                    let keys = set.get("keys")?.as_array()?.iter();
+                    Some(
+                        keys.map(|k| k.get("kid").and_then(Value::as_str).unwrap_or(""))
+                            .map(str::to_owned)
+                            .collect::<Vec<_>>(),
+                    )
                 })
                 .unwrap_or_default()
         })),

@@ -11,7 +11,8 @@ use crate::helpers::*;
 
 db_test!(
     client_secret_post_works,
-    private_key_jwt_works_once_per_assertion
+    private_key_jwt_works_once_per_assertion,
+    assertions_of_every_allowed_algorithm_verify
 );
 
 async fn client_secret_post_works(db: Db) {
@@ -119,4 +120,94 @@ async fn private_key_jwt_works_once_per_assertion(db: Db) {
             .status(),
         StatusCode::OK
     );
+}
+
+/// A private JWK made by josekit (OpenSSL) and a signer for `alg`.
+fn josekit_key(alg: &str) -> (josekit::jwk::Jwk, Box<dyn josekit::jws::JwsSigner>) {
+    use josekit::jwk::Jwk;
+    use josekit::jws::{EdDSA, ES384, PS256, RS256};
+    let jwk = match alg {
+        "RS256" | "PS256" => Jwk::generate_rsa_key(2048).unwrap(),
+        "ES256" => Jwk::generate_ec_key(EcCurve::P256).unwrap(),
+        "ES384" => Jwk::generate_ec_key(EcCurve::P384).unwrap(),
+        _ => Jwk::generate_ed_key(josekit::jwk::alg::ed::EdCurve::Ed25519).unwrap(),
+    };
+    let signer: Box<dyn josekit::jws::JwsSigner> = match alg {
+        "RS256" => Box::new(RS256.signer_from_jwk(&jwk).unwrap()),
+        "PS256" => Box::new(PS256.signer_from_jwk(&jwk).unwrap()),
+        "ES256" => Box::new(ES256.signer_from_jwk(&jwk).unwrap()),
+        "ES384" => Box::new(ES384.signer_from_jwk(&jwk).unwrap()),
+        _ => Box::new(EdDSA.signer_from_jwk(&jwk).unwrap()),
+    };
+    (jwk, signer)
+}
+
+async fn assertions_of_every_allowed_algorithm_verify(db: Db) {
+    let app = spawn_app(db).await;
+    let token_url = app.url("/token");
+    for alg in ["RS256", "PS256", "ES256", "ES384", "EdDSA"] {
+        let (private, signer) = josekit_key(alg);
+        // Registered without `alg` and `kid`: the key's type and curve say what it is for.
+        let public = private.to_public_key().unwrap();
+        let jwks = json!({ "keys": [Value::Object(public.as_ref().clone())] }).to_string();
+        let id = format!("robot-{}", alg.to_lowercase());
+        let mut spec = ClientSpec::confidential(&id);
+        spec.auth_method = "private_key_jwt";
+        spec.grant_types = vec!["client_credentials"];
+        spec.jwks = Some(jwks);
+        app.register(spec).await;
+        let now = mpsv_idp::secrets::now();
+        let claims = json!({"iss": id, "sub": id, "aud": token_url, "jti": alg, "iat": now, "exp": now + 60});
+        let mut header = JwsHeader::new();
+        header.set_token_type("JWT");
+        let jwt = josekit::jws::serialize_compact(claims.to_string().as_bytes(), &header, &*signer)
+            .unwrap();
+        let form = |jwt: &str| {
+            [
+                ("grant_type", "client_credentials".to_owned()),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+                ),
+                ("client_assertion", jwt.to_owned()),
+            ]
+        };
+        let r = reqwest::Client::new()
+            .post(&token_url)
+            .form(&form(&jwt))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "{alg}: {}",
+            r.text().await.unwrap()
+        );
+        // The same signature under a header that names another algorithm is refused.
+        let (_, rest) = jwt.split_once('.').unwrap();
+        let other = if alg == "RS256" { "PS256" } else { "RS256" };
+        let forged = format!(
+            "{}.{rest}",
+            data_encoding::BASE64URL_NOPAD.encode(format!(r#"{{"alg":"{other}"}}"#).as_bytes())
+        );
+        let r = reqwest::Client::new()
+            .post(&token_url)
+            .form(&form(&forged))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{alg} as {other}");
+    }
+    // A JWK Set with a private key, a broken key or no usable key is not registered.
+    let (private, _) = josekit_key("EdDSA");
+    let with_private = json!({ "keys": [Value::Object(private.as_ref().clone())] }).to_string();
+    let broken = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"}]}"#;
+    let symmetric = r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#;
+    for jwks in [with_private.as_str(), broken, symmetric, "[]"] {
+        assert!(
+            mpsv_idp::services::clients::parse_jwks(jwks).is_err(),
+            "{jwks}"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 use openidconnect::core::CoreUserInfoClaims;
 use openidconnect::{AccessTokenHash, OAuth2TokenResponse, TokenResponse};
 use reqwest::StatusCode;
+use serde_json::json;
 
 use crate::db_test;
 use crate::helpers::*;
@@ -10,7 +11,7 @@ use crate::helpers::*;
 db_test!(
     discovery_is_accepted_by_the_rp_library,
     code_flow_with_pkce_gives_verifiable_tokens_and_userinfo,
-    es256_id_tokens_on_client_request,
+    es256_and_eddsa_id_tokens_on_client_request,
     a_second_client_signs_in_without_a_form,
     prompt_login_and_max_age_zero_ask_for_the_password_again,
     form_post_response_mode_posts_the_code,
@@ -108,28 +109,66 @@ async fn code_flow_with_pkce_gives_verifiable_tokens_and_userinfo(db: Db) {
     assert!(tokens.refresh_token().is_some());
 }
 
-async fn es256_id_tokens_on_client_request(db: Db) {
-    let app = spawn_app(db).await;
-    let mut spec = ClientSpec::confidential("rodina");
-    spec.id_token_alg = "ES256";
-    spec.access_token_alg = "ES256";
-    let secret = app.register(spec).await;
-    app.add_user("petr.svoboda").await;
-    let rp = app.rp("rodina", secret).await;
-    let (flow, tokens) = app.code_flow(&rp, "petr.svoboda").await;
-    let id_token = tokens.id_token().unwrap();
-    let claims = id_token
-        .claims(
-            &rp.id_token_verifier().set_allowed_algs(vec![
-                openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-            ]),
-            &flow.nonce,
+async fn es256_and_eddsa_id_tokens_on_client_request(db: Db) {
+    use openidconnect::core::CoreJwsSigningAlgorithm as Alg;
+    for (id, alg, theirs) in [
+        ("rodina", "ES256", Alg::EcdsaP256Sha256),
+        ("poskytovatel", "EdDSA", Alg::EdDsa),
+    ] {
+        let app = spawn_app(db).await;
+        let sub = app.add_user("petr.svoboda").await;
+        let mut spec = ClientSpec::confidential(id);
+        spec.id_token_alg = alg;
+        spec.access_token_alg = alg;
+        let secret = app.register(spec).await;
+        let rp = app.rp(id, secret).await;
+        let (flow, tokens) = app.code_flow(&rp, "petr.svoboda").await;
+        let id_token = tokens.id_token().unwrap();
+        // The openidconnect crate verifies the signature with the key it found in our JWKS
+        // and, from the same alg and key, the at_hash (SHA-512 for Ed25519).
+        let verifier = rp
+            .id_token_verifier()
+            .set_allowed_algs(vec![theirs.clone()]);
+        let claims = id_token
+            .claims(&verifier, &flow.nonce)
+            .unwrap_or_else(|e| panic!("{alg} ID token verifies: {e:?}"));
+        assert_eq!(claims.subject().as_str(), sub);
+        assert_eq!(*id_token.signing_alg().unwrap(), theirs);
+        let expected = AccessTokenHash::from_token(
+            tokens.access_token(),
+            id_token.signing_alg().unwrap(),
+            id_token.signing_key(&verifier).unwrap(),
         )
-        .expect("ES256 ID token verifies");
-    assert!(claims.access_token_hash().is_some());
+        .unwrap();
+        assert_eq!(claims.access_token_hash(), Some(&expected));
+        // The access token is signed the same way and works at userinfo and introspection.
+        assert_eq!(decode_header(tokens.access_token().secret())["alg"], alg);
+        let info: CoreUserInfoClaims = rp
+            .user_info(tokens.access_token().clone(), None)
+            .unwrap()
+            .request_async(&rp_http())
+            .await
+            .expect("userinfo");
+        assert_eq!(info.subject().as_str(), sub);
+    }
+    // The JWKS publishes the Ed25519 key as RFC 8037 §2 says.
+    let app = spawn_app(db).await;
+    let jwks = app.get_json("/jwks").await;
+    let ed = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["alg"] == "EdDSA")
+        .expect("an EdDSA key");
     assert_eq!(
-        decode_header(tokens.access_token().secret())["alg"],
-        "ES256"
+        (&ed["kty"], &ed["crv"], &ed["use"]),
+        (&json!("OKP"), &json!("Ed25519"), &json!("sig"))
+    );
+    assert!(ed.get("d").is_none());
+    let doc = app.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        json!(["RS256", "ES256", "EdDSA"])
     );
 }
 

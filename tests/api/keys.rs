@@ -60,7 +60,7 @@ async fn nodes_starting_together_on_an_empty_database_create_one_key_each(db: Db
         nodes.push(s.await.unwrap().expect("node"));
     }
     let first = kids(&nodes[0].keys.jwks());
-    assert_eq!(first.len(), 2, "one RS256 and one ES256 key: {first:?}");
+    assert_eq!(first.len(), 3, "one RS256, ES256 and EdDSA key: {first:?}");
     for n in &nodes {
         assert_eq!(kids(&n.keys.jwks()), first, "every node the same keys");
         assert!(n.keys.in_database());
@@ -69,7 +69,7 @@ async fn nodes_starting_together_on_an_empty_database_create_one_key_each(db: Db
         .fetch_one(nodes[0].storage.pool())
         .await
         .unwrap();
-    assert_eq!(count, 2);
+    assert_eq!(count, 3);
     // A value sealed by one node's data key opens at every other node.
     let sealed = nodes[1].data_key.seal(b"secret");
     assert!(nodes.iter().all(|n| n.data_key.open(&sealed).is_ok()));
@@ -96,7 +96,7 @@ async fn a_node_with_another_kek_is_refused_and_the_database_holds_no_clear_key(
             .fetch_all(a.state.storage.pool())
             .await
             .unwrap();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
     for (private, public) in rows {
         assert!(private.starts_with("k1.") && !private.contains("PRIVATE"));
         let jwk: Value = serde_json::from_str(&public).unwrap();
@@ -142,7 +142,7 @@ async fn a_kek_rotation_reseals_the_stored_keys(db: Db) {
         mpsv_idp::keys::reseal(&a.state.storage, &keks)
             .await
             .unwrap(),
-        3
+        4
     );
     assert_eq!(
         mpsv_idp::keys::reseal(&a.state.storage, &keks)
@@ -157,7 +157,7 @@ async fn a_kek_rotation_reseals_the_stored_keys(db: Db) {
             .fetch_all(a.state.storage.pool())
             .await
             .unwrap();
-    assert_eq!(ids.len(), 3);
+    assert_eq!(ids.len(), 4);
     assert!(
         ids.iter().all(|(id,)| *id == new_id),
         "re-sealed under the new KEK"
@@ -205,14 +205,14 @@ async fn a_key_folder_is_imported_and_its_keys_and_data_key_go_on_working(db: Db
     let report = mpsv_idp::keys::import_folder(&a.state.storage, &keks, &folder)
         .await
         .unwrap();
-    assert_eq!(report.signing_keys.len(), 2);
+    assert_eq!(report.signing_keys.len(), 3);
     assert!(report.data_key);
     // Idempotent.
     let again = mpsv_idp::keys::import_folder(&a.state.storage, &keks, &folder)
         .await
         .unwrap();
     assert!(again.signing_keys.is_empty() && !again.data_key);
-    assert_eq!(again.already_there.len(), 2);
+    assert_eq!(again.already_there.len(), 3);
     // The node now keeps its keys in the database: the same kids, the same data key.
     with_db_keys.key_dir = folder.join("unused");
     let b = AppState::build(with_db_keys)

@@ -165,8 +165,25 @@ async fn pages_carry_security_headers_and_both_languages(db: Db) {
 }
 
 async fn rotated_keys_are_prepublished_and_old_tokens_stay_valid(db: Db) {
+    use openidconnect::core::CoreJwsSigningAlgorithm as Theirs;
+    for (alg, theirs) in [
+        (SigningAlg::RS256, Theirs::RsaSsaPkcs1V15Sha256),
+        (SigningAlg::EdDSA, Theirs::EdDsa),
+    ] {
+        rotation_keeps_tokens_valid(db, alg, theirs).await;
+    }
+}
+
+async fn rotation_keeps_tokens_valid(
+    db: Db,
+    alg: SigningAlg,
+    theirs: openidconnect::core::CoreJwsSigningAlgorithm,
+) {
     let app = spawn_app(db).await;
-    let s = app.register(ClientSpec::confidential("poskytovatel")).await;
+    let mut spec = ClientSpec::confidential("poskytovatel");
+    spec.id_token_alg = alg.as_str();
+    spec.access_token_alg = alg.as_str();
+    let s = app.register(spec).await;
     app.add_user("jana.novakova").await;
     let rp = app.rp("poskytovatel", s.clone()).await;
     let (_, before) = app.code_flow(&rp, "jana.novakova").await;
@@ -176,12 +193,7 @@ async fn rotated_keys_are_prepublished_and_old_tokens_stay_valid(db: Db) {
         .to_owned();
 
     // Pre-publish: the next key is in JWKS but does not sign yet.
-    let next = app
-        .state
-        .keys
-        .rotate(SigningAlg::RS256, 3600)
-        .await
-        .unwrap();
+    let next = app.state.keys.rotate(alg, 3600).await.unwrap();
     let jwks = reqwest::get(app.url("/jwks"))
         .await
         .unwrap()
@@ -189,13 +201,10 @@ async fn rotated_keys_are_prepublished_and_old_tokens_stay_valid(db: Db) {
         .await
         .unwrap();
     assert!(jwks.contains(&next.kid) && jwks.contains(&old_kid));
-    assert_eq!(
-        app.state.keys.current(SigningAlg::RS256).unwrap().meta.kid,
-        old_kid
-    );
+    assert_eq!(app.state.keys.current(alg).unwrap().meta.kid, old_kid);
 
     // A rotation with no delay signs at once; the old key stays published and its tokens valid.
-    let now_key = app.state.keys.rotate(SigningAlg::RS256, 0).await.unwrap();
+    let now_key = app.state.keys.rotate(alg, 0).await.unwrap();
     let rp = app.rp("poskytovatel", s).await;
     let flow = start_flow(&rp, &[]);
     let r = app.browser.get(&flow.url).send().await.unwrap();
@@ -207,7 +216,10 @@ async fn rotated_keys_are_prepublished_and_old_tokens_stay_valid(db: Db) {
     after
         .id_token()
         .unwrap()
-        .claims(&rp.id_token_verifier(), &flow.nonce)
+        .claims(
+            &rp.id_token_verifier().set_allowed_algs(vec![theirs]),
+            &flow.nonce,
+        )
         .expect("new key verifies");
     let jwks = reqwest::get(app.url("/jwks"))
         .await
