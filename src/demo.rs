@@ -221,9 +221,12 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             access_token_alg: "RS256".into(),
             jwks_file: None,
             no_pkce: false,
-            require_par: false,
+            // The OKslužby clients follow the profile docs/integration.md recommends (the
+            // example applications push their requests and bind their tokens); the plain demo
+            // RP keeps the plain code flow to try by hand.
+            require_par: app.is_some(),
             require_signed_request: false,
-            dpop: false,
+            dpop: app.is_some(),
             fapi2: false,
             access_token_ttl: None,
             refresh_token_ttl: None,

@@ -3,6 +3,11 @@
 //!
 //! - sign-in with the authorization code flow + PKCE + state + nonce (`openidconnect` crate),
 //!   the ID token validated (signature from the IdP's JWKS, issuer, audience, expiry, nonce);
+//! - the authorization request **pushed** (PAR, RFC 9126): the browser carries only a
+//!   `request_uri`, never the parameters, so nothing in it can be altered on the way;
+//! - **DPoP-bound tokens** (RFC 9449): every call to the token endpoint and userinfo carries a
+//!   fresh proof signed with this application's key (josekit, ES256), the server's nonce is
+//!   kept and used, and a stolen access token is useless without the key;
 //! - the person, the organisation they act for and their permissions from the `mpsv` and
 //!   `organisation` claims;
 //! - **Podat** (submit) enabled only when `submit_permission` is true, and re-checked at the
@@ -13,14 +18,16 @@
 //!   sessions of that IdP session.
 //!
 //! Configuration (environment): `IDP_ISSUER` (default `http://127.0.0.1:8080`),
-//! `RP_CLIENT_ID`, `RP_CLIENT_SECRET`, `RP_PORT` (default 8091 / 8092).
+//! `RP_CLIENT_ID`, `RP_CLIENT_SECRET`, `RP_PORT` (default 8091 / 8092). The client must be
+//! registered with a `pushed_authorization_request_endpoint`-capable IdP; the demo clients
+//! require PAR and DPoP (`mpsv-idp client add --require-par --dpop`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{anyhow, Context};
+use anyhow::{anyhow, bail, Context};
 use axum::extract::{Form, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -64,6 +71,8 @@ struct Local {
     claims: Value,
     /// The IdP's session id (`sid`): what a back-channel logout names.
     idp_sid: String,
+    /// `DPoP` when the access token is bound to our key (RFC 9449 §5), else `Bearer`.
+    token_type: String,
 }
 
 struct Shared {
@@ -77,6 +86,156 @@ struct Shared {
     sessions: Mutex<HashMap<String, Local>>,
     /// Authorization requests in flight, by `state`.
     pending: Mutex<HashMap<String, (Nonce, PkceCodeVerifier)>>,
+    secret: String,
+    dpop: Dpop,
+}
+
+/// This application's DPoP key and the IdP's latest nonce (RFC 9449 §8). One key for the
+/// whole application instance; an application may as well keep one per signed-in person.
+struct Dpop {
+    signer: josekit::jws::alg::ecdsa::EcdsaJwsSigner,
+    public: josekit::jwk::Jwk,
+    nonce: Mutex<Option<String>>,
+}
+
+impl Dpop {
+    fn new() -> anyhow::Result<Self> {
+        use josekit::jwk::KeyPair as _;
+        let pair =
+            josekit::jwk::alg::ec::EcKeyPair::generate(josekit::jwk::alg::ec::EcCurve::P256)?;
+        Ok(Self {
+            signer: josekit::jws::ES256.signer_from_jwk(&pair.to_jwk_private_key())?,
+            public: pair.to_jwk_public_key(),
+            nonce: Mutex::new(None),
+        })
+    }
+
+    /// A proof for one request (§4.2): `htm`, `htu` (without query), a fresh `jti`, `iat`,
+    /// the server's nonce if it gave one, and at a resource the access token's hash (`ath`).
+    fn proof(&self, method: &str, url: &str, access_token: Option<&str>) -> anyhow::Result<String> {
+        use base64::Engine;
+        use sha2::Digest;
+        let mut htu = url::Url::parse(url)?;
+        htu.set_query(None);
+        htu.set_fragment(None);
+        let mut claims = serde_json::json!({
+            "jti": CsrfToken::new_random().secret(),
+            "htm": method,
+            "htu": htu.as_str(),
+            "iat": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs(),
+        });
+        if let Some(n) = self.nonce.lock().unwrap().clone() {
+            claims["nonce"] = n.into();
+        }
+        if let Some(t) = access_token {
+            claims["ath"] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(t.as_bytes()))
+                .into();
+        }
+        let mut header = josekit::jws::JwsHeader::new();
+        header.set_token_type("dpop+jwt");
+        header.set_jwk(self.public.clone());
+        Ok(josekit::jws::serialize_compact(
+            claims.to_string().as_bytes(),
+            &header,
+            &self.signer,
+        )?)
+    }
+}
+
+/// An HTTP failure on the way to the IdP, as the `openidconnect` crate wants its errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct HttpError(String);
+
+/// Sends a request to the IdP with a DPoP proof, once more with the server's nonce when it
+/// answers `use_dpop_nonce` (§8: 400 at the token and PAR endpoints, 401 at userinfo).
+async fn send_with_dpop(
+    s: &Shared,
+    request: openidconnect::HttpRequest,
+    access_token: Option<&str>,
+) -> Result<openidconnect::HttpResponse, HttpError> {
+    let (parts, body) = request.into_parts();
+    let url = parts.uri.to_string();
+    for attempt in 0..2 {
+        let proof = s
+            .dpop
+            .proof(parts.method.as_str(), &url, access_token)
+            .map_err(|e| HttpError(e.to_string()))?;
+        let r = s
+            .http
+            .request(parts.method.clone(), &url)
+            .headers(parts.headers.clone())
+            .header("DPoP", proof)
+            .body(body.clone())
+            .send()
+            .await
+            .map_err(|e| HttpError(e.to_string()))?;
+        let status = r.status();
+        let headers = r.headers().clone();
+        if let Some(n) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()) {
+            *s.dpop.nonce.lock().unwrap() = Some(n.to_owned());
+        }
+        let bytes = r
+            .bytes()
+            .await
+            .map_err(|e| HttpError(e.to_string()))?
+            .to_vec();
+        let challenge = headers
+            .get(header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let wants_nonce = challenge.contains("use_dpop_nonce")
+            || (status == StatusCode::BAD_REQUEST
+                && serde_json::from_slice::<Value>(&bytes)
+                    .is_ok_and(|e| e["error"] == "use_dpop_nonce"));
+        if wants_nonce && attempt == 0 {
+            continue;
+        }
+        let mut response = openidconnect::HttpResponse::new(bytes);
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        return Ok(response);
+    }
+    Err(HttpError("the IdP refused our DPoP nonce twice".into()))
+}
+
+/// An HTTP client for `openidconnect` (token endpoint) that adds our DPoP proofs.
+fn dpop_client(
+    s: &S,
+) -> impl Fn(
+    openidconnect::HttpRequest,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<openidconnect::HttpResponse, HttpError>> + Send>,
+> {
+    let s = Arc::clone(s);
+    move |request| {
+        let s = Arc::clone(&s);
+        Box::pin(async move { send_with_dpop(&s, request, None).await })
+    }
+}
+
+/// `DPoP` or `Bearer` (token types are case-insensitive, RFC 6749 §7.1; the crate lowercases).
+fn token_type(t: &openidconnect::core::CoreTokenType) -> String {
+    if t.as_ref().eq_ignore_ascii_case("dpop") {
+        "DPoP".into()
+    } else {
+        "Bearer".into()
+    }
+}
+
+/// Basic authentication of the client (RFC 6749 §2.3.1: both parts form-encoded first).
+fn basic_auth(s: &Shared) -> String {
+    use base64::Engine;
+    let pair = format!(
+        "{}:{}",
+        urlencode(s.client.client_id().as_str()),
+        urlencode(&s.secret)
+    );
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
 }
 
 type S = Arc<Shared>;
@@ -115,7 +274,7 @@ pub async fn run(app: App) -> anyhow::Result<()> {
     let client = CoreClient::from_provider_metadata(
         meta,
         ClientId::new(client_id),
-        Some(ClientSecret::new(secret)),
+        Some(ClientSecret::new(secret.clone())),
     )
     .set_redirect_uri(RedirectUrl::new(format!("{base}/callback"))?);
     let shared = Arc::new(Shared {
@@ -127,6 +286,8 @@ pub async fn run(app: App) -> anyhow::Result<()> {
         discovery,
         sessions: Mutex::new(HashMap::new()),
         pending: Mutex::new(HashMap::new()),
+        secret,
+        dpop: Dpop::new()?,
     });
     let router = Router::new()
         .route("/", get(home))
@@ -141,13 +302,6 @@ pub async fn run(app: App) -> anyhow::Result<()> {
     println!("{} listening on {}", app.title, shared.base);
     axum::serve(listener, router).await?;
     Ok(())
-}
-
-fn oidc_http() -> openidconnect::reqwest::Client {
-    openidconnect::reqwest::Client::builder()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .expect("HTTP client")
 }
 
 fn session_of(s: &S, headers: &HeaderMap) -> Option<(String, Local)> {
@@ -234,6 +388,7 @@ async fn home(State(s): State<S>, headers: HeaderMap, Query(q): Query<HomeQ>) ->
              <dt>Statutární zástupce</dt><dd id=\"statutory\">{statutory}</dd>\
              <dt>Oprávnění k podání</dt><dd id=\"submit-permission\">{submit_text}</dd>\
              <dt>Aplikace</dt><dd id=\"apps\">{apps}</dd>\
+             <dt>Vazba tokenu (Token binding)</dt><dd id=\"token-binding\">{binding}</dd>\
              </dl>\
              <form method=\"post\" action=\"/submit\"><button id=\"submit\" type=\"submit\"{disabled}>Podat</button></form>\
              <form method=\"post\" action=\"/refresh\"><button id=\"refresh\" type=\"submit\">Obnovit tokeny</button></form>\
@@ -252,6 +407,11 @@ async fn home(State(s): State<S>, headers: HeaderMap, Query(q): Query<HomeQ>) ->
             },
             apps = esc(&apps.join(", ")),
             disabled = if submit { "" } else { " disabled" },
+            binding = if local.token_type == "DPoP" {
+                "DPoP – token platí jen s klíčem této aplikace"
+            } else {
+                "Bearer"
+            },
         ),
     )
 }
@@ -278,11 +438,60 @@ async fn login(State(s): State<S>, Query(q): Query<LoginQ>) -> Response {
         req = req.add_extra_param("prompt", "select_account");
     }
     let (url, state, nonce) = req.url();
-    s.pending
-        .lock()
-        .unwrap()
-        .insert(state.secret().clone(), (nonce, verifier));
-    Redirect::to(url.as_str()).into_response()
+    match push(&s, &url).await {
+        Ok(url) => {
+            s.pending
+                .lock()
+                .unwrap()
+                .insert(state.secret().clone(), (nonce, verifier));
+            Redirect::to(url.as_str()).into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_GATEWAY,
+            page(
+                &s,
+                &format!(
+                    "<h1>Přihlášení se nepodařilo</h1><p class=\"err\">{}</p>",
+                    esc(&e.to_string())
+                ),
+            ),
+        )
+            .into_response(),
+    }
+}
+
+/// PAR (RFC 9126 §2): the parameters `openidconnect` put in the authorization URL go to the
+/// IdP directly, with the client's authentication and a DPoP proof (which binds the code to
+/// our key, RFC 9449 §10.1); the browser is sent with the `request_uri` alone (§4).
+async fn push(s: &Shared, authorize: &url::Url) -> anyhow::Result<url::Url> {
+    let endpoint = s.discovery["pushed_authorization_request_endpoint"]
+        .as_str()
+        .context("the IdP has no pushed_authorization_request_endpoint")?;
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(authorize.query_pairs())
+        .finish();
+    let request = openidconnect::http::Request::post(endpoint)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::AUTHORIZATION, basic_auth(s))
+        .body(form.into_bytes())?;
+    let r = send_with_dpop(s, request, None).await?;
+    let body: Value = serde_json::from_slice(r.body()).unwrap_or(Value::Null);
+    if r.status() != StatusCode::CREATED {
+        bail!(
+            "PAR: {} {}",
+            body["error"].as_str().unwrap_or("error"),
+            body["error_description"].as_str().unwrap_or("")
+        );
+    }
+    let request_uri = body["request_uri"]
+        .as_str()
+        .context("PAR: no request_uri")?;
+    let mut url = authorize.clone();
+    url.query_pairs_mut()
+        .clear()
+        .append_pair("client_id", s.client.client_id().as_str())
+        .append_pair("request_uri", request_uri);
+    Ok(url)
 }
 
 #[derive(Deserialize)]
@@ -345,11 +554,12 @@ async fn callback(State(s): State<S>, Query(q): Query<CallbackQ>) -> Response {
         return (StatusCode::BAD_REQUEST, "no code").into_response();
     };
     let result = async {
+        let http = dpop_client(&s);
         let tokens = s
             .client
             .exchange_code(AuthorizationCode::new(code))?
             .set_pkce_verifier(verifier)
-            .request_async(&oidc_http())
+            .request_async(&http)
             .await
             .map_err(|e| anyhow!("token request: {e:?}"))?;
         let id_token = tokens.id_token().ok_or_else(|| anyhow!("no ID token"))?;
@@ -362,6 +572,7 @@ async fn callback(State(s): State<S>, Query(q): Query<CallbackQ>) -> Response {
             id_token: raw,
             access_token: tokens.access_token().secret().clone(),
             refresh_token: tokens.refresh_token().map(|r| r.secret().clone()),
+            token_type: token_type(tokens.token_type()),
         })
     }
     .await;
@@ -405,16 +616,7 @@ async fn submit(State(s): State<S>, headers: HeaderMap) -> Response {
         .as_str()
         .unwrap_or("")
         .to_owned();
-    let r = s
-        .http
-        .get(&userinfo)
-        .bearer_auth(&local.access_token)
-        .send()
-        .await;
-    let info: Option<Value> = match r {
-        Ok(r) if r.status().is_success() => r.json().await.ok(),
-        _ => None,
-    };
+    let info = call_userinfo(&s, &userinfo, &local).await;
     // What the IdP says now also replaces what the page shows.
     if let Some(i) = &info {
         if let Some(l) = s.sessions.lock().unwrap().get_mut(&cookie) {
@@ -444,6 +646,43 @@ async fn submit(State(s): State<S>, headers: HeaderMap) -> Response {
     }
 }
 
+/// Userinfo with the access token: a DPoP-bound one with a proof that carries its hash
+/// (RFC 9449 §7), a bearer token as RFC 6750 says.
+async fn call_userinfo(s: &Shared, userinfo: &str, local: &Local) -> Option<Value> {
+    let scheme = if local.token_type == "DPoP" {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
+    let request = openidconnect::http::Request::get(userinfo)
+        .header(
+            header::AUTHORIZATION,
+            format!("{scheme} {}", local.access_token),
+        )
+        .body(Vec::new())
+        .ok()?;
+    let r = if scheme == "DPoP" {
+        send_with_dpop(s, request, Some(&local.access_token)).await
+    } else {
+        let r = s
+            .http
+            .get(userinfo)
+            .bearer_auth(&local.access_token)
+            .send()
+            .await
+            .ok()?;
+        let status = r.status();
+        let mut response = openidconnect::HttpResponse::new(r.bytes().await.ok()?.to_vec());
+        *response.status_mut() = status;
+        Ok(response)
+    }
+    .ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    serde_json::from_slice(r.body()).ok()
+}
+
 async fn refresh(State(s): State<S>, headers: HeaderMap) -> Response {
     let Some((cookie, local)) = session_of(&s, &headers) else {
         return Redirect::to("/").into_response();
@@ -456,11 +695,9 @@ async fn refresh(State(s): State<S>, headers: HeaderMap) -> Response {
         .client
         .exchange_refresh_token(&rt)
         .map_err(|e| anyhow!("{e}"));
+    let http = dpop_client(&s);
     let result = match result {
-        Ok(req) => req
-            .request_async(&oidc_http())
-            .await
-            .map_err(|e| anyhow!("{e:?}")),
+        Ok(req) => req.request_async(&http).await.map_err(|e| anyhow!("{e:?}")),
         Err(e) => Err(e),
     };
     match result {
@@ -468,6 +705,7 @@ async fn refresh(State(s): State<S>, headers: HeaderMap) -> Response {
             let mut sessions = s.sessions.lock().unwrap();
             if let Some(l) = sessions.get_mut(&cookie) {
                 l.access_token = t.access_token().secret().clone();
+                l.token_type = token_type(t.token_type());
                 // Rotation: the old refresh token is spent.
                 l.refresh_token = t.refresh_token().map(|r| r.secret().clone());
                 if let Some(id) = t.id_token() {

@@ -10,6 +10,7 @@ import {
   DEMO_PASSWORD,
   STEP_TIMEOUT,
   checkA11y,
+  demoSecret,
   launchBrowser,
   newContext,
   screenshot,
@@ -33,18 +34,33 @@ describe('MPSV login pages', { timeout: 180_000 }, () => {
     await server?.stop();
   });
 
-  /** An authorization request of an application client (PKCE challenge of RFC 7636 B). */
-  function authorizeUrl(client) {
+  /**
+   * An authorization request of an application client (PKCE challenge of RFC 7636 B). The
+   * OKslužby demo clients require PAR (RFC 9126): the parameters are pushed with the client's
+   * secret and the browser goes to /authorize with the request_uri alone.
+   */
+  async function authorizeUrl(client) {
+    const secret = demoSecret(server.output(), client.id);
+    const r = await fetch(new URL('/par', server.base), {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${client.id}:${secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({
+        client_id: client.id,
+        response_type: 'code',
+        scope: 'openid profile mpsv organisation',
+        redirect_uri: client.callback,
+        state: 'st-123',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+      }),
+    });
+    assert.equal(r.status, 201, await r.clone().text());
+    const { request_uri: requestUri } = await r.json();
     const u = new URL('/authorize', server.base);
-    u.search = new URLSearchParams({
-      client_id: client.id,
-      response_type: 'code',
-      scope: 'openid profile mpsv organisation',
-      redirect_uri: client.callback,
-      state: 'st-123',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    }).toString();
+    u.search = new URLSearchParams({ client_id: client.id, request_uri: requestUri }).toString();
     return u.toString();
   }
 
@@ -69,7 +85,7 @@ describe('MPSV login pages', { timeout: 180_000 }, () => {
   it('a person in two organisations chooses the one they act for', async () => {
     const context = await newContext(browser);
     const page = await context.newPage();
-    await page.goto(authorizeUrl(POSKYTOVATEL));
+    await page.goto(await authorizeUrl(POSKYTOVATEL));
     await signIn(page, 'jan.horak');
     await page.getByRole('heading', { level: 1, name: 'Za koho jednáte' }).waitFor();
     await checkA11y(page, 'organisation choice');
@@ -85,7 +101,7 @@ describe('MPSV login pages', { timeout: 180_000 }, () => {
   it('a refused application is explained, then reported to it as access_denied', async () => {
     const context = await newContext(browser);
     const page = await context.newPage();
-    await page.goto(authorizeUrl(RODINA));
+    await page.goto(await authorizeUrl(RODINA));
     await signIn(page, 'eva.cerna');
     await page.getByRole('heading', { level: 1, name: 'Přístup do aplikace nemáte' }).waitFor();
     assert.match(await page.textContent('main'), /OKslužby – rodina/);

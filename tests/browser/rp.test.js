@@ -91,6 +91,9 @@ for (const db of ['sqlite', 'postgres']) {
       const page = await context.newPage();
       await signInAt(page, POSKYTOVATEL, 'lukas.prochazka');
       assert.match(await page.textContent('#organisation'), /Šťastná rodina/);
+      // The demo clients require PAR and DPoP: the app pushed its request, and its tokens are
+      // bound to its key (the IdP answered token_type DPoP).
+      assert.match(await page.textContent('#token-binding'), /^DPoP/);
       assert.equal(await page.isDisabled('#submit'), true, 'an employee may not submit');
       await shot(page, 'poskytovatel-employee');
       // rodina: the IdP answers from the SSO session, no login form on the way.
@@ -142,6 +145,12 @@ for (const db of ['sqlite', 'postgres']) {
       assert.equal(await bossPage.isDisabled('#submit'), false);
       assert.match(await bossPage.textContent('#submit-permission'), /statutární zástupce/);
       await shot(bossPage, 'poskytovatel-statutory');
+      await bossPage.click('#submit');
+      assert.match(await bossPage.textContent('#msg'), /Podání bylo odesláno/);
+      // Refresh with DPoP (a new proof, the server's nonce), then submit on the new token.
+      await bossPage.click('#refresh');
+      assert.match(await bossPage.textContent('#msg'), /Tokeny obnoveny/);
+      assert.match(await bossPage.textContent('#token-binding'), /^DPoP/);
       await bossPage.click('#submit');
       assert.match(await bossPage.textContent('#msg'), /Podání bylo odesláno/);
       // The representative also in rodina? Domov Slunce is not an NNO: refused there; the
