@@ -114,18 +114,19 @@ describe('staff console', { timeout: 240_000 }, () => {
     await page.getByRole('alert').waitFor();
     assert.match(await page.getByRole('alert').innerText(), /https/);
     await checkA11y(page, 'console client with an error');
-    // Per client: authorization requests only through PAR (RFC 9126).
+    // Per client: authorization requests only through PAR (RFC 9126); the OKslužby demo
+    // clients have it on. Off, saved, on again.
     const par = page.getByLabel('Žádosti o přihlášení jen předem odeslané serveru (PAR, RFC 9126)');
+    assert.equal(await par.isChecked(), true);
+    await par.uncheck();
+    await page.getByRole('button', { name: 'Uložit' }).click();
+    await page.waitForURL((u) => u.searchParams.get('notice') === 'saved');
     assert.equal(await par.isChecked(), false);
     await par.check();
     await page.getByRole('button', { name: 'Uložit' }).click();
     await page.waitForURL((u) => u.searchParams.get('notice') === 'saved');
     assert.equal(await par.isChecked(), true);
     await screenshot(page, 'console-client');
-    await par.uncheck();
-    await page.getByRole('button', { name: 'Uložit' }).click();
-    await page.waitForURL((u) => u.searchParams.get('notice') === 'saved');
-    assert.equal(await par.isChecked(), false);
     // Signed request objects (RFC 9101) need the client's keys, which this one has none of.
     const signed = page.getByLabel('Žádosti o přihlášení jen jako objekty podepsané klíčem aplikace (JAR, RFC 9101)');
     await signed.check();
