@@ -153,10 +153,21 @@ pub fn is_public(jwk: &Map<String, Value>) -> bool {
     !PRIVATE.iter().any(|m| jwk.contains_key(*m))
 }
 
-/// The keys of a JWK Set (RFC 7517 §5) that we can verify with, one per key and algorithm;
-/// keys of other types or algorithms are skipped (§5: "implementations SHOULD ignore JWKs ... they do not
-/// understand"), malformed keys of a known type are an error.
+/// The keys of a JWK Set (RFC 7517 §5) that we can verify with, one per key and algorithm,
+/// for a registration: keys of other types or algorithms and keys for encryption
+/// (`use: enc`) are skipped (§5: "implementations SHOULD ignore JWKs ... they do not
+/// understand"), a malformed key of a known type is an error.
 pub fn key_set(jwks: &str) -> Result<Vec<VerifyingKey>, JoseError> {
+    parse_set(jwks, true)
+}
+
+/// The keys of a registered JWK Set we can verify with, skipping any that do not parse (a set
+/// registered before the checks of [`key_set`] existed keeps its good keys).
+pub fn usable_keys(jwks: &str) -> Vec<VerifyingKey> {
+    parse_set(jwks, false).unwrap_or_default()
+}
+
+fn parse_set(jwks: &str, strict: bool) -> Result<Vec<VerifyingKey>, JoseError> {
     let set: Value =
         serde_json::from_str(jwks).map_err(|_| JoseError::Key("not a JSON object".into()))?;
     let keys = set
@@ -165,14 +176,21 @@ pub fn key_set(jwks: &str) -> Result<Vec<VerifyingKey>, JoseError> {
         .ok_or_else(|| JoseError::Key("a JWK Set has a \"keys\" array".into()))?;
     let mut out = Vec::with_capacity(keys.len());
     for (i, key) in keys.iter().enumerate() {
-        let jwk = key
-            .as_object()
-            .ok_or_else(|| JoseError::Key(format!("key {i} is not a JSON object")))?;
+        let Some(jwk) = key.as_object() else {
+            if strict {
+                return Err(JoseError::Key(format!("key {i} is not a JSON object")));
+            }
+            continue;
+        };
+        if jwk.get("use").is_some_and(|u| u.as_str() != Some("sig")) {
+            continue;
+        }
         for alg in VerifyingKey::algs_of(jwk) {
-            out.push(
-                VerifyingKey::from_jwk(jwk, alg)
-                    .map_err(|e| JoseError::Key(format!("key {i}: {e}")))?,
-            );
+            match VerifyingKey::from_jwk(jwk, alg) {
+                Ok(k) => out.push(k),
+                Err(e) if strict => return Err(JoseError::Key(format!("key {i}: {e}"))),
+                Err(_) => {}
+            }
         }
     }
     Ok(out)
@@ -270,11 +288,14 @@ mod tests {
 
     #[test]
     fn a_key_set_skips_unknown_types_and_refuses_broken_keys() {
-        let ok = r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"},{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"a"}]}"#;
+        let ok = r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"},{"kty":"RSA","use":"enc","n":"AA","e":"AQAB"},{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"a"}]}"#;
         let keys = key_set(ok).unwrap();
         assert_eq!(keys.len(), 1);
         assert_eq!((keys[0].alg(), keys[0].kid()), (Alg::EdDSA, Some("a")));
-        assert!(key_set(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AA"}]}"#).is_err());
+        let broken = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AA"},{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        assert!(key_set(broken).is_err());
+        // Already registered: the good key still works.
+        assert_eq!(usable_keys(broken).len(), 1);
         assert!(key_set(r#"{"kty":"OKP"}"#).is_err());
     }
 }

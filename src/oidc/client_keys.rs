@@ -12,7 +12,7 @@ pub const SIGNING_ALGS: [&str; 5] = ["RS256", "PS256", "ES256", "ES384", "EdDSA"
 /// The payload and header of `jwt` if one of the client's keys, with an allowed algorithm,
 /// verifies its signature. A `kid` in the header must name the key.
 pub fn verify(client: &Client, jwt: &str) -> Option<(Vec<u8>, Header)> {
-    let keys = jwk::key_set(client.jwks.as_deref()?).ok()?;
+    let keys = jwk::usable_keys(client.jwks.as_deref()?);
     let jws = Compact::parse(jwt).ok()?;
     let alg = jws.header.algorithm()?;
     let kid = jws.header.key_id();
