@@ -416,6 +416,15 @@ async fn home(State(s): State<S>, headers: HeaderMap, Query(q): Query<HomeQ>) ->
     )
 }
 
+/// The page of a sign-in that failed between this application and the IdP.
+fn login_failed(s: &S, e: &anyhow::Error) -> Response {
+    let text = format!(
+        "<h1>Přihlášení se nepodařilo</h1><p class=\"err\">{}</p>",
+        esc(&e.to_string())
+    );
+    (StatusCode::BAD_GATEWAY, page(s, &text)).into_response()
+}
+
 #[derive(Deserialize)]
 struct LoginQ {
     prompt: Option<String>,
@@ -446,17 +455,7 @@ async fn login(State(s): State<S>, Query(q): Query<LoginQ>) -> Response {
                 .insert(state.secret().clone(), (nonce, verifier));
             Redirect::to(url.as_str()).into_response()
         }
-        Err(e) => (
-            StatusCode::BAD_GATEWAY,
-            page(
-                &s,
-                &format!(
-                    "<h1>Přihlášení se nepodařilo</h1><p class=\"err\">{}</p>",
-                    esc(&e.to_string())
-                ),
-            ),
-        )
-            .into_response(),
+        Err(e) => login_failed(&s, &e),
     }
 }
 
@@ -592,17 +591,7 @@ async fn callback(State(s): State<S>, Query(q): Query<CallbackQ>) -> Response {
             )
                 .into_response()
         }
-        Err(e) => (
-            StatusCode::BAD_GATEWAY,
-            page(
-                &s,
-                &format!(
-                    "<h1>Přihlášení se nepodařilo</h1><p class=\"err\">{}</p>",
-                    esc(&e.to_string())
-                ),
-            ),
-        )
-            .into_response(),
+        Err(e) => login_failed(&s, &e),
     }
 }
 
