@@ -138,6 +138,15 @@ pub struct KeyStore {
     source: Source,
     max_lifetime: i64,
     keys: RwLock<Arc<Vec<Arc<LoadedKey>>>>,
+    /// The JWK Set as served, until the keys change or a retired key's time runs out.
+    jwks_cache: RwLock<Option<JwksCache>>,
+}
+
+/// The serialised JWK Set of one set of loaded keys, valid until `until` (exclusive).
+struct JwksCache {
+    keys: Arc<Vec<Arc<LoadedKey>>>,
+    bytes: axum::body::Bytes,
+    until: i64,
 }
 
 impl KeyStore {
@@ -149,6 +158,7 @@ impl KeyStore {
             source: Source::Files(dir.to_owned()),
             max_lifetime,
             keys: RwLock::new(Arc::new(keys)),
+            jwks_cache: RwLock::new(None),
         })
     }
 
@@ -165,6 +175,7 @@ impl KeyStore {
             source: Source::Database { storage, keks },
             max_lifetime,
             keys: RwLock::new(Arc::new(keys)),
+            jwks_cache: RwLock::new(None),
         })
     }
 
@@ -240,14 +251,35 @@ impl KeyStore {
 
     /// The JWK Set document (RFC 7517 §5): next, current and retired-but-valid keys.
     pub fn jwks(&self) -> serde_json::Value {
-        let t = now();
+        jwks_of(&self.snapshot(), now(), self.max_lifetime).0
+    }
+
+    /// [`KeyStore::jwks`] serialised, as `GET /jwks` serves it: made once per set of keys and
+    /// kept until a reload brings other keys or a retired key stops being published (the
+    /// only moments the document changes; a next key is published from its creation).
+    pub fn jwks_bytes(&self) -> axum::body::Bytes {
+        self.jwks_bytes_at(now())
+    }
+
+    fn jwks_bytes_at(&self, t: i64) -> axum::body::Bytes {
         let keys = self.snapshot();
-        let list: Vec<serde_json::Value> = keys
-            .iter()
-            .filter(|k| state_of(&keys, k, t, self.max_lifetime) != KeyState::Expired)
-            .map(|k| serde_json::Value::Object(k.public_jwk.clone()))
-            .collect();
-        serde_json::json!({ "keys": list })
+        if let Ok(cache) = self.jwks_cache.read() {
+            if let Some(c) = cache.as_ref() {
+                if Arc::ptr_eq(&c.keys, &keys) && t < c.until {
+                    return c.bytes.clone();
+                }
+            }
+        }
+        let (doc, until) = jwks_of(&keys, t, self.max_lifetime);
+        let bytes = axum::body::Bytes::from(doc.to_string());
+        if let Ok(mut cache) = self.jwks_cache.write() {
+            *cache = Some(JwksCache {
+                keys,
+                bytes: bytes.clone(),
+                until,
+            });
+        }
+        bytes
     }
 
     /// Pre-publishes a new key for `alg`, signing from `now + delay`; prunes expired keys.
@@ -313,6 +345,23 @@ pub type Recorder<'a> = (
 
 /// The longest a rotated key may wait before it signs: 90 days.
 pub const MAX_ROTATION_DELAY: i64 = 90 * 86_400;
+
+/// The JWK Set at `t` and the moment it is to be looked at again: when a retired key expires,
+/// or when a next key takes over (the key it supersedes starts its retirement then).
+fn jwks_of(keys: &[Arc<LoadedKey>], t: i64, max_lifetime: i64) -> (serde_json::Value, i64) {
+    let mut until = i64::MAX;
+    let mut list = Vec::new();
+    for k in keys {
+        match state_of(keys, k, t, max_lifetime) {
+            KeyState::Expired => continue,
+            KeyState::Retired(superseded) => until = until.min(superseded + max_lifetime),
+            KeyState::Next => until = until.min(k.meta.active_from),
+            KeyState::Current => {}
+        }
+        list.push(serde_json::Value::Object(k.public_jwk.clone()));
+    }
+    (serde_json::json!({ "keys": list }), until)
+}
 
 fn current_of(keys: &[Arc<LoadedKey>], alg: SigningAlg, t: i64) -> Option<&Arc<LoadedKey>> {
     keys.iter()
@@ -441,6 +490,50 @@ mod tests {
         let states = ks.states(later + 400);
         let state = |kid: &str| states.iter().find(|(k, _)| k.meta.kid == kid).unwrap().1;
         assert_eq!(state(&old), KeyState::Expired);
+    }
+
+    #[test]
+    fn the_served_jwks_follows_rotation_and_expiry() {
+        let (_dir, ks) = store();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let t = now();
+        let first = ks.jwks_bytes_at(t);
+        assert_eq!(first, ks.jwks().to_string());
+        assert_eq!(
+            ks.jwks_bytes_at(t),
+            first,
+            "the same set of keys, the same bytes"
+        );
+        let old = ks.current(SigningAlg::EdDSA).unwrap().meta.kid.clone();
+        let new = rt.block_on(ks.rotate(SigningAlg::EdDSA, 0)).unwrap();
+        let rotated = ks.jwks_bytes_at(t);
+        let text = std::str::from_utf8(&rotated).unwrap();
+        assert!(text.contains(&new.kid) && text.contains(&old));
+        // Once every token the old key signed has expired (max lifetime 300 s), it is gone.
+        let later = ks.jwks_bytes_at(t + 400);
+        let text = std::str::from_utf8(&later).unwrap();
+        assert!(text.contains(&new.kid) && !text.contains(&old));
+    }
+
+    #[test]
+    fn a_served_jwks_cached_before_a_takeover_drops_the_superseded_key_in_time() {
+        // A pre-published key: served at once; the key it replaces is served while its tokens
+        // live after the takeover, then not — although the document was cached before.
+        let (_dir, ks) = store();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let t = now();
+        let current = ks.current(SigningAlg::ES256).unwrap().meta.kid.clone();
+        let next = rt.block_on(ks.rotate(SigningAlg::ES256, 100)).unwrap();
+        let before = ks.jwks_bytes_at(t);
+        let text = std::str::from_utf8(&before).unwrap();
+        assert!(text.contains(&next.kid) && text.contains(&current));
+        let text = String::from_utf8(ks.jwks_bytes_at(t + 350).to_vec()).unwrap();
+        assert!(
+            text.contains(&current),
+            "retired 250 s ago, still published"
+        );
+        let text = String::from_utf8(ks.jwks_bytes_at(t + 450).to_vec()).unwrap();
+        assert!(!text.contains(&current), "retired 350 s ago: gone");
     }
 
     #[test]

@@ -6,9 +6,9 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 
-/// `GET /jwks`
+/// `GET /jwks`: prepared bytes, like discovery (issue 16).
 pub async fn handler(State(state): State<AppState>) -> Response {
-    let mut r = state.keys.jwks().to_string().into_response();
+    let mut r = state.keys.jwks_bytes().into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
