@@ -158,16 +158,23 @@ pub fn is_public(jwk: &Map<String, Value>) -> bool {
 /// (`use: enc`) are skipped (§5: "implementations SHOULD ignore JWKs ... they do not
 /// understand"), a malformed key of a known type is an error.
 pub fn key_set(jwks: &str) -> Result<Vec<VerifyingKey>, JoseError> {
-    parse_set(jwks, true)
+    parse_set(jwks, None)
 }
 
-/// The keys of a registered JWK Set we can verify with, skipping any that do not parse (a set
-/// registered before the checks of [`key_set`] existed keeps its good keys).
-pub fn usable_keys(jwks: &str) -> Vec<VerifyingKey> {
-    parse_set(jwks, false).unwrap_or_default()
+/// The keys of a registered JWK Set that may verify a JWS with `alg` and, when the JWS names
+/// one, `kid`: only those are parsed (a client assertion or request object costs one key
+/// parse, not one per registered key). Keys that do not parse are skipped (a set registered
+/// before the checks of [`key_set`] existed keeps its good keys).
+pub fn usable_keys(jwks: &str, alg: Alg, kid: Option<&str>) -> Vec<VerifyingKey> {
+    parse_set(jwks, Some((alg, kid))).unwrap_or_default()
 }
 
-fn parse_set(jwks: &str, strict: bool) -> Result<Vec<VerifyingKey>, JoseError> {
+/// Strict (for a registration) without `want`; with it, lenient and only the wanted keys.
+fn parse_set(
+    jwks: &str,
+    want: Option<(Alg, Option<&str>)>,
+) -> Result<Vec<VerifyingKey>, JoseError> {
+    let strict = want.is_none();
     let set: Value =
         serde_json::from_str(jwks).map_err(|_| JoseError::Key("not a JSON object".into()))?;
     let keys = set
@@ -185,7 +192,16 @@ fn parse_set(jwks: &str, strict: bool) -> Result<Vec<VerifyingKey>, JoseError> {
         if jwk.get("use").is_some_and(|u| u.as_str() != Some("sig")) {
             continue;
         }
-        for alg in VerifyingKey::algs_of(jwk) {
+        if let Some((_, Some(kid))) = want {
+            if jwk.get("kid").and_then(Value::as_str) != Some(kid) {
+                continue;
+            }
+        }
+        let algs = VerifyingKey::algs_of(jwk);
+        for alg in algs
+            .into_iter()
+            .filter(|a| want.is_none_or(|(w, _)| w == *a))
+        {
             match VerifyingKey::from_jwk(jwk, alg) {
                 Ok(k) => out.push(k),
                 Err(e) if strict => return Err(JoseError::Key(format!("key {i}: {e}"))),
@@ -295,7 +311,11 @@ mod tests {
         let broken = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AA"},{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
         assert!(key_set(broken).is_err());
         // Already registered: the good key still works.
-        assert_eq!(usable_keys(broken).len(), 1);
+        assert_eq!(usable_keys(broken, Alg::EdDSA, None).len(), 1);
+        // Only the keys for the JWS's algorithm and kid are parsed.
+        assert!(usable_keys(ok, Alg::ES256, None).is_empty());
+        assert_eq!(usable_keys(ok, Alg::EdDSA, Some("a")).len(), 1);
+        assert!(usable_keys(ok, Alg::EdDSA, Some("b")).is_empty());
         assert!(key_set(r#"{"kty":"OKP"}"#).is_err());
     }
 }

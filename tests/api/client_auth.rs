@@ -44,6 +44,23 @@ async fn client_secret_post_works(db: Db) {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// A client_credentials request authenticated by `private_key_jwt` with `jwt`.
+async fn post_assertion(token_url: &str, jwt: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(token_url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", jwt),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 fn assertion(key: &EcKeyPair, client_id: &str, aud: &str, jti: &str, exp_in: i64) -> String {
     let now = mpsv_idp::secrets::now();
     let claims = json!({"iss": client_id, "sub": client_id, "aud": aud, "jti": jti, "iat": now, "exp": now + exp_in});
@@ -69,21 +86,7 @@ async fn private_key_jwt_works_once_per_assertion(db: Db) {
     let token_url = app.url("/token");
     let post = |a: String| {
         let url = token_url.clone();
-        async move {
-            reqwest::Client::new()
-                .post(url)
-                .form(&[
-                    ("grant_type", "client_credentials"),
-                    (
-                        "client_assertion_type",
-                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                    ),
-                    ("client_assertion", a.as_str()),
-                ])
-                .send()
-                .await
-                .unwrap()
-        }
+        async move { post_assertion(&url, &a).await }
     };
     let a = assertion(&key, "robot-jwt", &token_url, "jti-1", 60);
     let r = post(a.clone()).await;
@@ -162,22 +165,7 @@ async fn assertions_of_every_allowed_algorithm_verify(db: Db) {
         header.set_token_type("JWT");
         let jwt = josekit::jws::serialize_compact(claims.to_string().as_bytes(), &header, &*signer)
             .unwrap();
-        let form = |jwt: &str| {
-            [
-                ("grant_type", "client_credentials".to_owned()),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
-                ),
-                ("client_assertion", jwt.to_owned()),
-            ]
-        };
-        let r = reqwest::Client::new()
-            .post(&token_url)
-            .form(&form(&jwt))
-            .send()
-            .await
-            .unwrap();
+        let r = post_assertion(&token_url, &jwt).await;
         assert_eq!(
             r.status(),
             StatusCode::OK,
@@ -191,12 +179,7 @@ async fn assertions_of_every_allowed_algorithm_verify(db: Db) {
             "{}.{rest}",
             data_encoding::BASE64URL_NOPAD.encode(format!(r#"{{"alg":"{other}"}}"#).as_bytes())
         );
-        let r = reqwest::Client::new()
-            .post(&token_url)
-            .form(&form(&forged))
-            .send()
-            .await
-            .unwrap();
+        let r = post_assertion(&token_url, &forged).await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{alg} as {other}");
     }
     // A JWK Set with a private key, a broken key or no usable key is not registered.

@@ -67,13 +67,7 @@ async fn code_flow_with_pkce_gives_verifiable_tokens_and_userinfo(db: Db) {
         openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256
     );
     // at_hash binds the access token to the ID token (OIDC Core §3.1.3.8).
-    let expected = AccessTokenHash::from_token(
-        tokens.access_token(),
-        id_token.signing_alg().unwrap(),
-        id_token.signing_key(&verifier).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(claims.access_token_hash(), Some(&expected));
+    assert_at_hash(&tokens, &verifier, claims);
     // The raw ID token carries sid.
     let payload = decode_payload(&id_token.to_string());
     assert!(payload["sid"].as_str().is_some());
@@ -109,6 +103,23 @@ async fn code_flow_with_pkce_gives_verifiable_tokens_and_userinfo(db: Db) {
     assert!(tokens.refresh_token().is_some());
 }
 
+/// The ID token's `at_hash` is the one the `openidconnect` crate computes from the access
+/// token with the ID token's algorithm and key.
+fn assert_at_hash(
+    tokens: &openidconnect::core::CoreTokenResponse,
+    verifier: &openidconnect::core::CoreIdTokenVerifier<'_>,
+    claims: &openidconnect::core::CoreIdTokenClaims,
+) {
+    let id_token = tokens.id_token().unwrap();
+    let expected = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected));
+}
+
 async fn es256_and_eddsa_id_tokens_on_client_request(db: Db) {
     use openidconnect::core::CoreJwsSigningAlgorithm as Alg;
     for (id, alg, theirs) in [
@@ -134,13 +145,7 @@ async fn es256_and_eddsa_id_tokens_on_client_request(db: Db) {
             .unwrap_or_else(|e| panic!("{alg} ID token verifies: {e:?}"));
         assert_eq!(claims.subject().as_str(), sub);
         assert_eq!(*id_token.signing_alg().unwrap(), theirs);
-        let expected = AccessTokenHash::from_token(
-            tokens.access_token(),
-            id_token.signing_alg().unwrap(),
-            id_token.signing_key(&verifier).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(claims.access_token_hash(), Some(&expected));
+        assert_at_hash(&tokens, &verifier, claims);
         // The access token is signed the same way and works at userinfo and introspection.
         assert_eq!(decode_header(tokens.access_token().secret())["alg"], alg);
         let info: CoreUserInfoClaims = rp
