@@ -19,6 +19,7 @@ pub mod letter;
 pub mod mail;
 pub mod oidc;
 pub mod pages;
+pub mod passkeys;
 pub mod password;
 pub mod registry;
 pub mod secrets;

@@ -42,6 +42,9 @@ pub struct Inner {
     pub logout_outbox: tokio::sync::Notify,
     /// Verifiers of recently seen DPoP proof keys.
     pub dpop_keys: crate::oidc::dpop::ProofKeys,
+    /// The WebAuthn relying party; `None` when passkeys are off (or the issuer is an IP
+    /// address, where browsers do not offer them).
+    pub passkeys: Option<crate::passkeys::RelyingParty>,
 }
 
 /// Cheap to clone; handed to every handler.
@@ -116,6 +119,7 @@ impl AppState {
             mailer: crate::mail::Mailer::new(&config.mail).context("mail transport")?,
             logout_outbox: tokio::sync::Notify::new(),
             dpop_keys: crate::oidc::dpop::ProofKeys::default(),
+            passkeys: crate::passkeys::RelyingParty::new(&config),
             login_limiter: Limiter::per_minute("login", config.limits.login_per_minute),
             reset_limiter: Limiter::per_minute("reset", config.limits.password_reset_per_minute),
             password_change_limiter: Limiter::per_minute(

@@ -53,6 +53,32 @@ pub struct Config {
     pub mail: MailConfig,
     pub metrics: MetricsConfig,
     pub protocol: ProtocolConfig,
+    pub passkeys: PasskeyConfig,
+}
+
+/// Passkeys (WebAuthn). They work only where the issuer has a domain name: browsers refuse
+/// WebAuthn for IP addresses (WebAuthn Level 3 §5.1.3: the RP ID is a valid domain), and
+/// outside `https` except on `localhost`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasskeyConfig {
+    pub enabled: bool,
+    /// The relying party id: the issuer's host (the default) or a registrable suffix of it
+    /// (`mpsv.cz` for `https://idp.mpsv.cz`). Passkeys are bound to it for good: changing it
+    /// makes every registered passkey unusable.
+    pub rp_id: Option<String>,
+    /// The name authenticators show beside the account.
+    pub rp_name: String,
+}
+
+impl Default for PasskeyConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            rp_id: None,
+            rp_name: "MPSV – OKslužby".into(),
+        }
+    }
 }
 
 /// Protocol choices that apply to every client (a client may be stricter).
@@ -351,6 +377,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             metrics: MetricsConfig::default(),
             protocol: ProtocolConfig::default(),
+            passkeys: PasskeyConfig::default(),
         }
     }
 }

@@ -111,6 +111,8 @@ pub struct Account {
     /// The sealed TOTP secret, when the second factor is enrolled.
     pub totp_secret: Option<String>,
     pub totp_last_step: Option<i64>,
+    /// How many passkeys the account has registered.
+    pub passkeys: i64,
     /// The person's MPSV client identifier (persons table), when assigned.
     pub mpsv_client_id: Option<String>,
 }
@@ -143,6 +145,7 @@ impl Account {
             locked_until: None,
             totp_secret: None,
             totp_last_step: None,
+            passkeys: 0,
             mpsv_client_id: None,
         }
     }
@@ -150,6 +153,11 @@ impl Account {
     /// Temporarily locked after repeated failures (the lock lifts by itself).
     pub fn is_locked(&self, now: i64) -> bool {
         self.status == AccountStatus::Locked || self.locked_until.is_some_and(|t| t > now)
+    }
+
+    /// Has the account a second factor to prove: TOTP or a passkey?
+    pub fn has_second_factor(&self) -> bool {
+        self.totp_secret.is_some() || self.passkeys > 0
     }
 
     pub fn name(&self) -> String {

@@ -13,6 +13,15 @@ pub enum Method {
     Password,
     /// A one-time password (`otp`): the TOTP second factor or a recovery code.
     Otp,
+    /// Proof of possession of a hardware-secured key (`hwk`): a passkey that cannot leave its
+    /// authenticator (not backup-eligible, WebAuthn Level 3 §6.1 flag BE unset).
+    HardwareKey,
+    /// Proof of possession of a software-secured key (`swk`): a synced passkey (backup
+    /// eligible), whose key a password manager or platform copies between devices.
+    SoftwareKey,
+    /// A user presence test (`user`); with passkeys we also require user verification, which
+    /// the authenticator performs with its PIN or biometrics.
+    UserPresence,
 }
 
 impl Method {
@@ -20,6 +29,9 @@ impl Method {
         match self {
             Method::Password => "pwd",
             Method::Otp => "otp",
+            Method::HardwareKey => "hwk",
+            Method::SoftwareKey => "swk",
+            Method::UserPresence => "user",
         }
     }
 
@@ -27,15 +39,24 @@ impl Method {
         match s {
             "pwd" => Ok(Method::Password),
             "otp" => Ok(Method::Otp),
+            "hwk" => Ok(Method::HardwareKey),
+            "swk" => Ok(Method::SoftwareKey),
+            "user" => Ok(Method::UserPresence),
             other => Err(ParseError(format!(
                 "unknown authentication method {other:?}"
             ))),
         }
     }
 
-    /// Whether the method is a second factor (the MFA level, `urn:mpsv:idp:acr:mfa`).
+    /// Whether the method is a second factor (the MFA level, `urn:mpsv:idp:acr:mfa`). A
+    /// passkey is one even alone: it proves possession of the key, and the authenticator
+    /// verified the person (PIN or biometrics) before signing (NIST SP 800-63B §5.1.8,
+    /// multi-factor cryptographic authenticator).
     pub fn is_second_factor(self) -> bool {
-        matches!(self, Method::Otp)
+        matches!(
+            self,
+            Method::Otp | Method::HardwareKey | Method::SoftwareKey
+        )
     }
 }
 
@@ -130,6 +151,18 @@ mod tests {
         assert_eq!(Amr::parse("pwd  otp").unwrap(), amr);
         assert_eq!(Amr::parse("").unwrap(), Amr::default());
         assert!(Amr::parse("pwd face").is_err());
+    }
+
+    #[test]
+    fn a_passkey_alone_is_the_mfa_level() {
+        let amr = Amr::of(Method::SoftwareKey).with(Method::UserPresence);
+        assert_eq!(amr.to_string(), "swk user");
+        assert!(amr.has_second_factor());
+        assert_eq!(
+            Amr::parse("hwk user").unwrap().values(),
+            vec!["hwk", "user"]
+        );
+        assert!(!Amr::of(Method::UserPresence).has_second_factor());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::domain::account::{Account, AccountStatus};
-use crate::domain::amr::Amr;
+use crate::domain::amr::{Amr, Method};
 use crate::domain::id::{OrganisationId, Subject};
 use crate::error::{Internal, PageError};
 use crate::http::cookies::{self, CsrfCookie};
@@ -382,13 +382,17 @@ pub async fn authenticated_account(
 /// is complete.
 pub fn next_stage(state: &AppState, a: &Account, amr: &Amr) -> Option<Stage> {
     let t = now();
-    if a.totp_secret.is_some() && !amr.has_second_factor() {
+    if a.has_second_factor() && !amr.has_second_factor() {
         return Some(Stage::SecondFactor);
     }
-    if a.must_change_password || state.config.password.expired(a.password_changed_at, t) {
+    // Only after the password: a passkey sign-in neither used the password nor proved it.
+    if amr.contains(Method::Password)
+        && (a.must_change_password || state.config.password.expired(a.password_changed_at, t))
+    {
         return Some(Stage::ChangePassword);
     }
-    if a.role.privileged() && a.totp_secret.is_none() {
+    // A passkey serves staff as well as TOTP.
+    if a.role.privileged() && !a.has_second_factor() {
         return Some(Stage::Enrol);
     }
     None

@@ -41,6 +41,8 @@ pub struct LoginPage<'a> {
     pub username: &'a str,
     /// Translation key of the error shown above the form, or empty.
     pub error: &'a str,
+    /// Sign-in with a passkey is offered (WebAuthn works for this issuer).
+    pub passkeys: bool,
 }
 
 #[derive(Template)]
@@ -54,6 +56,9 @@ pub struct OtpPage<'a> {
     /// The application asked for the MFA level (a step-up, or a login that must prove it):
     /// the page says why the code is needed.
     pub step_up: bool,
+    /// The account has TOTP (the code field), and passkeys (their button).
+    pub totp: bool,
+    pub passkey: bool,
 }
 
 /// Choosing a new password: forced at login, voluntary on the account page, or by a reset link.

@@ -27,6 +27,7 @@ struct AccountRow {
     locked_until: Option<i64>,
     totp_secret: Option<String>,
     totp_last_step: Option<i64>,
+    passkeys: i64,
     mpsv_client_id: Option<String>,
 }
 
@@ -51,6 +52,7 @@ impl From<AccountRow> for Account {
             locked_until: r.locked_until,
             totp_secret: r.totp_secret,
             totp_last_step: r.totp_last_step,
+            passkeys: r.passkeys,
             mpsv_client_id: r.mpsv_client_id,
         }
     }
@@ -61,7 +63,8 @@ macro_rules! columns {
         "a.sub, a.username, p.given_name, p.family_name, p.email, p.email_verified, p.locale, \
          a.status, a.password_hash, a.role, a.password_changed_at, a.must_change_password, \
          a.initial_password_expires_at, a.failed_logins, a.locked_until, a.totp_secret, \
-         a.totp_last_step, p.mpsv_client_id"
+         a.totp_last_step, p.mpsv_client_id, \
+         (SELECT COUNT(*) FROM passkeys k WHERE k.sub = a.sub) AS passkeys"
     };
 }
 

@@ -35,6 +35,7 @@ const REMOVE: &[&str] = &[
     "DELETE FROM login_requests WHERE sub IN (SELECT id FROM demo_objects WHERE kind = 'person')",
     "DELETE FROM password_history WHERE sub IN (SELECT id FROM demo_objects WHERE kind = 'person')",
     "DELETE FROM recovery_codes WHERE sub IN (SELECT id FROM demo_objects WHERE kind = 'person')",
+    "DELETE FROM passkeys WHERE sub IN (SELECT id FROM demo_objects WHERE kind = 'person')",
     "DELETE FROM password_resets WHERE sub IN (SELECT id FROM demo_objects WHERE kind = 'person')",
     "DELETE FROM letters WHERE person_sub IN (SELECT id FROM demo_objects WHERE kind = 'person') \
      OR organisation_id IN (SELECT id FROM demo_objects WHERE kind = 'organisation')",

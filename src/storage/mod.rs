@@ -20,6 +20,7 @@ pub mod keys;
 pub mod limits;
 pub mod login_requests;
 pub mod organisations;
+pub mod passkeys;
 pub mod people;
 pub mod pushed_requests;
 pub mod sessions;
@@ -249,6 +250,7 @@ impl Storage {
             "DELETE FROM authorization_codes WHERE expires_at < $1 - 86400",
             "DELETE FROM login_requests WHERE expires_at < $1",
             "DELETE FROM pushed_requests WHERE expires_at < $1",
+            "DELETE FROM webauthn_ceremonies WHERE expires_at < $1",
             "DELETE FROM revoked_tokens WHERE expires_at < $1",
             "DELETE FROM used_assertions WHERE expires_at < $1",
             "DELETE FROM password_resets WHERE expires_at < $1",

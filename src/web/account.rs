@@ -71,6 +71,9 @@ pub struct AccountPage<'a> {
     pub totp: bool,
     pub privileged: bool,
     pub recovery_left: i64,
+    /// Passkeys can be used here (WebAuthn works for this issuer).
+    pub passkeys_enabled: bool,
+    pub passkeys: Vec<super::passkeys::PasskeyRow>,
     pub sessions: Vec<SessionRow>,
     pub csrf: &'a str,
     pub logout_csrf: &'a str,
@@ -91,6 +94,9 @@ pub async fn show(
         Some("totp") => "account.notice_totp",
         Some("totp_removed") => "account.notice_totp_removed",
         Some("session") => "account.notice_session",
+        Some("passkey_added") => "passkey.notice_added",
+        Some("passkey_renamed") => "passkey.notice_renamed",
+        Some("passkey_removed") => "passkey.notice_removed",
         _ => "",
     };
     let sessions = state
@@ -114,6 +120,13 @@ pub async fn show(
         })
         .collect();
     let recovery_left = state.storage.unused_recovery_codes(&account.sub).await?;
+    let passkeys = state
+        .storage
+        .passkeys_of(&account.sub)
+        .await?
+        .into_iter()
+        .map(|p| super::passkeys::PasskeyRow::new(p, lang))
+        .collect();
     // Evaluated now, by the same rules as the tokens' claims.
     let organisations = state
         .storage
@@ -162,6 +175,8 @@ pub async fn show(
         totp: account.totp_secret.is_some(),
         privileged: account.role.privileged(),
         recovery_left,
+        passkeys_enabled: state.passkeys.is_some(),
+        passkeys,
         sessions,
         csrf: &session.csrf,
         logout_csrf: &session.csrf,
@@ -284,7 +299,7 @@ pub async fn password_submit(
 /// Re-authentication for sensitive changes. Counted toward the lockout like a login (and
 /// refused while locked) and under the same per-address limit, so a stolen session cannot be
 /// used to guess the password.
-async fn current_password_ok(
+pub(super) async fn current_password_ok(
     state: &AppState,
     account: &Account,
     form: &Params,
@@ -442,8 +457,8 @@ pub async fn recovery_codes(
     }
 }
 
-/// `POST /account/totp/remove`: with the current password; not for privileged accounts,
-/// whose second factor is mandatory.
+/// `POST /account/totp/remove`: with the current password; privileged accounts, whose
+/// second factor is mandatory, only while they have a passkey.
 pub async fn totp_remove(
     State(state): State<AppState>,
     meta: ClientMeta,
@@ -457,13 +472,22 @@ pub async fn totp_remove(
         lang,
     }: CsrfForm<SsoSession>,
 ) -> Result<Response, PageError> {
-    if account.role.privileged() {
-        return Err(PageError::bad_request("account.totp_mandatory", "", lang));
+    let mandatory = || Err(PageError::bad_request("account.factor_mandatory", "", lang));
+    if account.role.privileged() && account.passkeys == 0 {
+        return mandatory();
     }
     if !current_password_ok(&state, &account, &form, &meta).await? {
         return Ok(wrong_password_page(lang));
     }
     let mut tx = state.storage.begin_write().await?;
+    // Staff keep a second factor: a passkey removed meanwhile is seen under the row lock.
+    let (_, passkeys) = state
+        .storage
+        .lock_second_factors(&mut tx, &account.sub)
+        .await?;
+    if account.role.privileged() && passkeys == 0 {
+        return mandatory();
+    }
     state.storage.remove_totp(&mut tx, &account.sub).await?;
     state
         .audit
@@ -484,7 +508,7 @@ pub async fn totp_remove(
     )))
 }
 
-fn wrong_password_page(lang: Lang) -> Response {
+pub(super) fn wrong_password_page(lang: Lang) -> Response {
     let t = lang.texts();
     let mut r = message_page(
         lang,

@@ -8,6 +8,7 @@ pub mod format;
 pub mod login;
 pub mod new_password;
 pub mod organisation;
+pub mod passkeys;
 pub mod qr;
 pub mod rate_limit;
 pub mod reset;
@@ -21,6 +22,8 @@ pub fn routes() -> axum::Router<crate::app::AppState> {
     Router::new()
         .route("/login", get(login::show).post(login::submit))
         .route("/login/otp", get(login::otp_form).post(login::otp_submit))
+        .route("/login/passkey", post(login::passkey_submit))
+        .route("/login/passkey/options", post(login::passkey_options))
         .route(
             "/login/password",
             get(login::change_form).post(login::change_submit),
@@ -46,6 +49,10 @@ pub fn routes() -> axum::Router<crate::app::AppState> {
         )
         .route("/account/totp/remove", post(account::totp_remove))
         .route("/account/recovery-codes", post(account::recovery_codes))
+        .route("/account/passkeys", post(passkeys::register))
+        .route("/account/passkeys/options", post(passkeys::options))
+        .route("/account/passkeys/rename", post(passkeys::rename))
+        .route("/account/passkeys/remove", post(passkeys::remove))
         .route("/account/sessions/end", post(account::end_session))
         .route(
             "/account/delegations",
@@ -62,4 +69,5 @@ pub fn routes() -> axum::Router<crate::app::AppState> {
         )
         .route("/static/style.css", get(statics::style))
         .route("/static/form_post.js", get(statics::form_post_js))
+        .route("/static/passkey.js", get(statics::passkey_js))
 }

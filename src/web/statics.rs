@@ -27,3 +27,10 @@ pub async fn form_post_js() -> Response {
         include_str!("../../static/form_post.js"),
     )
 }
+
+pub async fn passkey_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/passkey.js"),
+    )
+}

@@ -25,5 +25,6 @@ mod organisations;
 mod outage;
 mod outbox;
 mod par;
+mod passkeys;
 mod tls;
 mod tokens;

@@ -160,7 +160,7 @@ async fn proceed(
             .storage
             .account(&s.sub)
             .await?
-            .is_some_and(|a| a.totp_secret.is_some());
+            .is_some_and(|a| a.has_second_factor());
         if !has_factor {
             return Ok(unmet_mfa(state, &target));
         }

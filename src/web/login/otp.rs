@@ -38,8 +38,17 @@ pub async fn otp_form(
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(q.lang.as_deref());
     let pending = load(&state, q.id.as_deref(), lang).await?;
-    authenticated_account(&state, &pending, Stage::SecondFactor, lang).await?;
-    render(&state, &browser, &pending, lang, "", StatusCode::OK).await
+    let account = authenticated_account(&state, &pending, Stage::SecondFactor, lang).await?;
+    render(
+        &state,
+        &browser,
+        &pending,
+        &account,
+        lang,
+        "",
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `POST /login/otp`
@@ -68,6 +77,7 @@ pub async fn otp_submit(
             &state,
             &browser,
             &pending,
+            &account,
             lang,
             "otp.failed",
             StatusCode::OK,
@@ -84,6 +94,7 @@ pub async fn otp_submit(
         &state,
         &browser,
         &pending,
+        &account,
         lang,
         "otp.failed",
         StatusCode::OK,
@@ -126,10 +137,11 @@ pub async fn check_code(
     Ok(false)
 }
 
-async fn render(
+pub(super) async fn render(
     state: &AppState,
     browser: &Browser,
     pending: &Interaction,
+    account: &Account,
     lang: Lang,
     error: &str,
     status: StatusCode,
@@ -149,6 +161,8 @@ async fn render(
         csrf: csrf.expose(),
         error,
         step_up: pending.request().is_some_and(|r| r.require_mfa),
+        totp: account.totp_secret.is_some(),
+        passkey: account.passkeys > 0 && state.passkeys.is_some(),
     };
     Ok(with_csrf_cookie(
         state,

@@ -178,7 +178,7 @@ pub async fn submit(
 }
 
 /// Renders the form, (re)binding the pending login to this browser's CSRF token.
-async fn render(
+pub(super) async fn render(
     state: &AppState,
     browser: &Browser,
     pending: &Interaction,
@@ -209,6 +209,7 @@ async fn render(
         csrf: csrf.expose(),
         username,
         error,
+        passkeys: state.passkeys.is_some(),
     };
     Ok(with_csrf_cookie(
         state,

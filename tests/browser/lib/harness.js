@@ -55,14 +55,15 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Starts `mpsv-idp serve --demo` in a fresh temporary folder.
- * `config` (optional) is TOML written to a file passed with `--config`.
+ * `config` (optional) is TOML written to a file passed with `--config`. `host` names the
+ * issuer (`localhost` for passkeys: WebAuthn refuses IP addresses); it listens on 127.0.0.1.
  * Returns { base, tryUrl, stop(), output(), env, dir }: `env` and `dir` let a test run the
  * command line against the same database (`cli`).
  */
-export async function startServer({ config, env: extraEnv = {} } = {}) {
+export async function startServer({ config, env: extraEnv = {}, host = '127.0.0.1' } = {}) {
   const tmp = mkdtempSync(join(tmpdir(), 'mpsv-idp-browser-'));
   const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${host}:${port}`;
   const args = [];
   if (config) {
     const file = join(tmp, 'mpsv-idp.toml');
@@ -132,7 +133,7 @@ export async function startServer({ config, env: extraEnv = {} } = {}) {
       tryUrl ??= out.match(/^\s*try:\s+(\S+)\s*$/m)?.[1] ?? null;
       if (!healthy) {
         try {
-          const r = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2_000) });
+          const r = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2_000) });
           healthy = r.status === 200;
         } catch {
           // not up yet
