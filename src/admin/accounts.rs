@@ -142,6 +142,30 @@ pub async fn end_all_sessions(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/persons/{sub}/second-factors/reset", tag = "register",
+    params(("sub" = String, Path)), responses((status = 204, description = "Done: TOTP, recovery codes and passkeys removed, sessions ended"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")))]
+/// For a person who lost every second factor, once their identity was checked. A staff
+/// member's factors are reset by another administrator only.
+pub async fn reset_second_factors(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(sub): Path<Subject>,
+) -> ApiResult<StatusCode> {
+    match state.storage.account(&sub).await? {
+        Some(a) if a.role != Role::User => {
+            admin.require(Permission::ManageStaff)?;
+            if admin.actor == a.sub.as_str() {
+                return Err(ApiError::Forbidden(
+                    "another administrator resets an administrator's second factors",
+                ));
+            }
+        }
+        _ => admin.require(Permission::ManageAccountStatus)?,
+    }
+    registry::accounts::reset_second_factors(&state, &admin.actor, &sub).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct SessionInfo {
     /// The public session id (`sid` in tokens and logout tokens).
@@ -151,7 +175,7 @@ pub struct SessionInfo {
     pub expires_at: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    /// Authentication methods (`pwd`, `otp`).
+    /// Authentication methods (`pwd`, `otp`, `hwk`, `swk`, `user`).
     pub amr: Vec<String>,
 }
 

@@ -145,6 +145,7 @@ impl Modify for Security {
         persons::record_consent, persons::withdraw_consent,
         accounts::create_account, accounts::reissue_letter,
         accounts::change_status, accounts::list_sessions, accounts::end_all_sessions,
+        accounts::reset_second_factors,
         persons::start_statutory, persons::end_statutory,
         organisations::grant_delegation, organisations::revoke_delegation,
         clients::list_clients, clients::create_client, clients::update_client, clients::rotate_secret,
@@ -195,6 +196,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/persons/{sub}/sessions/end",
             post(accounts::end_all_sessions),
+        )
+        .route(
+            "/persons/{sub}/second-factors/reset",
+            post(accounts::reset_second_factors),
         )
         .route(
             "/persons/{sub}/statutory-roles",

@@ -70,6 +70,10 @@ pub enum Stage {
     /// The person may not use the application; a page says why (DESIGN: "Application
     /// entitlement") and its button returns `access_denied` to the client.
     NoAccess,
+    /// The application asked for the MFA level and the account has no second factor: a page
+    /// says why one is needed and how to set it up; its button returns
+    /// `unmet_authentication_requirements` to the client.
+    MfaRequired,
     /// Done: the protocol finishes it (see [`Interaction::outcome`]).
     Done,
 }
@@ -84,6 +88,7 @@ impl Stage {
             Stage::Enrolled => "enrolled",
             Stage::Organisation => "organisation",
             Stage::NoAccess => "no_access",
+            Stage::MfaRequired => "mfa_required",
             Stage::Done => "done",
         }
     }
@@ -97,6 +102,7 @@ impl Stage {
             Stage::Enrolled,
             Stage::Organisation,
             Stage::NoAccess,
+            Stage::MfaRequired,
             Stage::Done,
         ]
         .into_iter()
@@ -113,6 +119,8 @@ pub enum Outcome {
     ActsFor(OrganisationId),
     /// The person may not use the application and has read why.
     Denied,
+    /// The MFA level cannot be met (no second factor), and the person has read why.
+    MfaUnavailable,
 }
 
 /// A login in progress.
@@ -176,6 +184,7 @@ impl Interaction {
                 None => Outcome::Authenticated,
             }),
             Stage::NoAccess => Some(Outcome::Denied),
+            Stage::MfaRequired => Some(Outcome::MfaUnavailable),
             _ => None,
         }
     }
@@ -189,6 +198,7 @@ impl Interaction {
             Stage::Enrol | Stage::Enrolled => "/login/totp",
             Stage::Organisation => "/login/organisation",
             Stage::NoAccess => "/login/denied",
+            Stage::MfaRequired => "/login/mfa",
             Stage::Done => return resume_url(&self.id),
         };
         format!("{page}?id={}&lang={}", self.id, lang.code())
@@ -438,7 +448,7 @@ pub async fn finish(
 ) -> Result<(), Internal> {
     let organisation = match outcome {
         Outcome::ActsFor(org) => Some(org),
-        Outcome::Authenticated | Outcome::Denied => None,
+        Outcome::Authenticated | Outcome::Denied | Outcome::MfaUnavailable => None,
     };
     state
         .storage

@@ -448,6 +448,33 @@ pub async fn set_status(
     Ok(())
 }
 
+/// Removes the person's second factors — TOTP with its recovery codes, and every passkey —
+/// and ends their sessions, after an operator checked who is asking (the recovery for a
+/// person who lost them all: docs/decisions.md "Passkeys: recovery"); audited with what was
+/// removed. They sign in with the password again and may enrol new factors.
+pub async fn reset_second_factors(state: &AppState, actor: Actor<'_>, sub: &Subject) -> Result<()> {
+    let mut tx = state.storage.begin_write().await?;
+    let (totp, passkeys) = state.storage.lock_second_factors(&mut tx, sub).await?;
+    state.storage.remove_totp(&mut tx, sub).await?;
+    state.storage.delete_passkeys_of(&mut tx, sub).await?;
+    let ended = end_all_sessions_in(state, &mut tx, sub).await?;
+    state
+        .audit
+        .append(
+            &mut tx,
+            Record::new(Event::SecondFactorsReset)
+                .actor(actor)
+                .subject(sub)
+                .detail("totp", totp)
+                .detail("passkeys", passkeys)
+                .detail("sessions", ended.len()),
+        )
+        .await?;
+    super::commit(tx).await?;
+    crate::session::notify_ended(state, ended);
+    Ok(())
+}
+
 /// Ends every session of the person ("sign out everywhere"), with back-channel logout;
 /// audited. Returns how many ended.
 pub async fn end_sessions(state: &AppState, actor: Actor<'_>, sub: &Subject) -> Result<usize> {

@@ -38,6 +38,7 @@ pub fn routes() -> axum::Router<crate::app::AppState> {
             get(organisation::choose_form).post(organisation::choose_submit),
         )
         .route("/login/denied", get(organisation::denied))
+        .route("/login/mfa", get(login::mfa_required))
         .route("/account", get(account::show))
         .route(
             "/account/password",

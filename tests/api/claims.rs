@@ -142,7 +142,8 @@ async fn malformed_or_unmeetable_claims_requests_are_refused(db: Db) {
     // An essential MFA acr is the MFA level: a person without a second factor cannot meet it.
     let mfa = r#"{"id_token":{"acr":{"essential":true,"values":["urn:mpsv:idp:acr:mfa"]}}}"#;
     let flow = start_flow(&rp, &[("claims", mfa)]);
-    let back = app.login(&flow.url, "jana.novakova").await;
+    let to = app.login(&flow.url, "jana.novakova").await;
+    let back = app.back_from_mfa_page(&to).await;
     assert_eq!(
         param(&back, "error").as_deref(),
         Some("unmet_authentication_requirements"),

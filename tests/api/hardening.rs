@@ -555,23 +555,44 @@ async fn acr_values_for_mfa_are_honoured_and_discovery_promises_only_what_is_don
         .any(|v| v == "consent"));
     let rp = setup(&app, "jana.novakova").await;
     let mfa = [("acr_values", "urn:mpsv:idp:acr:mfa")];
-    // No second factor: after the password, the standard error.
+    // No second factor: after the password, the page that says why one is needed and how to
+    // set it up; its way back gives the application the standard error.
     let flow = start_flow(&rp, &mfa);
-    let back = app.login(&flow.url, "jana.novakova").await;
+    let to = app.login(&flow.url, "jana.novakova").await;
+    let back = app.back_from_mfa_page(&to).await;
     assert_eq!(
         param(&back, "error").as_deref(),
         Some("unmet_authentication_requirements"),
         "{back}"
     );
-    // Now signed in with the password: the same request fails at once, without a login form.
+    // Now signed in with the password: the same request goes to that page at once, without
+    // a login form; with prompt=none it fails at once (no page may be shown).
     let flow = start_flow(&rp, &mfa);
     let r = app.browser.get(&flow.url).send().await.unwrap();
-    let back = location(r.headers());
+    let back = app.back_from_mfa_page(&location(r.headers())).await;
     assert_eq!(
         param(&back, "error").as_deref(),
         Some("unmet_authentication_requirements"),
         "{back}"
     );
+    let flow = start_flow(&rp, &[mfa[0], ("prompt", "none")]);
+    let r = app.browser.get(&flow.url).send().await.unwrap();
+    assert_eq!(
+        param(&location(r.headers()), "error").as_deref(),
+        Some("unmet_authentication_requirements")
+    );
+    // Another browser cannot open someone else's page.
+    let flow = start_flow(&rp, &mfa);
+    let r = app.browser.get(&flow.url).send().await.unwrap();
+    let to = location(r.headers());
+    let stranger = TestApp::with_browser(&app);
+    let r = stranger
+        .browser
+        .get(stranger.url(&to))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     // The password level is still served from the session.
     let flow = start_flow(
         &rp,

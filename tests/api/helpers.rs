@@ -517,6 +517,27 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `to` is the page that says why the MFA level needs a second factor the person lacks:
+    /// checks it and takes its way back to the client; returns the redirect to the client.
+    pub async fn back_from_mfa_page(&self, to: &str) -> String {
+        assert!(to.starts_with("/login/mfa?"), "{to}");
+        let r = self.browser.get(self.url(to)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("Je potřeba druhý faktor"), "{html}");
+        assert!(html.contains("statutární zástupce"), "says why");
+        let id = to.split("id=").nth(1).unwrap().split('&').next().unwrap();
+        assert!(html.contains(id), "the way back");
+        let r = self
+            .browser
+            .get(self.url(&format!("/authorize/resume?id={id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        location(r.headers())
+    }
+
     /// Signs in through the form; returns the redirect to the client with the code.
     pub async fn login(&self, auth_url: &str, username: &str) -> String {
         let (id, csrf, _) = self.open_login(auth_url).await;

@@ -22,6 +22,7 @@ db_test!(
     every_part_of_a_passkey_sign_in_is_checked,
     a_passkey_is_the_second_factor_after_the_password_and_serves_staff,
     passkeys_are_renamed_and_removed_only_with_the_password,
+    an_operator_removes_the_second_factors_of_a_person_who_lost_them,
 );
 
 /// A software authenticator: one ES256 credential, with flags the test may change.
@@ -728,4 +729,83 @@ async fn passkeys_are_renamed_and_removed_only_with_the_password(db: Db) {
     let back = browser.login(&flow.url, "jana.novakova").await;
     let tokens = browser.redeem(&rp, &flow, &back).await;
     assert_eq!(amr_and_acr(&tokens).0, json!(["pwd"]));
+}
+
+async fn an_operator_removes_the_second_factors_of_a_person_who_lost_them(db: Db) {
+    let app = spawn_on_localhost(db).await;
+    let rp = setup(&app, "jana.novakova").await;
+    app.code_flow(&rp, "jana.novakova").await;
+    let mut auth = Authenticator::new(&app);
+    add_passkey(&app, &mut auth, "Ztracený telefon").await;
+    crate::accounts::enrol_on_account_page(&app).await;
+    let sub: String =
+        sqlx::query_as::<_, (String,)>("SELECT sub FROM accounts WHERE username = 'jana.novakova'")
+            .fetch_one(app.state.storage.pool())
+            .await
+            .unwrap()
+            .0;
+
+    let op = crate::admin::token(&app, "ops-robot", &["admin:operator"]).await;
+    let (status, _, _) = crate::admin::call(
+        &app,
+        Some(&op),
+        reqwest::Method::POST,
+        &format!("/persons/{sub}/second-factors/reset"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM passkeys").await, 0);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM accounts WHERE totp_secret IS NOT NULL"
+        )
+        .await,
+        0
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM recovery_codes").await, 0);
+    // Signed out everywhere, and the password alone signs in again.
+    let r = app.browser.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, tokens) = app.code_flow(&rp, "jana.novakova").await;
+    assert_eq!(amr_and_acr(&tokens).0, json!(["pwd"]));
+    let details: (String, String) = sqlx::query_as(
+        "SELECT actor, details FROM audit_log WHERE event = 'account.second_factors_reset'",
+    )
+    .fetch_one(app.state.storage.pool())
+    .await
+    .unwrap();
+    let d: Value = serde_json::from_str(&details.1).unwrap();
+    assert_eq!(d["totp"], true);
+    assert_eq!(d["passkeys"], 1);
+    assert_eq!(d["sessions"], 1);
+    assert!(details.0.contains("ops-robot"), "{}", details.0);
+
+    // Operators do not touch staff accounts.
+    sql(
+        &app,
+        "UPDATE accounts SET role = 'operator' WHERE username = 'jana.novakova'",
+    )
+    .await;
+    let (status, _, _) = crate::admin::call(
+        &app,
+        Some(&op),
+        reqwest::Method::POST,
+        &format!("/persons/{sub}/second-factors/reset"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // An administrator does.
+    let adm = crate::admin::token(&app, "admin-robot", &["admin:administrator"]).await;
+    let (status, _, _) = crate::admin::call(
+        &app,
+        Some(&adm),
+        reqwest::Method::POST,
+        &format!("/persons/{sub}/second-factors/reset"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }

@@ -93,6 +93,22 @@ describe('passkeys', { timeout: 180_000 }, () => {
     await expectCode(() => page.getByRole('button', { name: 'Přihlásit se', exact: true }).click());
   });
 
+  step('without a second factor, a request for the MFA level says why and how to get one', async () => {
+    const url = new URL(server.tryUrl);
+    url.searchParams.set('acr_values', 'urn:mpsv:idp:acr:mfa');
+    await page.goto(url.href);
+    await page.waitForURL((u) => u.pathname === '/login/mfa');
+    await page.getByRole('heading', { level: 1, name: 'Je potřeba druhý faktor' }).waitFor();
+    assert.match(await page.locator('main').innerText(), /statutární zástupce/);
+    await page.getByRole('link', { name: 'Nastavit druhý faktor na stránce Můj účet' }).waitFor();
+    await checkA11y(page, 'second factor needed');
+    await screenshot(page, 'mfa-required');
+    const response = await authorizationResponse(page, server.base, () =>
+      page.getByRole('link', { name: 'Zpět do aplikace bez podání' }).click(),
+    );
+    assert.equal(response.searchParams.get('error'), 'unmet_authentication_requirements');
+  });
+
   step('the account page offers passkeys', async () => {
     await page.goto(`${server.base}/account`);
     const section = page.getByRole('region', { name: 'Přístupové klíče' });

@@ -162,7 +162,7 @@ async fn proceed(
             .await?
             .is_some_and(|a| a.has_second_factor());
         if !has_factor {
-            return Ok(unmet_mfa(state, &target));
+            return no_second_factor(state, client, req, s).await;
         }
     }
     if req.prompt_none {
@@ -209,7 +209,7 @@ async fn complete(
 ) -> Result<Response, PageError> {
     // The login is over: if it proved no second factor, the requested level is not met.
     if req.require_mfa && !has_second_factor(session) {
-        return Ok(unmet_mfa(state, &req.target()));
+        return no_second_factor(state, client, req.clone(), session).await;
     }
     let Some(app) = client.application else {
         return issue_code(state, client, req, session, None).await;
@@ -340,7 +340,23 @@ async fn finish(
             ErrorCode::AccessDenied,
             "the person is not entitled to use this application",
         )),
+        Outcome::MfaUnavailable => Ok(unmet_mfa(state, &req.target())),
     }
+}
+
+/// The MFA level was asked for and the person has no second factor: a page that says why it
+/// is needed and how to set one up, whose button answers the client with
+/// `unmet_authentication_requirements` — or, with `prompt=none`, that answer at once.
+async fn no_second_factor(
+    state: &AppState,
+    client: &Client,
+    req: AuthorizationRequest,
+    session: &Session,
+) -> Result<Response, PageError> {
+    if req.prompt_none {
+        return Ok(unmet_mfa(state, &req.target()));
+    }
+    at_stage(state, client, req, session, Stage::MfaRequired).await
 }
 
 /// OpenID Connect Core Unmet Authentication Requirements 1.0 §2: the MFA level was asked

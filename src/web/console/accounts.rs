@@ -182,3 +182,35 @@ pub async fn end_sessions(
     }
     Ok(back(&here, staff.lang, Ok("sessions")))
 }
+
+/// `POST /admin/persons/{sub}/second-factors/reset` (confirmed): the person lost every
+/// second factor and the operator has checked who they are.
+pub async fn reset_second_factors(
+    State(state): State<AppState>,
+    Path(sub): Path<String>,
+    CsrfForm {
+        who: staff, form, ..
+    }: StaffForm,
+) -> Result<Response, PageError> {
+    staff.require(Permission::ManageAccountStatus)?;
+    let here = format!("/admin/persons/{sub}");
+    if let Some(r) = guard_user_account(&state, &staff, &Subject::lookup(&sub)).await? {
+        return Ok(r);
+    }
+    if let Some(r) = confirmation(
+        &staff,
+        &form,
+        &format!("{here}/second-factors/reset"),
+        staff.t().get("console.confirm_factors"),
+        &here,
+    ) {
+        return Ok(r);
+    }
+    if let Err(e) =
+        registry::accounts::reset_second_factors(&state, staff.actor(), &Subject::lookup(&sub))
+            .await
+    {
+        return Ok(back(&here, staff.lang, Err(refusal(e)?)));
+    }
+    Ok(back(&here, staff.lang, Ok("factors")))
+}

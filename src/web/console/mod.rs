@@ -475,6 +475,10 @@ pub fn routes() -> axum::Router<crate::app::AppState> {
         )
         .route("/admin/persons/{sub}/status", post(accounts::change_status))
         .route(
+            "/admin/persons/{sub}/second-factors/reset",
+            post(accounts::reset_second_factors),
+        )
+        .route(
             "/admin/persons/{sub}/sessions/end",
             post(accounts::end_sessions),
         )

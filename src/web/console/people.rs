@@ -294,6 +294,30 @@ pub async fn person(
             rows: vec![actions],
             empty: String::new(),
         }));
+        // Second factors: what the person has, and the reset for one who lost them.
+        blocks.push(Block::Heading(t.get("account.second_factor").into()));
+        blocks.push(Block::Text(format!(
+            "{}: {}; {}: {}",
+            t.get("console.totp"),
+            t.get(if a.totp_secret.is_some() {
+                "console.yes"
+            } else {
+                "console.no"
+            }),
+            t.get("passkey.heading"),
+            a.passkeys
+        )));
+        if a.has_second_factor() {
+            blocks.push(Block::Text(t.get("console.reset_factors_hint").into()));
+            blocks.push(Block::Form(
+                t.get("console.reset_factors").into(),
+                Form::post(
+                    format!("{here}/second-factors/reset"),
+                    t.get("console.reset_factors_submit"),
+                    vec![],
+                ),
+            ));
+        }
     }
 
     // Sessions (of clients' accounts only: staff are not the operators' business).

@@ -12,12 +12,14 @@
 
 mod change;
 mod enrol;
+mod mfa;
 mod otp;
 mod passkey;
 mod password;
 
 pub use change::{change_form, change_submit};
 pub use enrol::{enrol_form, enrol_submit, enrolled_continue};
+pub use mfa::mfa_required;
 pub use otp::{otp_form, otp_submit};
 pub use passkey::{json as passkey_json, options as passkey_options, submit as passkey_submit};
 pub use password::{show, submit};

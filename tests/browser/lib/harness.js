@@ -227,6 +227,7 @@ export const DOC_SCREENSHOTS = [
   'organisation-choice', 'access-denied', 'account-organisations', 'delegations',
   'console-home', 'console-organisation', 'console-person', 'console-confirm-end-role',
   'console-clients', 'console-audit',
+  'account-passkeys', 'login-passkey', 'login-passkey-second-factor', 'mfa-required',
 ];
 
 /** A full-page screenshot into the screenshot folder as `<name>.png`. */
