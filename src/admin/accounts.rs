@@ -143,7 +143,7 @@ pub async fn end_all_sessions(
 }
 
 #[utoipa::path(post, path = "/persons/{sub}/second-factors/reset", tag = "register",
-    params(("sub" = String, Path)), responses((status = 204, description = "Done: TOTP, recovery codes and passkeys removed, sessions ended"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")))]
+    params(("sub" = String, Path)), responses((status = 204, description = "Done: TOTP, recovery codes and passkeys removed, sessions ended"), (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json")))]
 /// For a person who lost every second factor, once their identity was checked. A staff
 /// member's factors are reset by another administrator only.
 pub async fn reset_second_factors(

@@ -454,7 +454,11 @@ pub async fn set_status(
 /// removed. They sign in with the password again and may enrol new factors.
 pub async fn reset_second_factors(state: &AppState, actor: Actor<'_>, sub: &Subject) -> Result<()> {
     let mut tx = state.storage.begin_write().await?;
-    let (totp, passkeys) = state.storage.lock_second_factors(&mut tx, sub).await?;
+    let (totp, passkeys) = state
+        .storage
+        .lock_second_factors(&mut tx, sub)
+        .await?
+        .ok_or(RegistryError::NotFound("account"))?;
     state.storage.remove_totp(&mut tx, sub).await?;
     state.storage.delete_passkeys_of(&mut tx, sub).await?;
     let ended = end_all_sessions_in(state, &mut tx, sub).await?;

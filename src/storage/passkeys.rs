@@ -158,20 +158,24 @@ impl Storage {
     }
 
     /// Locks the account's row for the rest of the transaction and says which second
-    /// factors it has: (TOTP enrolled, number of passkeys).
-    pub async fn lock_second_factors(&self, tx: &mut Tx, sub: &Subject) -> Result<(bool, i64)> {
+    /// factors it has: (TOTP enrolled, number of passkeys); `None` without such an account.
+    pub async fn lock_second_factors(
+        &self,
+        tx: &mut Tx,
+        sub: &Subject,
+    ) -> Result<Option<(bool, i64)>> {
         sqlx::query("UPDATE accounts SET sub = sub WHERE sub = $1")
             .bind(sub)
             .execute(&mut **tx)
             .await?;
-        let (totp, passkeys): (i64, i64) = sqlx::query_as(
+        let row: Option<(i64, i64)> = sqlx::query_as(
             "SELECT CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END, \
              (SELECT COUNT(*) FROM passkeys k WHERE k.sub = a.sub) FROM accounts a WHERE sub = $1",
         )
         .bind(sub)
-        .fetch_one(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await?;
-        Ok((totp != 0, passkeys))
+        Ok(row.map(|(totp, passkeys)| (totp != 0, passkeys)))
     }
 
     /// Removes every passkey of an account (an operator resetting the second factors);

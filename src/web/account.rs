@@ -484,7 +484,8 @@ pub async fn totp_remove(
     let (_, passkeys) = state
         .storage
         .lock_second_factors(&mut tx, &account.sub)
-        .await?;
+        .await?
+        .unwrap_or_default();
     if account.role.privileged() && passkeys == 0 {
         return mandatory();
     }

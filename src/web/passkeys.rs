@@ -262,7 +262,8 @@ pub async fn remove(
     let (totp, passkeys) = state
         .storage
         .lock_second_factors(&mut tx, &account.sub)
-        .await?;
+        .await?
+        .unwrap_or_default();
     if account.role.privileged() && !totp && passkeys <= 1 {
         return mandatory();
     }

@@ -750,6 +750,15 @@ async fn an_operator_removes_the_second_factors_of_a_person_who_lost_them(db: Db
         &app,
         Some(&op),
         reqwest::Method::POST,
+        "/persons/0/second-factors/reset",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no such account");
+    let (status, _, _) = crate::admin::call(
+        &app,
+        Some(&op),
+        reqwest::Method::POST,
         &format!("/persons/{sub}/second-factors/reset"),
         None,
     )
