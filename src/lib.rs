@@ -27,4 +27,5 @@ pub mod services;
 pub mod session;
 pub mod storage;
 pub mod telemetry;
+pub mod upstream;
 pub mod web;

@@ -45,6 +45,8 @@ pub struct Inner {
     /// The WebAuthn relying party; `None` when passkeys are off (or the issuer is an IP
     /// address, where browsers do not offer them).
     pub passkeys: Option<crate::passkeys::RelyingParty>,
+    /// Upstream identity providers (NIA) people may sign in through.
+    pub upstreams: crate::upstream::Upstreams,
 }
 
 /// Cheap to clone; handed to every handler.
@@ -99,6 +101,8 @@ impl AppState {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("HTTP client")?;
+        let upstreams = crate::upstream::Upstreams::new(&config, http.clone())
+            .context("upstream identity providers")?;
         let endpoints = Endpoints::new(&config.issuer);
         let discovery = oidc::discovery::document(&config.issuer, &endpoints, &config.protocol)
             .to_string()
@@ -120,6 +124,7 @@ impl AppState {
             logout_outbox: tokio::sync::Notify::new(),
             dpop_keys: crate::oidc::dpop::ProofKeys::default(),
             passkeys: crate::passkeys::RelyingParty::new(&config),
+            upstreams,
             login_limiter: Limiter::per_minute("login", config.limits.login_per_minute),
             reset_limiter: Limiter::per_minute("reset", config.limits.password_reset_per_minute),
             password_change_limiter: Limiter::per_minute(

@@ -54,6 +54,63 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub protocol: ProtocolConfig,
     pub passkeys: PasskeyConfig,
+    /// Upstream OpenID Providers people may sign in through (`[[upstream]]`), profiled for
+    /// the national identification point (NIA, "Identita občana").
+    #[serde(rename = "upstream")]
+    pub upstreams: Vec<UpstreamConfig>,
+}
+
+/// One upstream OpenID Provider. We are its relying party: code flow with PKCE, `state` and
+/// `nonce`, the ID token checked as OIDC Core §3.1.3.7 says; the redirect URI to register
+/// there is `<issuer>/login/upstream/callback`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Short id in URLs, the database and the audit log (`nia`): a-z, 0-9, `-`.
+    pub id: String,
+    /// The provider's name on the login page ("Identita občana").
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    /// The client secret (`client_secret_basic`); better `client_secret_file`.
+    pub client_secret: Option<Redacted>,
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(default = "default_upstream_scopes")]
+    pub scopes: Vec<String>,
+    /// `acr_values` asked for (NIA: the eIDAS level of assurance).
+    #[serde(default = "default_upstream_acr")]
+    pub acr_values: Vec<String>,
+    /// The ID token's `acr` must be one of these (each is our MFA level); a sign-in at any
+    /// other level, or without `acr`, is refused.
+    #[serde(default = "default_upstream_acr")]
+    pub accepted_acr: Vec<String>,
+}
+
+fn default_upstream_scopes() -> Vec<String> {
+    vec!["openid".into(), "profile".into()]
+}
+
+/// eIDAS levels of assurance "substantial" and "high" (Commission Implementing Regulation
+/// (EU) 2015/1502), as NIA names them in `acr`.
+fn default_upstream_acr() -> Vec<String> {
+    vec![
+        "http://eidas.europa.eu/LoA/substantial".into(),
+        "http://eidas.europa.eu/LoA/high".into(),
+    ]
+}
+
+impl UpstreamConfig {
+    /// The client secret, from the file when one is named.
+    pub fn secret(&self) -> anyhow::Result<String> {
+        match (&self.client_secret_file, &self.client_secret) {
+            (Some(f), _) => Ok(std::fs::read_to_string(f)
+                .with_context(|| format!("upstream {}: client_secret_file", self.id))?
+                .trim()
+                .to_owned()),
+            (None, Some(s)) => Ok(s.0.clone()),
+            (None, None) => bail!("upstream {}: client_secret or client_secret_file", self.id),
+        }
+    }
 }
 
 /// Passkeys (WebAuthn). They work only where the issuer has a domain name: browsers refuse
@@ -321,7 +378,8 @@ pub struct KeyConfig {
 }
 
 /// A secret setting: cloned with the configuration, never printed.
-#[derive(Clone)]
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
 pub struct Redacted(pub String);
 
 impl std::fmt::Debug for Redacted {
@@ -378,6 +436,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             protocol: ProtocolConfig::default(),
             passkeys: PasskeyConfig::default(),
+            upstreams: Vec::new(),
         }
     }
 }
@@ -555,6 +614,34 @@ impl Config {
                         "protocol.submit_requires_mfa: {app:?} is not poskytovatel or rodina"
                     )
                 })?;
+        }
+        let mut ids = std::collections::HashSet::new();
+        for u in &self.upstreams {
+            if u.id.is_empty()
+                || u.id.len() > 32
+                || !u
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                || !ids.insert(u.id.as_str())
+            {
+                bail!("upstream id {:?}: 1-32 of a-z, 0-9, - and unique", u.id);
+            }
+            let url = Url::parse(&u.issuer)
+                .with_context(|| format!("upstream {}: issuer must be a URL", u.id))?;
+            if url.scheme() != "https" && !is_loopback(&url) {
+                bail!("upstream {}: issuer must use https", u.id);
+            }
+            if !u.scopes.iter().any(|s| s == "openid") {
+                bail!("upstream {}: scopes must include openid", u.id);
+            }
+            if u.accepted_acr.is_empty() {
+                bail!(
+                    "upstream {}: accepted_acr must name at least one level",
+                    u.id
+                );
+            }
+            u.secret()?;
         }
         let issuer = Url::parse(&self.issuer).context("issuer must be an absolute URL")?;
         // OIDC Discovery §3: https, no query or fragment. Plain http is allowed for loopback

@@ -22,6 +22,14 @@ pub enum Method {
     /// A user presence test (`user`); with passkeys we also require user verification, which
     /// the authenticator performs with its PIN or biometrics.
     UserPresence,
+    /// Multiple-factor authentication (`mfa`), said of a sign-in through the national eID,
+    /// whose levels "substantial" and "high" are multi-factor by definition (Commission
+    /// Implementing Regulation (EU) 2015/1502, 2.2.1).
+    MultiFactor,
+    /// The national electronic identification (`urn:mpsv:idp:amr:eid`): signed in through an
+    /// upstream provider of an eIDAS-notified means (NIA). RFC 8176 registers no value for
+    /// it; this one is ours (OIDC Core §2 allows any agreed string).
+    NationalEid,
 }
 
 impl Method {
@@ -32,6 +40,8 @@ impl Method {
             Method::HardwareKey => "hwk",
             Method::SoftwareKey => "swk",
             Method::UserPresence => "user",
+            Method::MultiFactor => "mfa",
+            Method::NationalEid => "urn:mpsv:idp:amr:eid",
         }
     }
 
@@ -42,6 +52,8 @@ impl Method {
             "hwk" => Ok(Method::HardwareKey),
             "swk" => Ok(Method::SoftwareKey),
             "user" => Ok(Method::UserPresence),
+            "mfa" => Ok(Method::MultiFactor),
+            "urn:mpsv:idp:amr:eid" => Ok(Method::NationalEid),
             other => Err(ParseError(format!(
                 "unknown authentication method {other:?}"
             ))),
@@ -55,7 +67,11 @@ impl Method {
     pub fn is_second_factor(self) -> bool {
         matches!(
             self,
-            Method::Otp | Method::HardwareKey | Method::SoftwareKey
+            Method::Otp
+                | Method::HardwareKey
+                | Method::SoftwareKey
+                | Method::MultiFactor
+                | Method::NationalEid
         )
     }
 }

@@ -168,6 +168,14 @@ impl Interaction {
         self.purpose.lang()
     }
 
+    /// Is it bound to the browser that sent this CSRF cookie? (Checked where no form comes
+    /// back, as at the callback from an upstream identity provider.)
+    pub fn bound_to(&self, cookie: &CsrfCookie) -> bool {
+        cookie
+            .token()
+            .is_some_and(|c| HashedToken::from_stored(self.csrf_hash.clone()).matches(c.expose()))
+    }
+
     /// The authorization request it serves, if any.
     pub fn request(&self) -> Option<&AuthorizationRequest> {
         match &self.purpose {

@@ -43,6 +43,8 @@ pub struct LoginPage<'a> {
     pub error: &'a str,
     /// Sign-in with a passkey is offered (WebAuthn works for this issuer).
     pub passkeys: bool,
+    /// The upstream identity providers offered: (id, name).
+    pub upstreams: Vec<(String, String)>,
 }
 
 #[derive(Template)]

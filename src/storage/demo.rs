@@ -36,6 +36,7 @@ const REMOVE: &[&str] = &[
     "DELETE FROM password_history WHERE sub IN (SELECT id FROM demo_objects WHERE kind = 'person')",
     "DELETE FROM recovery_codes WHERE sub IN (SELECT id FROM demo_objects WHERE kind = 'person')",
     "DELETE FROM passkeys WHERE sub IN (SELECT id FROM demo_objects WHERE kind = 'person')",
+    "DELETE FROM upstream_links WHERE sub IN (SELECT id FROM demo_objects WHERE kind = 'person')",
     "DELETE FROM password_resets WHERE sub IN (SELECT id FROM demo_objects WHERE kind = 'person')",
     "DELETE FROM letters WHERE person_sub IN (SELECT id FROM demo_objects WHERE kind = 'person') \
      OR organisation_id IN (SELECT id FROM demo_objects WHERE kind = 'organisation')",

@@ -26,6 +26,7 @@ pub mod pushed_requests;
 pub mod sessions;
 pub mod statutory;
 pub mod tokens;
+pub mod upstream;
 
 use std::str::FromStr;
 
@@ -251,6 +252,8 @@ impl Storage {
             "DELETE FROM login_requests WHERE expires_at < $1",
             "DELETE FROM pushed_requests WHERE expires_at < $1",
             "DELETE FROM webauthn_ceremonies WHERE expires_at < $1",
+            "DELETE FROM upstream_logins WHERE expires_at < $1",
+            "DELETE FROM upstream_link_codes WHERE expires_at < $1",
             "DELETE FROM revoked_tokens WHERE expires_at < $1",
             "DELETE FROM used_assertions WHERE expires_at < $1",
             "DELETE FROM password_resets WHERE expires_at < $1",

@@ -74,6 +74,9 @@ pub struct AccountPage<'a> {
     /// Passkeys can be used here (WebAuthn works for this issuer).
     pub passkeys_enabled: bool,
     pub passkeys: Vec<super::passkeys::PasskeyRow>,
+    pub upstreams: Vec<super::upstream_links::UpstreamRow>,
+    /// The session proved a second factor (linking an identity needs it).
+    pub session_mfa: bool,
     pub sessions: Vec<SessionRow>,
     pub csrf: &'a str,
     pub logout_csrf: &'a str,
@@ -95,6 +98,8 @@ pub async fn show(
         Some("totp_removed") => "account.notice_totp_removed",
         Some("session") => "account.notice_session",
         Some("passkey_added") => "passkey.notice_added",
+        Some("upstream_linked") => "upstream.notice_linked",
+        Some("upstream_unlinked") => "upstream.notice_unlinked",
         Some("passkey_renamed") => "passkey.notice_renamed",
         Some("passkey_removed") => "passkey.notice_removed",
         _ => "",
@@ -177,6 +182,8 @@ pub async fn show(
         recovery_left,
         passkeys_enabled: state.passkeys.is_some(),
         passkeys,
+        upstreams: super::upstream_links::rows(&state, &account.sub, lang).await?,
+        session_mfa: session.amr.has_second_factor(),
         sessions,
         csrf: &session.csrf,
         logout_csrf: &session.csrf,

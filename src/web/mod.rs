@@ -14,6 +14,7 @@ pub mod rate_limit;
 pub mod reset;
 pub mod statics;
 pub mod totp_setup;
+pub mod upstream_links;
 
 /// The pages of people signing in and of their account (merged into `app::build_router`).
 pub fn routes() -> axum::Router<crate::app::AppState> {
@@ -23,6 +24,8 @@ pub fn routes() -> axum::Router<crate::app::AppState> {
         .route("/login", get(login::show).post(login::submit))
         .route("/login/otp", get(login::otp_form).post(login::otp_submit))
         .route("/login/passkey", post(login::passkey_submit))
+        .route("/login/upstream", post(login::upstream_start))
+        .route("/login/upstream/callback", get(login::upstream_callback))
         .route("/login/passkey/options", post(login::passkey_options))
         .route(
             "/login/password",
@@ -50,6 +53,8 @@ pub fn routes() -> axum::Router<crate::app::AppState> {
         )
         .route("/account/totp/remove", post(account::totp_remove))
         .route("/account/recovery-codes", post(account::recovery_codes))
+        .route("/account/upstream/link", post(upstream_links::link))
+        .route("/account/upstream/unlink", post(upstream_links::unlink))
         .route("/account/passkeys", post(passkeys::register))
         .route("/account/passkeys/options", post(passkeys::options))
         .route("/account/passkeys/rename", post(passkeys::rename))

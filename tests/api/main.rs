@@ -28,3 +28,4 @@ mod par;
 mod passkeys;
 mod tls;
 mod tokens;
+mod upstream;

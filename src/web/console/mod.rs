@@ -12,6 +12,7 @@ pub mod organisations;
 pub mod people;
 pub mod statutory;
 pub mod system;
+pub mod upstream;
 
 use askama::Template;
 use axum::extract::FromRequestParts;
@@ -477,6 +478,11 @@ pub fn routes() -> axum::Router<crate::app::AppState> {
         .route(
             "/admin/persons/{sub}/second-factors/reset",
             post(accounts::reset_second_factors),
+        )
+        .route("/admin/persons/{sub}/upstream/link", post(upstream::link))
+        .route(
+            "/admin/persons/{sub}/upstream/unlink",
+            post(upstream::unlink),
         )
         .route(
             "/admin/persons/{sub}/sessions/end",

@@ -307,6 +307,47 @@ pub async fn person(
             t.get("passkey.heading"),
             a.passkeys
         )));
+        // National identity: links, their removal, and linking by a code.
+        if !state.upstreams.all().is_empty() {
+            blocks.push(Block::Heading(t.get("console.upstream").into()));
+            let links = state.storage.upstream_links_of(&a.sub).await?;
+            if links.is_empty() {
+                blocks.push(Block::Text(t.get("console.upstream_none").into()));
+            }
+            for l in links {
+                let name = state
+                    .upstreams
+                    .get(&l.upstream)
+                    .map(|u| u.config.name.clone())
+                    .unwrap_or_else(|| l.upstream.clone());
+                blocks.push(Block::Text(format!(
+                    "{}: {name} ({})",
+                    t.get("console.upstream_linked"),
+                    datetime(l.linked_at, lang)
+                )));
+                blocks.push(Block::Form(
+                    String::new(),
+                    Form::post(
+                        format!("{here}/upstream/unlink"),
+                        format!("{} – {name}", t.get("console.upstream_unlink")),
+                        vec![Field::hidden("upstream", &l.upstream)],
+                    ),
+                ));
+            }
+            blocks.push(Block::Form(
+                t.get("console.upstream_link").into(),
+                Form::post(
+                    format!("{here}/upstream/link"),
+                    t.get("console.upstream_link_submit"),
+                    vec![Field::input(
+                        "code",
+                        t.get("console.upstream_code"),
+                        "text",
+                        true,
+                    )],
+                ),
+            ));
+        }
         if a.has_second_factor() {
             blocks.push(Block::Text(t.get("console.reset_factors_hint").into()));
             blocks.push(Block::Form(

@@ -16,6 +16,7 @@ mod mfa;
 mod otp;
 mod passkey;
 mod password;
+pub(crate) mod upstream;
 
 pub use change::{change_form, change_submit};
 pub use enrol::{enrol_form, enrol_submit, enrolled_continue};
@@ -23,6 +24,7 @@ pub use mfa::mfa_required;
 pub use otp::{otp_form, otp_submit};
 pub use passkey::{json as passkey_json, options as passkey_options, submit as passkey_submit};
 pub use password::{show, submit};
+pub use upstream::{callback as upstream_callback, start as upstream_start};
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};

@@ -210,6 +210,12 @@ pub(super) async fn render(
         username,
         error,
         passkeys: state.passkeys.is_some(),
+        upstreams: state
+            .upstreams
+            .all()
+            .iter()
+            .map(|u| (u.config.id.clone(), u.config.name.clone()))
+            .collect(),
     };
     Ok(with_csrf_cookie(
         state,
