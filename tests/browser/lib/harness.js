@@ -228,6 +228,7 @@ export const DOC_SCREENSHOTS = [
   'console-home', 'console-organisation', 'console-person', 'console-confirm-end-role',
   'console-clients', 'console-audit',
   'account-passkeys', 'login-passkey', 'login-passkey-second-factor', 'mfa-required',
+  'upstream-unlinked', 'account-upstream', 'console-upstream-link',
 ];
 
 /** A full-page screenshot into the screenshot folder as `<name>.png`. */
