@@ -198,6 +198,37 @@ async fn come_back(app: &TestApp, query: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// The account page of the signed-in `app` browser.
+async fn account_page(app: &TestApp) -> String {
+    let r = app.browser.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.text().await.unwrap()
+}
+
+/// Links from the account page `html` (with the password): the upstream round trip, and
+/// the callback's response.
+async fn link_round_trip(app: &TestApp, op: &Op, html: &str) -> reqwest::Response {
+    let r = post_form(
+        app,
+        "/account/upstream/link",
+        &[
+            ("csrf", &hidden(html, "csrf")),
+            ("upstream", "nia"),
+            ("current", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = url::Url::parse(&location(r.headers())).unwrap();
+    let nonce = to
+        .query_pairs()
+        .find(|(n, _)| n == "nonce")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    *op.nonce.lock().unwrap() = nonce;
+    come_back(app, &format!("state={}&code=c1", state_of(&to))).await
+}
+
 async fn audit_count(app: &TestApp, event: &str, like: &str) -> i64 {
     let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT COUNT(*) FROM audit_log WHERE event = '{event}' AND details LIKE '%{like}%'"
@@ -390,15 +421,7 @@ async fn a_person_links_their_identity_signs_in_with_it_and_unlinks_it(db: Db) {
     )
     .await;
     jana.redeem(&rp, &flow, &location(r.headers())).await;
-    let html = jana
-        .browser
-        .get(jana.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = account_page(&jana).await;
     assert!(html.contains("Nepropojeno."));
     let csrf = hidden(&html, "csrf");
     // The wrong password links nothing.
@@ -409,68 +432,22 @@ async fn a_person_links_their_identity_signs_in_with_it_and_unlinks_it(db: Db) {
     )
     .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = post_form(
-        &jana,
-        "/account/upstream/link",
-        &[("csrf", &csrf), ("upstream", "nia"), ("current", PASSWORD)],
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let to = url::Url::parse(&location(r.headers())).unwrap();
-    let q = |k: &str| {
-        to.query_pairs()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.into_owned())
-    };
-    *op.nonce.lock().unwrap() = q("nonce").unwrap();
-    let r = come_back(&jana, &format!("state={}&code=c1", q("state").unwrap())).await;
+    let r = link_round_trip(&jana, &op, &html).await;
     assert!(location(r.headers()).contains("notice=upstream_linked"));
-    let html = jana
-        .browser
-        .get(jana.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = account_page(&jana).await;
     assert!(html.contains("Propojeno"), "{html}");
     assert_eq!(audit_count(&app, "upstream.linked", "nia-jana").await, 1);
 
     // Someone else cannot link the same identity.
     let petr = TestApp::with_browser(&app);
     petr.code_flow(&rp, "petr.svoboda").await;
+    // Petr has no second factor; his session is raised to the MFA level directly.
     sqlx::query("UPDATE sessions SET amr = 'pwd otp'")
         .execute(app.state.storage.pool())
         .await
         .unwrap();
-    let html = petr
-        .browser
-        .get(petr.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = post_form(
-        &petr,
-        "/account/upstream/link",
-        &[
-            ("csrf", &hidden(&html, "csrf")),
-            ("upstream", "nia"),
-            ("current", PASSWORD),
-        ],
-    )
-    .await;
-    let to = url::Url::parse(&location(r.headers())).unwrap();
-    let q = |k: &str| {
-        to.query_pairs()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.into_owned())
-    };
-    *op.nonce.lock().unwrap() = q("nonce").unwrap();
-    let r = come_back(&petr, &format!("state={}&code=c1", q("state").unwrap())).await;
+    let html = account_page(&petr).await;
+    let r = link_round_trip(&petr, &op, &html).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r
         .text()
@@ -500,15 +477,7 @@ async fn a_person_links_their_identity_signs_in_with_it_and_unlinks_it(db: Db) {
     assert_eq!(idt["preferred_username"], "jana.novakova");
 
     // Unlinking (with the password): the identity signs no one in again.
-    let html = jana
-        .browser
-        .get(jana.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = account_page(&jana).await;
     let r = post_form(
         &jana,
         "/account/upstream/unlink",
