@@ -1,5 +1,6 @@
 //! A node's background work: the upkeep (key reload, purge of expired rows, statutory roles
-//! whose end date has come) and the back-channel logout deliveries (`oidc::backchannel`).
+//! whose end date has come), the back-channel logout deliveries (`oidc::backchannel`) and,
+//! on PostgreSQL, the listener for other nodes' revocations (`storage::revocations`).
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use super::AppState;
 pub struct Jobs {
     upkeep: JoinHandle<()>,
     deliveries: JoinHandle<()>,
+    revocations: JoinHandle<()>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -19,9 +21,17 @@ impl Jobs {
         let upkeep = tokio::spawn(upkeep(state.clone()));
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let deliveries = tokio::spawn(crate::oidc::backchannel::run(state.clone(), stopping));
+        let listening = state.clone();
+        let revocations = tokio::spawn(async move {
+            listening
+                .storage
+                .listen_for_revocations(&listening.config.database_url)
+                .await
+        });
         Self {
             upkeep,
             deliveries,
+            revocations,
             stop,
         }
     }
@@ -31,6 +41,7 @@ impl Jobs {
     /// HTTP client's timeout (5 s) per delivery, 15 s in all.
     pub async fn stop(self) {
         self.upkeep.abort();
+        self.revocations.abort();
         let _ = self.stop.send(true);
         let abort = self.deliveries.abort_handle();
         if tokio::time::timeout(Duration::from_secs(15), self.deliveries)

@@ -40,6 +40,8 @@ pub struct Inner {
     pub mailer: crate::mail::Mailer,
     /// Wakes this node's back-channel logout delivery task (`oidc::backchannel::run`).
     pub logout_outbox: tokio::sync::Notify,
+    /// Recently checked access tokens (signature and direct revocation).
+    pub token_cache: crate::oidc::token_cache::TokenCache,
     /// Verifiers of recently seen DPoP proof keys.
     pub dpop_keys: crate::oidc::dpop::ProofKeys,
     /// The WebAuthn relying party; `None` when passkeys are off (or the issuer is an IP
@@ -122,6 +124,9 @@ impl AppState {
             data_key,
             mailer: crate::mail::Mailer::new(&config.mail).context("mail transport")?,
             logout_outbox: tokio::sync::Notify::new(),
+            token_cache: crate::oidc::token_cache::TokenCache::new(Duration::from_secs(
+                config.client_cache_seconds,
+            )),
             dpop_keys: crate::oidc::dpop::ProofKeys::default(),
             passkeys: crate::passkeys::RelyingParty::new(&config),
             upstreams,

@@ -100,15 +100,38 @@ pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {
 }
 
 /// An access token that verifies and has not been revoked, directly (RFC 7009) or through its
-/// family (code reuse, refresh reuse, logout).
+/// family (code reuse, refresh reuse, logout). The signature check and the answer about a
+/// directly revoked token are reused from [`super::token_cache`] while they hold.
 pub async fn live_access_token(
     state: &AppState,
     token: &str,
 ) -> Result<Option<LiveToken>, crate::error::Internal> {
-    let Some(claims) = verify_access_token(state, token) else {
-        return Ok(None);
+    let key = super::token_cache::TokenCache::key(token);
+    let revocations = state.storage.revocations();
+    let (claims, revoked, fresh) = match state.token_cache.get(&key, |e| revocations.still(e)) {
+        Some(known) => (known.claims, known.revoked, false),
+        None => match verify_access_token(state, token) {
+            Some(c) => (std::sync::Arc::new(c), None, true),
+            None => return Ok(None),
+        },
     };
-    if state.storage.is_jti_revoked(&claims.jti).await? {
+    if claims.exp <= now() {
+        return Ok(None);
+    }
+    let revoked = match revoked {
+        Some(r) => r,
+        None => {
+            // The epoch before the database: a revocation written after this read moves it,
+            // so the answer is not reused past that revocation.
+            let epoch = revocations.current();
+            let r = state.storage.is_jti_revoked(&claims.jti).await?;
+            state
+                .token_cache
+                .put(key, std::sync::Arc::clone(&claims), r, epoch, fresh);
+            r
+        }
+    };
+    if revoked {
         return Ok(None);
     }
     // A token of a disabled or removed client is dead at once (issue 11.12), whatever its
@@ -127,7 +150,10 @@ pub async fn live_access_token(
         }
         None => None,
     };
-    Ok(Some(LiveToken { claims, family }))
+    Ok(Some(LiveToken {
+        claims: (*claims).clone(),
+        family,
+    }))
 }
 
 /// A valid, unrevoked access token and, for a person's token, its live family.

@@ -17,6 +17,7 @@ pub mod request_object;
 pub mod resource;
 pub mod revoke;
 pub mod token;
+pub mod token_cache;
 pub mod userinfo;
 
 /// Authentication context class references we assert (OIDC Core §2, `acr`).

@@ -23,6 +23,7 @@ pub mod organisations;
 pub mod passkeys;
 pub mod people;
 pub mod pushed_requests;
+pub mod revocations;
 pub mod sessions;
 pub mod statutory;
 pub mod tokens;
@@ -68,6 +69,7 @@ pub struct Storage {
     /// The SQLite file, if any: migrations lock `<file>.migrate-lock` (see [`Storage::migrate`]).
     sqlite_file: Option<std::path::PathBuf>,
     clients: client_cache::ClientCache,
+    revocations: revocations::Revocations,
 }
 
 impl Storage {
@@ -143,11 +145,13 @@ impl Storage {
             })
             .connect(url)
             .await?;
+        let revocations = revocations::Revocations::new(backend, sqlite_file.as_deref());
         Ok(Self {
             pool,
             backend,
             sqlite_file,
             clients: client_cache::ClientCache::new(std::time::Duration::ZERO),
+            revocations,
         })
     }
 

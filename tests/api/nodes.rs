@@ -12,6 +12,7 @@ use crate::helpers::*;
 use mpsv_idp::domain::client::SigningAlg;
 
 db_test!(two_nodes_on_one_database_are_one_idp);
+db_test!(a_revocation_at_one_node_is_seen_at_once_at_the_other);
 
 async fn refresh(node: &TestApp, secret: &str, rt: &str) -> reqwest::Response {
     node.post_basic(
@@ -111,4 +112,86 @@ async fn two_nodes_on_one_database_are_one_idp(db: Db) {
     // Both nodes run a delivery task; the logout was sent once.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(receiver.tokens.lock().unwrap().len(), 1);
+}
+
+async fn introspect_active(node: &TestApp, secret: &str, token: &str) -> bool {
+    let r = node
+        .post_basic("/introspect", "robot", secret, &[("token", token)])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json::<Value>().await.unwrap()["active"]
+        .as_bool()
+        .unwrap()
+}
+
+/// Issue 16: nodes remember that a token was not revoked (`oidc::token_cache`); a revocation
+/// at any node makes every node forget it: the revoking node before it answers, the others as
+/// soon as they hear of it, not when the remembered answer ages out.
+async fn a_revocation_at_one_node_is_seen_at_once_at_the_other(db: Db) {
+    use mpsv_idp::oidc::token_cache::TokenCache;
+    let a = spawn_app_with(db, |c| {
+        with_kek(c, TEST_KEK);
+        c.key_dir = c.key_dir.join("node-a");
+    })
+    .await;
+    let b = spawn_node_with(&a, |c| c.key_dir = c.key_dir.with_file_name("node-b")).await;
+    let mut spec = ClientSpec::confidential("robot");
+    spec.grant_types = vec!["client_credentials"];
+    let secret = a.register(spec).await.unwrap();
+    // On PostgreSQL a node reuses answers only once its listener hears other nodes.
+    for node in [&a, &b] {
+        for _ in 0..200 {
+            if node.state.storage.revocations().current().is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(node.state.storage.revocations().current().is_some());
+    }
+
+    for round in 0..3 {
+        let r = a
+            .post_basic(
+                "/token",
+                "robot",
+                &secret,
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let at = r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for node in [&a, &b] {
+            assert!(introspect_active(node, &secret, &at).await);
+            assert!(introspect_active(node, &secret, &at).await);
+            // The second answer came from the cache: this test exercises it.
+            let revocations = node.state.storage.revocations();
+            let known = node
+                .state
+                .token_cache
+                .get(&TokenCache::key(&at), |e| revocations.still(e))
+                .expect("remembered");
+            assert_eq!(known.revoked, Some(false));
+        }
+        // Revoked at one node (alternately): that node knows at once. The other hears it when
+        // PostgreSQL delivers the notification (SQLite: its next look at the signal file), well
+        // before its remembered answer would age out (`client_cache_seconds`, here 5 s).
+        let (revoker, other) = if round % 2 == 0 { (&b, &a) } else { (&a, &b) };
+        let r = revoker
+            .post_basic("/revoke", "robot", &secret, &[("token", &at)])
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(!introspect_active(revoker, &secret, &at).await);
+        let mut seen = false;
+        for _ in 0..200 {
+            if !introspect_active(other, &secret, &at).await {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(seen, "round {round}: the other node forgot its answer");
+    }
 }
