@@ -63,7 +63,7 @@ impl Storage {
         .bind(c.organisation_id.clone())
         .bind(c.dpop_jkt.clone())
         .bind(c.claims.clone())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -78,7 +78,7 @@ impl Storage {
         )
         .bind(t)
         .bind(hash.as_str())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.writer())
         .await?;
         if let Some(code) = won {
             return Ok(Redemption::Fresh(Box::new(code)));
@@ -86,7 +86,7 @@ impl Storage {
         let exists: Option<(String,)> =
             sqlx::query_as("SELECT code_hash FROM authorization_codes WHERE code_hash = $1")
                 .bind(hash.as_str())
-                .fetch_optional(self.pool())
+                .fetch_optional(self.writer())
                 .await?;
         if exists.is_none() {
             return Ok(Redemption::Unknown);
@@ -96,7 +96,7 @@ impl Storage {
         )
         .bind(t)
         .bind(hash.as_str())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(Redemption::Reused)
     }

@@ -65,6 +65,8 @@ pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 #[derive(Clone)]
 pub struct Storage {
     pool: AnyPool,
+    /// SQLite: one connection for the hot paths' writes (see `connect_bounded`).
+    writer: Option<AnyPool>,
     backend: Backend,
     /// The SQLite file, if any: migrations lock `<file>.migrate-lock` (see [`Storage::migrate`]).
     sqlite_file: Option<std::path::PathBuf>,
@@ -116,38 +118,49 @@ impl Storage {
                 let _ = std::fs::create_dir_all(parent);
             }
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(acquire_timeout)
-            // A SQLite connection is a file handle that cannot go stale: skip the ping sqlx
-            // sends before handing out each connection (one worker-thread round trip per query).
-            // PostgreSQL connections can be cut by the network, so they keep it.
-            .test_before_acquire(backend == Backend::Postgres)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if let (Backend::Postgres, Some(ms)) = (backend, statement_timeout_ms) {
-                        // A number we formatted: no injection.
-                        let set = format!("SET statement_timeout = {ms}");
-                        conn.execute(sqlx::AssertSqlSafe(set)).await?;
-                    }
-                    if backend == Backend::Sqlite {
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA synchronous = NORMAL",
-                            "PRAGMA foreign_keys = ON",
-                            "PRAGMA busy_timeout = 5000",
-                        ] {
-                            conn.execute(pragma).await?;
+        let open = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max.max(1))
+                .acquire_timeout(acquire_timeout)
+                // A SQLite connection is a file handle that cannot go stale: skip the ping sqlx
+                // sends before handing out each connection (one worker-thread round trip per
+                // query). PostgreSQL connections can be cut by the network, so they keep it.
+                .test_before_acquire(backend == Backend::Postgres)
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        if let (Backend::Postgres, Some(ms)) = (backend, statement_timeout_ms) {
+                            // A number we formatted: no injection.
+                            let set = format!("SET statement_timeout = {ms}");
+                            conn.execute(sqlx::AssertSqlSafe(set)).await?;
                         }
-                    }
-                    Ok(())
+                        if backend == Backend::Sqlite {
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = NORMAL",
+                                "PRAGMA foreign_keys = ON",
+                                "PRAGMA busy_timeout = 5000",
+                            ] {
+                                conn.execute(pragma).await?;
+                            }
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect(url)
-            .await?;
+                .connect(url)
+        };
+        let pool = open(max_connections).await?;
+        // SQLite lets one connection write at a time; the others wait in the busy handler,
+        // which sleeps in steps of up to 100 ms (the p99 of 138 ms in BENCHMARKS.md). The
+        // token endpoint's writes therefore queue for one connection of their own instead
+        // (`Storage::writer`), in order, without sleeping.
+        let writer = match backend {
+            Backend::Sqlite if sqlite_file.is_some() => Some(open(1).await?),
+            _ => None,
+        };
         let revocations = revocations::Revocations::new(backend, sqlite_file.as_deref());
         Ok(Self {
             pool,
+            writer,
             backend,
             sqlite_file,
             clients: client_cache::ClientCache::new(std::time::Duration::ZERO),
@@ -169,19 +182,36 @@ impl Storage {
         &self.pool
     }
 
+    /// The pool for the writes of the token endpoint and other hot paths, each a statement or
+    /// a transaction of its own that calls nothing else while it is open: on SQLite one
+    /// connection, so these writers queue in order instead of sleeping on SQLite's lock; on
+    /// PostgreSQL the ordinary pool.
+    pub fn writer(&self) -> &AnyPool {
+        self.writer.as_ref().unwrap_or(&self.pool)
+    }
+
     /// Begins a transaction that will read and then write. On SQLite it takes the write lock
     /// first (a write that changes nothing), so it waits for other writers under the busy
     /// timeout: a deferred transaction that reads first and then writes fails at once with
     /// "database is locked" when another connection wrote in between (SQLite docs,
     /// "BEGIN DEFERRED" and SQLITE_BUSY_SNAPSHOT in WAL mode).
     pub async fn begin_write(&self) -> Result<Tx> {
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Sqlite {
+        Self::begin_write_on(&self.pool, self.backend).await
+    }
+
+    async fn begin_write_on(pool: &AnyPool, backend: Backend) -> Result<Tx> {
+        let mut tx = pool.begin().await?;
+        if backend == Backend::Sqlite {
             sqlx::query("UPDATE mpsv_id_sequence SET next = next WHERE id = 0")
                 .execute(&mut *tx)
                 .await?;
         }
         Ok(tx)
+    }
+
+    /// [`Storage::begin_write`] on [`Storage::writer`]: for the hot paths' own transactions.
+    pub async fn writer_tx(&self) -> Result<Tx> {
+        Self::begin_write_on(self.writer(), self.backend).await
     }
 
     /// Applies the migrations of this backend's dialect. PostgreSQL serialises migrators
@@ -273,7 +303,7 @@ impl Storage {
         ] {
             n += sqlx::query(sql)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?
                 .rows_affected();
         }
@@ -281,6 +311,9 @@ impl Storage {
     }
 
     pub async fn close(&self) {
+        if let Some(w) = &self.writer {
+            w.close().await;
+        }
         self.pool.close().await;
     }
 }

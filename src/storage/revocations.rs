@@ -199,7 +199,7 @@ impl Storage {
         )
         .bind(jti)
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await;
         // After the write: a check that reads the epoch from now on reads the row too.
         self.revocations.revoked_here();

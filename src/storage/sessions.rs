@@ -106,7 +106,7 @@ impl Storage {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE sid = $2")
             .bind(at)
             .bind(sid)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -147,7 +147,7 @@ impl Storage {
         client_id: &str,
         organisation_id: Option<&OrganisationId>,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         sqlx::query(
             "INSERT INTO session_clients (sid, client_id, created_at, organisation_id) \
              VALUES ($1,$2,$3,$4) \

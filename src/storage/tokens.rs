@@ -72,7 +72,7 @@ impl Storage {
         refresh: Option<(&HashedToken, i64)>,
     ) -> Result<bool> {
         let t = now();
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.writer_tx().await?;
         let lock = match self.backend() {
             super::Backend::Postgres => " FOR SHARE",
             super::Backend::Sqlite => "",
@@ -135,7 +135,7 @@ impl Storage {
         accept: impl FnOnce(&TokenFamily) -> bool,
     ) -> Result<Rotation> {
         let t = now();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         let spent: Option<(String,)> = sqlx::query_as(
             "UPDATE refresh_tokens SET used_at = $1 \
              WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING family_id",
@@ -241,7 +241,7 @@ impl Storage {
         )
         .bind(now())
         .bind(id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -282,7 +282,7 @@ impl Storage {
         )
         .bind(jti)
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(r.rows_affected() == 1)
     }
