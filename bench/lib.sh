@@ -115,7 +115,7 @@ build_binaries() {
 }
 
 # A fresh folder under /tmp (removed at exit unless BENCH_KEEP=1, the server stopped), and the
-# server's settings: SQLite in it, fresh keys, one worker, 127.0.0.1:$PORT. Sets WORK, BASE,
+# server's settings: SQLite in it (or BENCH_DATABASE_URL), fresh keys, one worker, 127.0.0.1:$PORT. Sets WORK, BASE,
 # SERVER_LOG.
 setup_work() { # name prefix
   WORK=$(mktemp -d "/tmp/$1.XXXXXX")
@@ -123,7 +123,8 @@ setup_work() { # name prefix
   trap cleanup EXIT
   export MPSV_IDP_BIND="127.0.0.1:$PORT"
   export MPSV_IDP_ISSUER="http://127.0.0.1:$PORT"
-  export MPSV_IDP_DATABASE_URL="sqlite://$WORK/idp.db?mode=rwc"
+  # BENCH_DATABASE_URL: an empty PostgreSQL database instead of SQLite (bench/run.sh).
+  export MPSV_IDP_DATABASE_URL="${BENCH_DATABASE_URL:-sqlite://$WORK/idp.db?mode=rwc}"
   export MPSV_IDP_KEY_DIR="$WORK/keys"
   export MPSV_IDP_WORKERS=1
   export BENCH_DIR="$BENCH"
