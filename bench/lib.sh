@@ -108,7 +108,7 @@ build_binaries() {
     cp "$ROOT/Cargo.lock" "$BENCH/seed/Cargo.lock"
     CARGO_TARGET_DIR="$ROOT/target" cargo build --release --manifest-path "$BENCH/seed/Cargo.toml"
   fi
-  BIN="$ROOT/target/release/mpsv-idp"
+  BIN="${BENCH_BIN:-$ROOT/target/release/mpsv-idp}" # BENCH_BIN: another build, for a before/after
   SEED="$ROOT/target/release/mpsv-idp-bench-seed"
   PROOFS="$ROOT/target/release/dpop-proofs"
   [ -x "$BIN" ] && [ -x "$SEED" ] && [ -x "$PROOFS" ] || die "binaries missing (build first)"
