@@ -47,6 +47,8 @@ struct Inner {
     hearing: AtomicBool,
     /// SQLite: the file other processes touch on revocation, and what it last looked like.
     signal: Option<(PathBuf, Mutex<Signal>)>,
+    /// PostgreSQL: notifications come back to the revoking node's listener.
+    notified: bool,
     /// PostgreSQL: revocations of this node waiting to hear their own notification, by `jti`.
     waiting: Mutex<HashMap<String, Vec<tokio::sync::oneshot::Sender<()>>>>,
 }
@@ -76,6 +78,7 @@ impl Revocations {
             epoch: AtomicU64::new(0),
             hearing: AtomicBool::new(backend == Backend::Sqlite),
             signal,
+            notified: backend == Backend::Postgres,
             waiting: Mutex::new(HashMap::new()),
         }))
     }
@@ -83,7 +86,7 @@ impl Revocations {
     /// PostgreSQL, before revoking `jti`: a receiver that fires when the listener hears the
     /// revocation's notification (`None` while not listening: nothing is reused then).
     fn expect(&self, jti: &str) -> Option<tokio::sync::oneshot::Receiver<()>> {
-        if self.0.signal.is_some() || !self.0.hearing.load(Ordering::SeqCst) {
+        if !self.0.notified || !self.0.hearing.load(Ordering::SeqCst) {
             return None;
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -280,6 +283,14 @@ mod tests {
         pg.set_hearing(true);
         let e = pg.current().unwrap();
         assert!(pg.still(e));
+        let mut heard = pg.expect("j").unwrap();
+        pg.heard("j");
+        assert!(
+            heard.try_recv().is_ok(),
+            "the revoking request hears its own notification"
+        );
+        assert!(!pg.still(e));
+        let e = pg.current().unwrap();
         pg.set_hearing(false);
         assert!(!pg.still(e));
         pg.set_hearing(true);
