@@ -6,6 +6,9 @@
 //! line to the output file (the server stores only their SHA-256).
 //!
 //! Usage: bench-seed DATABASE_URL CLIENT_ID COUNT OUT_FILE
+//!        bench-seed scale DATABASE_URL PEOPLE ORGANISATIONS STATUTORY_ROLES   (see scale.rs)
+
+mod scale;
 
 use std::io::Write;
 
@@ -25,6 +28,12 @@ const TASKS: usize = 4;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if args.len() == 6 && args[1] == "scale" {
+        let n = |i: usize| -> anyhow::Result<usize> {
+            args[i].parse().with_context(|| format!("{} must be a number", args[i]))
+        };
+        return scale::run(&args[2], n(3)?, n(4)?, n(5)?).await;
+    }
     if args.len() != 5 {
         bail!("usage: {} DATABASE_URL CLIENT_ID COUNT OUT_FILE", args[0]);
     }
