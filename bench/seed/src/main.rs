@@ -30,7 +30,9 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() == 6 && args[1] == "scale" {
         let n = |i: usize| -> anyhow::Result<usize> {
-            args[i].parse().with_context(|| format!("{} must be a number", args[i]))
+            args[i]
+                .parse()
+                .with_context(|| format!("{} must be a number", args[i]))
         };
         return scale::run(&args[2], n(3)?, n(4)?, n(5)?).await;
     }

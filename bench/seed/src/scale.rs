@@ -30,7 +30,14 @@ const GIVEN: [&str; 8] = [
     "Jana", "Petr", "Eliška", "Tomáš", "Zuzana", "Jiří", "Věra", "Ondřej",
 ];
 const FAMILY: [&str; 8] = [
-    "Nováková", "Dvořák", "Černá", "Procházka", "Kučerová", "Veselý", "Horáková", "Šťastný",
+    "Nováková",
+    "Dvořák",
+    "Černá",
+    "Procházka",
+    "Kučerová",
+    "Veselý",
+    "Horáková",
+    "Šťastný",
 ];
 const KINDS: [&str; 4] = [
     "Rodinné centrum",
@@ -106,8 +113,8 @@ pub async fn run(url: &str, people: usize, orgs: usize, roles: usize) -> anyhow:
     // People with accounts and consents; statutory roles and delegations need the subjects
     // of the first 2 × ROLES people, so those are kept.
     let signed = Date::parse("2026-01-15").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let form = ConsentForm::new(signed.clone(), signed, "MPSV-BENCH/2026")
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let form =
+        ConsentForm::new(signed, signed, "MPSV-BENCH/2026").map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut subs: Vec<(usize, Subject)> = Vec::with_capacity(2 * roles);
     let mut consents = 0usize;
     let mut people_tasks = tokio::task::JoinSet::new();
@@ -187,7 +194,6 @@ pub async fn run(url: &str, people: usize, orgs: usize, roles: usize) -> anyhow:
     while let Some(r) = people_tasks.join_next().await {
         done(r?)?;
     }
-    drop(done);
     eprintln!(
         "{people} people with accounts, {consents} consents in {:.1}s",
         t0.elapsed().as_secs_f64()
