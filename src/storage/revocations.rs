@@ -11,8 +11,9 @@
 //! notification to every listening connection when the revocation commits, whichever node or
 //! process made it. Each node listens on a connection of its own
 //! ([`Storage::listen_for_revocations`]), and the node that revokes answers only once its own
-//! listener has heard that very notification (at most a second), so by the time `/revoke`
-//! answers, PostgreSQL has delivered it to every node. While a node's listener is down it
+//! listener has heard that very notification (at most a second): PostgreSQL queued it for
+//! every listening connection at the commit, and each node sees it as its backend delivers it
+//! (milliseconds). While a node's listener is down it
 //! reuses nothing (a notification may have been missed), and every (re)connection moves the
 //! epoch so that nothing remembered from before counts. Without the listener (the CLI) a
 //! PostgreSQL node reuses nothing at all.
