@@ -149,36 +149,28 @@ pub async fn run(url: &str, people: usize, orgs: usize, roles: usize) -> anyhow:
                     t,
                 );
                 storage.insert_account_in(&mut tx, &a).await?;
-                let consent = uuid::Uuid::new_v4().to_string();
-                storage
-                    .record_consent_in(
-                        &mut tx,
-                        &consent,
-                        &a.sub,
-                        &org_ids[i % org_ids.len()],
-                        Application::Poskytovatel,
-                        &form,
-                        "bench-seed",
-                    )
-                    .await?;
-                n += 1;
-                if i % 5 == 0 {
-                    let other = (7 * i + 1) % org_ids.len();
-                    if other != i % org_ids.len() {
-                        let consent = uuid::Uuid::new_v4().to_string();
-                        storage
-                            .record_consent_in(
-                                &mut tx,
-                                &consent,
-                                &a.sub,
-                                &org_ids[other],
-                                Application::Rodina,
-                                &form,
-                                "bench-seed",
-                            )
-                            .await?;
-                        n += 1;
-                    }
+                // poskytovatel with organisation i mod ORGS; every fifth person also rodina
+                // with another one.
+                let own = i % org_ids.len();
+                let other = (7 * i + 1) % org_ids.len();
+                let mut forms = vec![(own, Application::Poskytovatel)];
+                if i % 5 == 0 && other != own {
+                    forms.push((other, Application::Rodina));
+                }
+                for (org, app) in forms {
+                    let consent = uuid::Uuid::new_v4().to_string();
+                    storage
+                        .record_consent_in(
+                            &mut tx,
+                            &consent,
+                            &a.sub,
+                            &org_ids[org],
+                            app,
+                            &form,
+                            "bench-seed",
+                        )
+                        .await?;
+                    n += 1;
                 }
                 if i < 2 * roles {
                     kept.push((i, a.sub.clone()));
